@@ -1,0 +1,119 @@
+"""Settings from the environment (``ONEMAP_*``) with embedded defaults.
+
+Nothing here imports the rest of the project: every other module receives a ``Config``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DISTRICTS_FILE = ROOT / "data" / "files" / "guiyang-520100-districts.geojson"
+
+# Minutes until an item is overdue, by kind and priority (1 = most urgent).
+DEFAULT_SLA_MINUTES: dict[str, dict[int, int]] = {
+    "fire": {1: 5, 2: 10, 3: 15},
+    "police": {1: 10, 2: 20, 3: 30},
+    "ticket": {1: 120, 2: 480, 3: 1440},
+    "alarm": {1: 10, 2: 20, 3: 30},
+}
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value the app cannot use."""
+
+
+def _int(env: dict[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from exc
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is outside {lo}..{hi}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a number") from exc
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is outside {lo}..{hi}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app, the CLI and the simulator need to know about their environment."""
+
+    database_url: str = f"sqlite:///{ROOT / 'onemap.db'}"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8050
+    lang: str = "zh-CN"
+    bootstrap_token: str | None = None
+    tile_url: str | None = None
+    tile_crs: str = "wgs84"
+    grid_count: int = 2000
+    workers_per_grid: int = 2
+    parking_spaces: int = 1031
+    seed: int = 20261122
+    simulate: bool = True
+    sim_speed: float = 10.0
+    sim_tick_seconds: float = 1.0
+    poll_ms: int = 1500
+    sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
+        """Read ``ONEMAP_*`` variables; raise ``ConfigError`` naming the bad one."""
+        env = dict(os.environ if env is None else env)
+        lang = env.get("ONEMAP_LANG") or cls.lang
+        if lang not in {"zh-CN", "en"}:
+            raise ConfigError(f"ONEMAP_LANG={lang!r}: use zh-CN or en")
+        tile_crs = (env.get("ONEMAP_TILE_CRS") or "wgs84").lower()
+        if tile_crs not in {"wgs84", "gcj02"}:
+            raise ConfigError(f"ONEMAP_TILE_CRS={tile_crs!r}: use wgs84 or gcj02")
+        cfg = cls(
+            database_url=env.get("ONEMAP_DATABASE_URL") or cls.database_url,
+            redis_url=env.get("ONEMAP_REDIS_URL") or None,
+            host=env.get("ONEMAP_HOST") or cls.host,
+            port=_int(env, "ONEMAP_PORT", cls.port, 1, 65535),
+            lang=lang,
+            bootstrap_token=env.get("ONEMAP_BOOTSTRAP_TOKEN") or None,
+            tile_url=env.get("ONEMAP_TILE_URL") or None,
+            tile_crs=tile_crs,
+            grid_count=_int(env, "ONEMAP_GRID_COUNT", cls.grid_count, 10, 20000),
+            workers_per_grid=_int(env, "ONEMAP_WORKERS_PER_GRID", cls.workers_per_grid, 1, 10),
+            parking_spaces=_int(env, "ONEMAP_PARKING_SPACES", cls.parking_spaces, 0, 50000),
+            seed=_int(env, "ONEMAP_SEED", cls.seed, 0, 2**31 - 1),
+            simulate=_bool(env, "ONEMAP_SIMULATE", cls.simulate),
+            sim_speed=_float(env, "ONEMAP_SIM_SPEED", cls.sim_speed, 0.1, 10000.0),
+            poll_ms=_int(env, "ONEMAP_POLL_MS", cls.poll_ms, 200, 60000),
+        )
+        return replace(cfg, **overrides) if overrides else cfg
+
+    @property
+    def store_kind(self) -> str:
+        """``sqlite`` or ``postgresql``, as reported by the health endpoint."""
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"

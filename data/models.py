@@ -1,0 +1,233 @@
+"""The store's tables (SQLAlchemy 2.0 typed ORM). Geometry is PostGIS on PostgreSQL, WKB elsewhere."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import shapely
+from geoalchemy2 import Geometry
+from geoalchemy2.elements import WKBElement
+from geoalchemy2.shape import from_shape, to_shape
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+KINDS = ("fire", "police", "ticket", "alarm")
+ROLES = ("operator", "supervisor", "worker", "admin")
+STATUSES = ("new", "assigned", "accepted", "on_site", "resolved", "closed", "declined", "cancelled", "reopened")
+OPEN_STATUSES = ("new", "assigned", "accepted", "on_site", "declined", "reopened")
+UNASSIGNED_STATUSES = ("new", "declined", "reopened")
+ACTIVE_TASK_STATUSES = ("assigned", "accepted", "on_site")
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class GeometryType(TypeDecorator[shapely.Geometry]):
+    """A shapely geometry: PostGIS ``geometry(…, 4326)`` on PostgreSQL, WKB bytes on SQLite."""
+
+    impl = LargeBinary
+    cache_ok = True
+    # Read by GeoAlchemy2's DDL hooks; our GIST indexes are made by the migration instead.
+    srid = 4326
+    spatial_index = False
+    use_N_D_index = False
+
+    def __init__(self, geometry_type: str = "GEOMETRY"):
+        super().__init__()
+        self.geometry_type = geometry_type
+
+    def load_dialect_impl(self, dialect: Dialect | None) -> TypeEngine[Any]:
+        # GeoAlchemy2's DDL hooks probe this with no dialect to ask "is this a spatial type?".
+        if dialect is None:
+            return Geometry(self.geometry_type, srid=4326, spatial_index=False)
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Geometry(self.geometry_type, srid=4326, spatial_index=False))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: shapely.Geometry | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return from_shape(value, srid=4326)
+        return shapely.to_wkb(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> shapely.Geometry | None:
+        if value is None:
+            return None
+        if isinstance(value, WKBElement):
+            return to_shape(value)
+        return shapely.from_wkb(bytes(value))
+
+
+def utcnow() -> datetime:
+    """Timestamps are naive UTC everywhere, so SQLite and PostgreSQL compare them alike."""
+    return datetime.utcnow()  # noqa: DTZ003
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    district: Mapped[str] = mapped_column(String(64), index=True)
+    community: Mapped[str] = mapped_column(String(64))
+    population: Mapped[int | None] = mapped_column(Integer)
+    area_m2: Mapped[float] = mapped_column(Float)
+    center_lon: Mapped[float] = mapped_column(Float)
+    center_lat: Mapped[float] = mapped_column(Float)
+    geom: Mapped[shapely.MultiPolygon] = mapped_column(GeometryType("MULTIPOLYGON"))
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(32))  # 网格长 / 信息员 / attached police etc.
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    position_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Incident(Base):
+    """A fire report, police alert, service ticket or device alarm: anything that can become a task."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(64))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32), default="simulator")
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    assigned_worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_incidents_status_kind", "status", "kind"),
+        Index("ix_incidents_lat_lon", "lat", "lon"),
+        Index("ix_incidents_created_at", "created_at"),
+        Index("ix_incidents_source_external", "source", "external_id", unique=True),
+    )
+
+
+class Task(Base):
+    """One assignment of an incident to a worker; at most one active task per incident."""
+
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        Index(
+            "ux_tasks_one_active",
+            "incident_id",
+            unique=True,
+            sqlite_where=text("status IN ('assigned', 'accepted', 'on_site')"),
+            postgresql_where=text("status IN ('assigned', 'accepted', 'on_site')"),
+        ),
+    )
+
+
+class Road(Base):
+    __tablename__ = "roads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    geom: Mapped[shapely.LineString] = mapped_column(GeometryType("LINESTRING"))
+
+
+class ParkingSegment(Base):
+    __tablename__ = "parking_segments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    geom: Mapped[shapely.LineString] = mapped_column(GeometryType("LINESTRING"))
+
+
+class ParkingSpace(Base):
+    __tablename__ = "parking_spaces"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("parking_segments.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    occupied: Mapped[bool] = mapped_column(Boolean, default=False)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Event(Base):
+    """The append-only audit log; its id is the cursor every screen catches up from."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(48))
+    entity: Mapped[str] = mapped_column(String(24))
+    entity_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_events_entity", "entity", "entity_id"),)
+
+
+SPATIAL_INDEXES = {"grids": "geom", "roads": "geom", "parking_segments": "geom"}

@@ -1,0 +1,114 @@
+"""Engine, sessions and transactions: one transaction per change, its event rows inside it,
+and after the commit one bus announcement of the newest event id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.bus import Bus, MemoryBus
+from data.models import Event, utcnow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_engine(url: str, write: bool) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (the driver's own is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        # A writer takes the write lock up front, so two writers queue instead of deadlocking.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Store:
+    """The database behind OneMap: SQLite (one host) or PostgreSQL + PostGIS (many)."""
+
+    def __init__(self, url: str, bus: Bus | None = None):
+        self.url = url
+        self.kind = "postgresql" if url.startswith("postgresql") else "sqlite"
+        self.bus: Bus = bus or MemoryBus()
+        if self.kind == "sqlite":
+            self.engine = _sqlite_engine(url, write=True)
+            self._read_engine = _sqlite_engine(url, write=False)
+        else:
+            self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self._read_engine = self.engine
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["engine"] = self.engine
+        command.upgrade(cfg, "head")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction; events recorded in it are announced on the bus after commit."""
+        session = self._writer()
+        try:
+            with session.begin():
+                yield session
+            event_ids = session.info.get("event_ids")
+        finally:
+            session.close()
+        if event_ids:
+            self.bus.publish(max(event_ids))
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session."""
+        session = self._reader()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def latest_event_id(self) -> int:
+        """The cursor of the newest committed change (0 for an empty log)."""
+        with self.read() as s:
+            return int(s.scalar(select(func.max(Event.id))) or 0)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self._read_engine.dispose()
+        self.bus.close()
+
+
+def record_event(
+    session: Session,
+    kind: str,
+    entity: str,
+    entity_id: int | None,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Append one row to the event log inside the caller's transaction."""
+    ev = Event(at=utcnow(), kind=kind, entity=entity, entity_id=entity_id, actor=actor, data=data or {})
+    session.add(ev)
+    session.flush()
+    session.info.setdefault("event_ids", []).append(ev.id)
+    return ev
