@@ -1,0 +1,254 @@
+"""Read paths for the map, the KPI strip, the feed and the API. Columns come back as numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import shapely
+from sqlalchemy import func, select
+
+from data.models import (
+    OPEN_STATUSES,
+    UNASSIGNED_STATUSES,
+    Event,
+    Grid,
+    Incident,
+    ParkingSegment,
+    ParkingSpace,
+    Road,
+    Worker,
+    utcnow,
+)
+from data.store import Store
+from geo.grid_index import GridIndex
+
+# Which map layers an event kind invalidates.
+EVENT_LAYERS = {
+    "incident": ("items", "grids", "kpi", "feed"),
+    "parking": ("parking", "kpi"),
+    "worker": ("workers", "kpi"),
+    "grid": ("grids", "items", "workers", "kpi", "feed"),
+    "city": ("grids", "items", "workers", "parking", "kpi", "feed"),
+}
+
+
+def load_grid_index(store: Store) -> GridIndex:
+    """The grid index over every stored grid."""
+    with store.read() as s:
+        rows = s.execute(select(Grid.id, Grid.geom).order_by(Grid.id)).all()
+    return GridIndex([r.id for r in rows], [r.geom for r in rows])
+
+
+def grid_geojson(store: Store) -> dict[str, Any]:
+    """Every grid as a GeoJSON FeatureCollection with id, name, district, community and worker ids."""
+    with store.read() as s:
+        grids = s.execute(
+            select(Grid.id, Grid.code, Grid.name, Grid.district, Grid.community, Grid.population, Grid.geom)
+            .order_by(Grid.id)
+        ).all()
+        workers: dict[int, list[int]] = {}
+        for wid, gid in s.execute(select(Worker.id, Worker.grid_id).order_by(Worker.id)):
+            workers.setdefault(gid, []).append(wid)
+    features = [
+        {
+            "type": "Feature",
+            "id": g.id,
+            "properties": {
+                "id": g.id,
+                "code": g.code,
+                "name": g.name,
+                "district": g.district,
+                "community": g.community,
+                "population": g.population,
+                "worker_ids": workers.get(g.id, []),
+            },
+            "geometry": shapely.geometry.mapping(g.geom),
+        }
+        for g in grids
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def open_load_by_grid(store: Store) -> tuple[np.ndarray, np.ndarray]:
+    """(grid ids, open item count) for every grid, zeros included, ordered by grid id."""
+    with store.read() as s:
+        ids = np.asarray(s.scalars(select(Grid.id).order_by(Grid.id)).all(), dtype=np.int64)
+        counted = s.execute(
+            select(Incident.grid_id, func.count())
+            .where(Incident.status.in_(OPEN_STATUSES), Incident.grid_id.is_not(None))
+            .group_by(Incident.grid_id)
+        ).all()
+    load = np.zeros(len(ids), dtype=np.int64)
+    if counted and len(ids):
+        gid = np.array([c[0] for c in counted], dtype=np.int64)
+        pos = np.searchsorted(ids, gid)
+        load[pos] = [c[1] for c in counted]
+    return ids, load
+
+
+@dataclass
+class ItemColumns:
+    id: np.ndarray
+    kind: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    priority: np.ndarray
+    status: np.ndarray
+    title: np.ndarray
+    overdue: np.ndarray
+
+
+def open_items(store: Store, now: datetime | None = None, limit: int = 100_000) -> ItemColumns:
+    """Every open item, newest first, as columns."""
+    now = now or utcnow()
+    with store.read() as s:
+        rows = s.execute(
+            select(
+                Incident.id, Incident.kind, Incident.lon, Incident.lat, Incident.priority,
+                Incident.status, Incident.title, Incident.due_at,
+            )
+            .where(Incident.status.in_(OPEN_STATUSES))
+            .order_by(Incident.id.desc())
+            .limit(limit)
+        ).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+    due = np.array(cols[7], dtype="datetime64[us]")
+    return ItemColumns(
+        id=np.array(cols[0], dtype=np.int64),
+        kind=np.array(cols[1], dtype=object),
+        lon=np.array(cols[2], dtype=np.float64),
+        lat=np.array(cols[3], dtype=np.float64),
+        priority=np.array(cols[4], dtype=np.int64),
+        status=np.array(cols[5], dtype=object),
+        title=np.array(cols[6], dtype=object),
+        overdue=due < np.datetime64(now, "us") if len(due) else np.zeros(0, dtype=bool),
+    )
+
+
+def worker_positions(store: Store) -> dict[str, np.ndarray]:
+    """On-duty workers with a known position."""
+    with store.read() as s:
+        rows = s.execute(
+            select(Worker.id, Worker.name, Worker.role, Worker.lon, Worker.lat)
+            .where(Worker.on_duty.is_(True), Worker.lon.is_not(None))
+            .order_by(Worker.id)
+        ).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+    return {
+        "id": np.array(cols[0], dtype=np.int64),
+        "name": np.array(cols[1], dtype=object),
+        "role": np.array(cols[2], dtype=object),
+        "lon": np.array(cols[3], dtype=np.float64),
+        "lat": np.array(cols[4], dtype=np.float64),
+    }
+
+
+def roads(store: Store) -> list[tuple[str, str, shapely.LineString]]:
+    with store.read() as s:
+        return [(r.name, r.kind, r.geom) for r in s.execute(select(Road.name, Road.kind, Road.geom))]
+
+
+@dataclass
+class SegmentState:
+    id: int
+    name: str
+    geom: shapely.LineString
+    capacity: int
+    occupied: int
+
+    @property
+    def occupancy(self) -> float:
+        return self.occupied / self.capacity if self.capacity else 0.0
+
+
+def parking_segments(store: Store) -> list[SegmentState]:
+    """Every parking segment with its capacity and current occupied count."""
+    with store.read() as s:
+        counts = {
+            r.segment_id: (r.capacity, r.occupied or 0)
+            for r in s.execute(
+                select(
+                    ParkingSpace.segment_id,
+                    func.count().label("capacity"),
+                    func.sum(func.cast(ParkingSpace.occupied, type_=func.count().type)).label("occupied"),
+                ).group_by(ParkingSpace.segment_id)
+            )
+        }
+        segs = s.execute(select(ParkingSegment.id, ParkingSegment.name, ParkingSegment.geom).order_by(ParkingSegment.id)).all()
+    return [SegmentState(g.id, g.name, g.geom, *counts.get(g.id, (0, 0))) for g in segs]
+
+
+def parking_spaces(store: Store, bbox: tuple[float, float, float, float] | None = None) -> dict[str, np.ndarray]:
+    """Spaces (inside ``bbox`` = lon_min, lat_min, lon_max, lat_max when given)."""
+    stmt = select(ParkingSpace.id, ParkingSpace.code, ParkingSpace.lon, ParkingSpace.lat, ParkingSpace.occupied)
+    if bbox:
+        stmt = stmt.where(
+            ParkingSpace.lon.between(bbox[0], bbox[2]), ParkingSpace.lat.between(bbox[1], bbox[3])
+        )
+    with store.read() as s:
+        rows = s.execute(stmt.order_by(ParkingSpace.id)).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+    return {
+        "id": np.array(cols[0], dtype=np.int64),
+        "code": np.array(cols[1], dtype=object),
+        "lon": np.array(cols[2], dtype=np.float64),
+        "lat": np.array(cols[3], dtype=np.float64),
+        "occupied": np.array(cols[4], dtype=bool),
+    }
+
+
+def kpis(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Open items per kind, unassigned, overdue, parking occupancy % and workers on duty."""
+    now = now or utcnow()
+    with store.read() as s:
+        per_kind = dict(
+            s.execute(
+                select(Incident.kind, func.count()).where(Incident.status.in_(OPEN_STATUSES)).group_by(Incident.kind)
+            ).all()
+        )
+        unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
+        overdue = s.scalar(
+            select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)
+        ) or 0
+        spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
+        taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
+        on_duty = s.scalar(select(func.count(Worker.id)).where(Worker.on_duty.is_(True))) or 0
+    return {
+        "open": {k: int(per_kind.get(k, 0)) for k in ("fire", "police", "ticket", "alarm")},
+        "unassigned": int(unassigned),
+        "overdue": int(overdue),
+        "parking_pct": round(100.0 * taken / spaces, 1) if spaces else 0.0,
+        "on_duty": int(on_duty),
+    }
+
+
+def latest_items(store: Store, limit: int = 12) -> list[dict[str, Any]]:
+    """The newest items for the live feed."""
+    with store.read() as s:
+        rows = s.execute(
+            select(
+                Incident.id, Incident.kind, Incident.title, Incident.status, Incident.priority,
+                Incident.created_at, Grid.name.label("grid"),
+            )
+            .outerjoin(Grid, Grid.id == Incident.grid_id)
+            .order_by(Incident.id.desc())
+            .limit(limit)
+        ).all()
+    return [r._asdict() for r in rows]
+
+
+def layers_changed_since(store: Store, cursor: int) -> tuple[int, set[str]]:
+    """(newest event id, the layers that events after ``cursor`` invalidate)."""
+    with store.read() as s:
+        rows = s.execute(
+            select(Event.entity, func.max(Event.id)).where(Event.id > cursor).group_by(Event.entity)
+        ).all()
+    if not rows:
+        return cursor, set()
+    layers: set[str] = set()
+    for entity, _ in rows:
+        layers.update(EVENT_LAYERS.get(entity, ()))
+    return max(r[1] for r in rows), layers

@@ -1,0 +1,96 @@
+"""Users, roles and API tokens. Tokens are stored as SHA-256 digests, never in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from data.models import ROLES, ApiToken, User, utcnow
+from data.store import Store, record_event
+from ops.errors import Invalid, Unauthorized
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: every rule in ops/ takes one and checks it itself."""
+
+    user_id: int | None
+    name: str
+    role: str
+
+
+SYSTEM = Actor(user_id=None, name="system", role="admin")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(store: Store, username: str, role: str, display_name: str = "", password: str | None = None) -> int:
+    """Create a user with a role; return its id."""
+    if role not in ROLES:
+        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", field="role")
+    with store.transaction() as s:
+        if s.scalar(select(User.id).where(User.username == username)) is not None:
+            raise Invalid(f"user {username!r} exists already", field="username")
+        user = User(
+            username=username,
+            role=role,
+            display_name=display_name or username,
+            password_hash=generate_password_hash(password) if password else None,
+        )
+        s.add(user)
+        s.flush()
+        record_event(s, "user.created", "user", user.id, SYSTEM.name, {"role": role})
+        return user.id
+
+
+def create_token(store: Store, user_id: int, label: str = "api", token: str | None = None) -> str:
+    """Issue an API token for a user and return it in clear (the only time it is visible)."""
+    token = token or secrets.token_urlsafe(32)
+    with store.transaction() as s:
+        s.add(ApiToken(user_id=user_id, token_hash=_digest(token), label=label))
+        record_event(s, "token.created", "user", user_id, SYSTEM.name, {"label": label})
+    return token
+
+
+def ensure_bootstrap_token(store: Store, token: str) -> None:
+    """Make sure an admin API token with exactly this value exists (ONEMAP_BOOTSTRAP_TOKEN)."""
+    if len(token) < 16:
+        raise Invalid("ONEMAP_BOOTSTRAP_TOKEN must be at least 16 characters", field="ONEMAP_BOOTSTRAP_TOKEN")
+    with store.read() as s:
+        if s.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(token))) is not None:
+            return
+        admin_id = s.scalar(select(User.id).where(User.username == "admin"))
+    if admin_id is None:
+        admin_id = create_user(store, "admin", "admin", "管理员")
+    create_token(store, admin_id, label="bootstrap", token=token)
+
+
+def actor_for_token(store: Store, token: str | None) -> Actor:
+    """The actor a bearer token stands for; ``Unauthorized`` when missing, unknown or revoked."""
+    if not token:
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    with store.read() as s:
+        row = s.execute(
+            select(User.id, User.username, User.role)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        ).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked token")
+    return Actor(user_id=row.id, name=row.username, role=row.role)
+
+
+def revoke_token(store: Store, token: str) -> None:
+    """Revoke a token; later requests with it get 401."""
+    with store.transaction() as s:
+        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+        if row is None:
+            raise Invalid("no such token", field="token")
+        row.revoked_at = utcnow()
+        record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name)
