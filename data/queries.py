@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from data.models import (
     OPEN_STATUSES,
@@ -147,8 +147,19 @@ def worker_positions(store: Store) -> dict[str, np.ndarray]:
 
 
 def roads(store: Store) -> list[tuple[str, str, shapely.LineString]]:
+    """Main roads: (name, kind, line)."""
     with store.read() as s:
         return [(r.name, r.kind, r.geom) for r in s.execute(select(Road.name, Road.kind, Road.geom))]
+
+
+def district_outlines(store: Store) -> list[shapely.Geometry]:
+    """The boundary of each district, as the union of its grids."""
+    with store.read() as s:
+        rows = s.execute(select(Grid.district, Grid.geom)).all()
+    by_district: dict[str, list[shapely.Geometry]] = {}
+    for district, geom in rows:
+        by_district.setdefault(district, []).append(geom)
+    return [shapely.union_all(g, grid_size=1e-7).boundary for g in by_district.values()]
 
 
 @dataclass
@@ -173,7 +184,7 @@ def parking_segments(store: Store) -> list[SegmentState]:
                 select(
                     ParkingSpace.segment_id,
                     func.count().label("capacity"),
-                    func.sum(func.cast(ParkingSpace.occupied, type_=func.count().type)).label("occupied"),
+                    func.sum(case((ParkingSpace.occupied.is_(True), 1), else_=0)).label("occupied"),
                 ).group_by(ParkingSpace.segment_id)
             )
         }

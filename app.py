@@ -1,0 +1,100 @@
+"""OneMap: ``create_app(config) -> Dash``; ``python app.py`` runs it on embedded defaults.
+
+``gunicorn app:server`` works too: ``server`` is built on first access, not at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from dash import Dash
+from sqlalchemy.exc import IntegrityError
+
+from api import map_assets
+from api.v1 import create_blueprint
+from callbacks import command as command_callbacks
+from config import Config, ConfigError
+from data import map_view, queries
+from data.demo import grid_count, seed_demo
+from data.runtime import Runtime, build_runtime, open_store
+from layouts import command as command_layout
+from layouts.i18n import Text
+from ops.accounts import ensure_bootstrap_token
+
+log = logging.getLogger("onemap")
+
+
+def create_app(config: Config | None = None, seed: bool = True) -> Dash:
+    """Build the whole app: store (migrated), demo city when empty, bootstrap token, pages, API."""
+    config = config or Config.from_env()
+    store = open_store(config)
+    if seed and not grid_count(store):
+        try:
+            log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
+            seed_demo(store, config)
+        except IntegrityError:
+            log.info("another process seeded the demo city first")
+    if config.bootstrap_token:
+        ensure_bootstrap_token(store, config.bootstrap_token)
+    rt = build_runtime(config, store)
+    t = Text(config.lang)
+
+    app = Dash(
+        __name__,
+        title=t("app.title"),
+        update_title=None,
+        serve_locally=True,
+        suppress_callback_exceptions=False,
+    )
+    app.server.config["onemap"] = rt
+    app.server.register_blueprint(create_blueprint(rt))
+    app.server.register_blueprint(map_assets.create_blueprint())
+
+    def serve_layout() -> Any:
+        cursor, _ = rt.cursor()
+        figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command_layout.DEFAULT_LAYERS)
+        return command_layout.layout(
+            t, figure, queries.kpis(rt.store), queries.latest_items(rt.store), cursor, config.poll_ms
+        )
+
+    app.layout = serve_layout
+    command_callbacks.register(app, rt, t)
+    return app
+
+
+def runtime_of(app: Dash) -> Runtime:
+    """The runtime an app was built with (for the CLI and tests)."""
+    return app.server.config["onemap"]
+
+
+def main() -> None:
+    """Run on the configured host and port; start the simulator when ONEMAP_SIMULATE is on."""
+    import waitress
+
+    from ops.simulator import start_in_thread
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        sys.exit(f"onemap: {exc}")
+    app = create_app(config)
+    rt = runtime_of(app)
+    if config.simulate:
+        start_in_thread(rt.store, rt.index, config)
+        log.info("simulator running at %.0fx", config.sim_speed)
+    log.info("OneMap on http://%s:%d (store %s, bus %s)", config.host, config.port, rt.store.kind, rt.store.bus.kind)
+    waitress.serve(app.server, host=config.host, port=config.port, threads=16, ident="onemap")
+
+
+def __getattr__(name: str) -> Any:
+    # ``gunicorn app:server`` asks for this attribute; build the app only then.
+    if name == "server":
+        return create_app().server
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""What one app process holds while it runs: config, store, grid index and the static map layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import Config
+from data import queries
+from data.bus import make_bus
+from data.map_view import StaticLayers, static_layers
+from data.store import Store
+from geo.grid_index import GridIndex
+from geo.layers import map_style
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: Store
+    index: GridIndex
+    static: StaticLayers
+    style: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def crs(self) -> str:
+        return self.config.tile_crs
+
+    def cursor(self) -> tuple[int, bool]:
+        """(newest event id, live push healthy): from the shared bus when it answers, else the store."""
+        if self.store.bus.shared:
+            latest = self.store.bus.latest()
+            if latest is not None:
+                return latest, True
+            return self.store.latest_event_id(), False
+        return self.store.latest_event_id(), True
+
+    def reload_grids(self) -> None:
+        """Rebuild the grid index and static layers after grids were imported."""
+        self.index = queries.load_grid_index(self.store)
+        self.static = static_layers(self.store, self.crs)
+
+
+def open_store(config: Config) -> Store:
+    """The store with the configured bus, migrated to the newest schema."""
+    store = Store(config.database_url, make_bus(config.redis_url))
+    store.migrate()
+    return store
+
+
+def build_runtime(config: Config, store: Store) -> Runtime:
+    return Runtime(
+        config=config,
+        store=store,
+        index=queries.load_grid_index(store),
+        static=static_layers(store, config.tile_crs),
+        style=map_style(config.tile_url),
+    )

@@ -1,0 +1,236 @@
+"""Map figure builders: pure functions from data (numpy columns, shapely geometries) to figure dicts.
+
+The figure's trace order is fixed (``TRACES``) so callbacks can patch one layer by index.
+Coordinates go out in the display CRS (WGS-84 unless the tile server is GCJ-02).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import shapely
+
+from geo.crs import from_wgs84
+
+CENTER = {"lon": 106.71, "lat": 26.58}
+ZOOM = 10.2
+SPACES_MIN_ZOOM = 15.0
+BACKGROUND = "#0b1220"
+UIREVISION = "onemap-command"
+
+# Trace order in the command map; layer toggles and patches refer to these indices.
+TRACES = (
+    "grids",
+    "districts",
+    "roads",
+    "parking_low",
+    "parking_mid",
+    "parking_high",
+    "parking_spaces",
+    "workers",
+    "overdue",
+    "ticket",
+    "police",
+    "alarm",
+    "fire",
+)
+TRACE_INDEX = {name: i for i, name in enumerate(TRACES)}
+# Which traces each operator toggle shows or hides.
+LAYER_TRACES = {
+    "grids": ("grids",),
+    "parking": ("parking_low", "parking_mid", "parking_high", "parking_spaces"),
+    "workers": ("workers",),
+    "ticket": ("ticket",),
+    "police": ("police",),
+    "alarm": ("alarm",),
+    "fire": ("fire", "overdue"),
+}
+ITEM_STYLE = {
+    "ticket": {"color": "#f5b700", "size": 7},
+    "police": {"color": "#3d8bfd", "size": 9},
+    "alarm": {"color": "#c77dff", "size": 9},
+    "fire": {"color": "#ff3b30", "size": 12},
+}
+PARKING_BUCKETS = (("parking_low", 0.0, 0.6, "#2ecc71"), ("parking_mid", 0.6, 0.85, "#f39c12"), ("parking_high", 0.85, 1.01, "#e74c3c"))
+GRID_COLORSCALE = [[0.0, "#13233f"], [0.3, "#1f4e79"], [0.6, "#b7791f"], [1.0, "#e53e3e"]]
+
+
+def map_style(tile_url: str | None = None, glyphs: str = "/map/glyphs/{fontstack}/{range}.pbf") -> dict[str, Any]:
+    """A local MapLibre style: a dark background, plus raster tiles only when a tile server is configured.
+
+    ``glyphs`` points at the app's own glyph route: MapLibre rejects symbol layers without one.
+    ``sources`` is never empty: a figure update drops empty objects from the layout, MapLibre then
+    sees a style with no ``sources`` and rejects it ("missing required property").
+    """
+    anchor = {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]}}
+    style: dict[str, Any] = {
+        "version": 8,
+        "glyphs": glyphs,
+        "sources": {"onemap-anchor": {"type": "geojson", "data": anchor}},
+        "layers": [{"id": "bg", "type": "background", "paint": {"background-color": BACKGROUND}}],
+    }
+    if tile_url:
+        style["sources"]["tiles"] = {"type": "raster", "tiles": [tile_url], "tileSize": 256}
+        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles", "paint": {"raster-opacity": 0.55}})
+    return style
+
+
+def to_display(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS-84 to the map's display CRS."""
+    return from_wgs84(lon, lat, crs) if crs != "wgs84" else (np.asarray(lon, float), np.asarray(lat, float))
+
+
+def geometry_to_display(geom: shapely.Geometry, crs: str) -> shapely.Geometry:
+    if crs == "wgs84":
+        return geom
+    return shapely.transform(geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], crs)))
+
+
+def lines_xy(lines: Iterable[shapely.Geometry]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate line coordinates with NaN between lines, so one trace draws them all."""
+    parts: list[np.ndarray] = []
+    gap = np.array([[np.nan, np.nan]])
+    for line in lines:
+        for part in shapely.get_parts(line):
+            parts.append(np.asarray(part.coords)[:, :2])
+            parts.append(gap)
+    if not parts:
+        return np.zeros(0), np.zeros(0)
+    xy = np.concatenate(parts)
+    return xy[:, 0], xy[:, 1]
+
+
+def line_trace(name: str, lon: np.ndarray, lat: np.ndarray, color: str, width: float, hover: bool = False) -> dict[str, Any]:
+    return {
+        "type": "scattermap",
+        "name": name,
+        "mode": "lines",
+        "lon": lon,
+        "lat": lat,
+        "line": {"color": color, "width": width},
+        "hoverinfo": "text" if hover else "skip",
+        "showlegend": False,
+    }
+
+
+def grid_trace(geojson: dict[str, Any], ids: np.ndarray, load: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """Grids as a choropleth coloured by open-item load (sent once; recoloured by patching ``z``)."""
+    return {
+        "type": "choroplethmap",
+        "name": "grids",
+        "geojson": geojson,
+        "featureidkey": "id",
+        "locations": ids,
+        "z": load,
+        "zmin": 0,
+        "zmax": max(5, int(load.max()) if len(load) else 5),
+        "colorscale": GRID_COLORSCALE,
+        "showscale": False,
+        "marker": {"opacity": 0.55, "line": {"width": 0.4, "color": "#35507a"}},
+        "text": names,
+        "hovertemplate": "%{text}<br>未办结 %{z}<extra></extra>",
+    }
+
+
+def items_trace(kind: str, lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, titles: np.ndarray) -> dict[str, Any]:
+    style = ITEM_STYLE[kind]
+    return {
+        "type": "scattermap",
+        "name": kind,
+        "mode": "markers",
+        "lon": lon,
+        "lat": lat,
+        "customdata": ids,
+        "text": titles,
+        "marker": {"size": style["size"], "color": style["color"], "opacity": 0.9},
+        "hovertemplate": "%{text} #%{customdata}<extra></extra>",
+        "showlegend": False,
+    }
+
+
+def overdue_trace(lon: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
+    """A wide halo under overdue items, visible across a dark control room."""
+    return {
+        "type": "scattermap",
+        "name": "overdue",
+        "mode": "markers",
+        "lon": lon,
+        "lat": lat,
+        "marker": {"size": 22, "color": "#ff2d55", "opacity": 0.35},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+
+
+def workers_trace(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, names: np.ndarray) -> dict[str, Any]:
+    return {
+        "type": "scattermap",
+        "name": "workers",
+        "mode": "markers",
+        "lon": lon,
+        "lat": lat,
+        "customdata": ids,
+        "text": names,
+        "marker": {"size": 5, "color": "#3ee0cf", "opacity": 0.8},
+        "hovertemplate": "网格员 %{text}<extra></extra>",
+        "showlegend": False,
+    }
+
+
+def spaces_trace(lon: np.ndarray, lat: np.ndarray, occupied: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+    return {
+        "type": "scattermap",
+        "name": "parking_spaces",
+        "mode": "markers",
+        "lon": lon,
+        "lat": lat,
+        "text": codes,
+        "marker": {"size": 8, "color": np.where(occupied, "#e74c3c", "#2ecc71").tolist()},
+        "hovertemplate": "泊位 %{text}<extra></extra>",
+        "showlegend": False,
+    }
+
+
+def parking_traces(segments: list[tuple[shapely.LineString, float]], crs: str) -> list[dict[str, Any]]:
+    """Road segments in three occupancy buckets (free, busy, full): one line trace each."""
+    out = []
+    for name, lo, hi, color in PARKING_BUCKETS:
+        lines = [geometry_to_display(g, crs) for g, occ in segments if lo <= occ < hi]
+        out.append(line_trace(name, *lines_xy(lines), color=color, width=5))
+    return out
+
+
+def item_layers(items: Any, crs: str) -> dict[str, dict[str, Any]]:
+    """The item traces (one per kind) and the overdue halo from ``ItemColumns``."""
+    lon, lat = to_display(items.lon, items.lat, crs)
+    layers = {}
+    for kind in ITEM_STYLE:
+        m = items.kind == kind
+        layers[kind] = items_trace(kind, lon[m], lat[m], items.id[m], items.title[m])
+    layers["overdue"] = overdue_trace(lon[items.overdue], lat[items.overdue])
+    return layers
+
+
+def command_figure(traces: dict[str, dict[str, Any]], style: dict[str, Any], visible: Iterable[str]) -> dict[str, Any]:
+    """The whole command map from one trace per name in ``TRACES``."""
+    shown = {t for layer in visible for t in LAYER_TRACES.get(layer, ())} | {"districts", "roads"}
+    data = []
+    for name in TRACES:
+        trace = dict(traces[name])
+        trace["visible"] = name in shown
+        data.append(trace)
+    return {
+        "data": data,
+        "layout": {
+            "map": {"style": style, "center": CENTER, "zoom": ZOOM},
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "paper_bgcolor": BACKGROUND,
+            "plot_bgcolor": BACKGROUND,
+            "uirevision": UIREVISION,
+            "hoverlabel": {"bgcolor": "#1a2740", "font": {"color": "#e6edf7", "size": 14}},
+            "showlegend": False,
+            "dragmode": "pan",
+        },
+    }
