@@ -84,8 +84,7 @@ class Store:
         try:
             yield session
         finally:
-            session.rollback()
-            session.close()
+            session.close()  # ends the transaction; loaded objects stay readable (detached, not expired)
 
     def latest_event_id(self) -> int:
         """The cursor of the newest committed change (0 for an empty log)."""

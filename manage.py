@@ -1,0 +1,119 @@
+"""OneMap command line: create the database, import grids, seed the demo city, run the simulator,
+create users and API tokens. Settings come from the same ONEMAP_* variables as the app."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from config import Config, ConfigError
+from data.demo import import_grids, seed_demo
+from data.runtime import open_store
+from geo.grid_import import GridImportError, read_grid_file
+from ops.accounts import create_token, create_user
+from ops.errors import OneMapError
+
+
+def _init_db(config: Config, _args: argparse.Namespace) -> int:
+    store = open_store(config)
+    print(f"schema up to date on {store.kind}")
+    return 0
+
+
+def _import(config: Config, args: argparse.Namespace) -> int:
+    report = read_grid_file(args.file, crs=args.crs, name_field=args.name_field)
+    print(report.summary())
+    if report.errors or (report.overlaps and not args.allow_overlaps):
+        print("nothing imported: fix the problems above (or pass --allow-overlaps)", file=sys.stderr)
+        return 2
+    count = import_grids(open_store(config), report.features, district=args.district or "")
+    print(f"imported {count} grids")
+    return 0
+
+
+def _seed(config: Config, _args: argparse.Namespace) -> int:
+    summary = seed_demo(open_store(config), config)
+    print(", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0
+
+
+def _simulate(config: Config, args: argparse.Namespace) -> int:
+    from data.queries import load_grid_index
+    from ops.simulator import Simulator
+
+    store = open_store(config)
+    sim = Simulator(store, load_grid_index(store), config)
+    stop = threading.Event()
+    print(f"simulating at {config.sim_speed:g}x; Ctrl-C stops")
+    if args.seconds:
+        threading.Timer(args.seconds, stop.set).start()
+    try:
+        sim.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def _user(config: Config, args: argparse.Namespace) -> int:
+    uid = create_user(open_store(config), args.username, args.role, args.name or "", args.password)
+    print(f"user {args.username} ({args.role}) id {uid}")
+    return 0
+
+
+def _token(config: Config, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from data.models import User
+
+    store = open_store(config)
+    with store.read() as s:
+        uid = s.scalar(select(User.id).where(User.username == args.username))
+    if uid is None:
+        print(f"no user {args.username!r}", file=sys.stderr)
+        return 2
+    print(create_token(store, uid, label=args.label))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python manage.py", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("init-db", help="create or migrate the schema").set_defaults(run=_init_db)
+    imp = sub.add_parser("import-grids", help="import grid boundaries (GeoJSON or Shapefile)")
+    imp.add_argument("file")
+    imp.add_argument("--crs", default="wgs84", help="wgs84 (default), gcj02, bd09 or cgcs2000")
+    imp.add_argument("--name-field", help="property holding each grid's name")
+    imp.add_argument("--district", help="district name for grids whose file has none")
+    imp.add_argument("--allow-overlaps", action="store_true", help="import even when grids overlap")
+    imp.set_defaults(run=_import)
+    sub.add_parser("seed-demo", help="build the demo city into an empty store").set_defaults(run=_seed)
+    sim = sub.add_parser("simulate", help="run the simulator as a process of its own")
+    sim.add_argument("--seconds", type=float, help="stop after this many seconds")
+    sim.set_defaults(run=_simulate)
+    usr = sub.add_parser("create-user", help="create a user")
+    usr.add_argument("username")
+    usr.add_argument("role", choices=["operator", "supervisor", "worker", "admin"])
+    usr.add_argument("--name")
+    usr.add_argument("--password")
+    usr.set_defaults(run=_user)
+    tok = sub.add_parser("create-token", help="issue an API token for a user (printed once)")
+    tok.add_argument("username")
+    tok.add_argument("--label", default="cli")
+    tok.set_defaults(run=_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(Config.from_env(), args))
+    except (ConfigError, GridImportError, OneMapError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

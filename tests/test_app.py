@@ -1,0 +1,115 @@
+"""The app as outsiders and the command page's callbacks see it (SQLite; Redis where available)."""
+
+import pytest
+from dash import Patch, no_update
+
+from app import create_app, runtime_of
+from callbacks.command import KPI_ORDER, refresh, viewport_bbox, visibility_patch
+from config import DEFAULT_SLA_MINUTES, Config, ConfigError
+from geo.layers import TRACE_INDEX, TRACES
+from layouts.i18n import Text, catalog
+from ops.accounts import Actor
+from ops.incidents import NewIncident, report
+
+TOKEN = "test-bootstrap-token-0123456789"
+
+
+def make_app(tmp_path, **overrides):
+    cfg = Config(database_url=f"sqlite:///{tmp_path / 'app.db'}", grid_count=60, parking_spaces=120,
+                 bootstrap_token=TOKEN, simulate=False, **overrides)
+    return create_app(cfg)
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path)
+
+
+def test_health_reports_store_and_bus(app):
+    body = app.server.test_client().get("/api/v1/health").get_json()
+    assert body["status"] == "ok" and body["store"] == "sqlite" and body["bus"] == "memory"
+
+
+def test_health_on_redis(tmp_path, redis_url):
+    body = make_app(tmp_path, redis_url=redis_url).server.test_client().get("/api/v1/health").get_json()
+    assert body["bus"] == "redis" and body["bus_ok"] is True
+
+
+def test_grids_need_a_valid_bearer_token(app):
+    client = app.server.test_client()
+    assert client.get("/api/v1/grids").status_code == 401
+    bad = client.get("/api/v1/grids", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.get_json()["error"] == "unauthorized"
+    ok = client.get("/api/v1/grids", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+    fc = ok.get_json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 60
+    props = fc["features"][0]["properties"]
+    assert {"id", "name", "worker_ids"} <= set(props) and props["worker_ids"]
+
+
+def test_unknown_api_route_is_a_json_404(app):
+    r = app.server.test_client().get("/api/v1/nothing-here")
+    assert r.status_code == 404 and r.get_json()["error"] == "not_found"
+
+
+def test_page_and_glyphs_are_served_locally(app):
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200
+    glyph = client.get("/map/glyphs/Open%20Sans%20Regular/0-255.pbf")
+    assert glyph.status_code == 200 and glyph.mimetype == "application/x-protobuf"
+    assert client.get("/map/glyphs/x/0-10.pbf").status_code == 404
+
+
+def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(app):
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    cursor, _ = rt.cursor()
+    idle = refresh(rt, t, cursor)
+    assert idle[0] is no_update and idle[1] is no_update and idle[2] == t("live.ok")
+    p = rt.index.polygons[0].representative_point()
+    report(rt.store, rt.index, Actor(None, "op", "operator"),
+           [NewIncident("fire", "商铺火灾", "商铺火灾", p.x, p.y, priority=1)], DEFAULT_SLA_MINUTES)
+    fig, new_cursor, *_rest = refresh(rt, t, cursor)
+    assert new_cursor == cursor + 1
+    assert isinstance(fig, Patch)
+    ops = fig.to_plotly_json()["operations"]
+    touched = {(o["location"][1], o["location"][2]) for o in ops}
+    assert (TRACE_INDEX["fire"], "lon") in touched and (TRACE_INDEX["grids"], "z") in touched
+    assert (TRACE_INDEX["workers"], "lon") not in touched  # only what changed goes out
+    kpis = dict(zip(KPI_ORDER, _rest[3:], strict=True))
+    assert kpis["fire"] == "1" and kpis["unassigned"] == "1"
+
+
+def test_redis_outage_degrades_to_the_store(tmp_path):
+    app = make_app(tmp_path, redis_url="redis://127.0.0.1:1/0")
+    rt = runtime_of(app)
+    latest, healthy = rt.cursor()
+    assert healthy is False and latest == rt.store.latest_event_id()
+    assert refresh(rt, Text("en"), None)[2] == Text("en")("live.degraded")
+
+
+def test_layer_toggle_patches_visibility_only():
+    ops = visibility_patch(["fire"]).to_plotly_json()["operations"]
+    vis = {o["location"][1]: o["params"]["value"] for o in ops}
+    assert vis[TRACE_INDEX["fire"]] is True and vis[TRACE_INDEX["workers"]] is False
+    assert TRACE_INDEX["roads"] not in vis and len(TRACES) == 13
+
+
+def test_parking_spaces_only_when_zoomed_in():
+    assert viewport_bbox({"map.zoom": 12, "map.center": {"lon": 106.7, "lat": 26.6}}) is None
+    box = viewport_bbox({"map.zoom": 16, "map.center": {"lon": 106.7, "lat": 26.6}})
+    assert box[0] < 106.7 < box[2] and box[1] < 26.6 < box[3]
+
+
+def test_catalogs_have_the_same_keys():
+    assert set(catalog("zh-CN")) == set(catalog("en"))
+
+
+def test_config_names_the_bad_variable():
+    with pytest.raises(ConfigError, match="ONEMAP_PORT"):
+        Config.from_env({"ONEMAP_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="ONEMAP_LANG"):
+        Config.from_env({"ONEMAP_LANG": "fr"})
+    cfg = Config.from_env({"ONEMAP_PORT": "9000", "ONEMAP_DATABASE_URL": "postgresql+psycopg://x/y"})
+    assert cfg.port == 9000 and cfg.store_kind == "postgresql"
