@@ -11,6 +11,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(postgis)
 command -v chromium >/dev/null || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk" || need+=(fonts-wqy-zenhei)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,7 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
     apt-get install -y -qq --no-install-recommends \
-      redis-server postgresql postgresql-postgis chromium chromium-driver >&2
+      redis-server postgresql postgresql-postgis chromium chromium-driver fonts-wqy-zenhei >&2
   else
     echo "services: missing ${need[*]} and not root: tests needing them will SKIP (run as root to install)" >&2
   fi

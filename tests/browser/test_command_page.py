@@ -1,0 +1,138 @@
+"""Headless Chromium at 1920×1080 against a real `python app.py`: the map with every layer, live
+updates, no console error, no request to any other host. A screenshot lands in tests/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from geo.layers import TRACE_INDEX, TRACES
+from tests.conftest import IN_CI, ROOT, need_server
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+MAP_READY = """() => {
+  const gd = document.querySelector('#command-map .js-plotly-plot');
+  const sp = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  return !!(sp && sp.map && sp.map.loaded() && gd._fullData.length === %d && document.querySelector('#command-map canvas'));
+}""" % len(TRACES)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` on embedded defaults (its own SQLite file), simulator sped up."""
+    port = free_port()
+    db = tmp_path_factory.mktemp("app") / "onemap.db"
+    env = {**os.environ, "ONEMAP_PORT": str(port), "ONEMAP_DATABASE_URL": f"sqlite:///{db}",
+           "ONEMAP_SIM_SPEED": "600", "ONEMAP_POLL_MS": "500"}
+    env.pop("ONEMAP_REDIS_URL", None)
+    log = open(db.with_suffix(".log"), "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/v1/health", timeout=1)
+            break
+        except OSError:
+            assert proc.poll() is None, db.with_suffix(".log").read_text()
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("app did not answer within 60 s:\n" + db.with_suffix(".log").read_text())
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = need_server("Chromium", "ONEMAP_TEST_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    errors: list[str] = []
+    hosts: set[str] = set()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    # blob: and data: URLs (MapLibre's workers, inline images) never leave the browser.
+    page.on("request", lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None)
+    try:
+        page.goto(server)
+        page.wait_for_function(MAP_READY, timeout=60_000)
+        names = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullData.map(t => t.name)")
+        assert names == list(TRACES)
+        grid_count = page.evaluate(
+            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].locations.length" % TRACE_INDEX["grids"]
+        )
+        assert grid_count == 2000
+
+        # Live: the simulator reports items; the feed and the map catch up without a reload.
+        page.wait_for_function("() => document.querySelectorAll('.feed-row').length >= 3", timeout=30_000)
+        page.wait_for_function(
+            "() => { const d = document.querySelector('#command-map .js-plotly-plot')._fullData;"
+            " return ['ticket','police','fire','alarm'].some(k => d.find(t => t.name === k).lon.length > 0); }",
+            timeout=30_000,
+        )
+
+        # Toggling a layer hides its trace, and the operator's zoom survives live updates.
+        box = page.locator("#command-map").bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(4):
+            page.mouse.wheel(0, -400)  # an operator zooms in with the wheel
+            time.sleep(0.2)
+        page.wait_for_function(
+            "() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom > 11", timeout=10_000
+        )
+        zoomed = None
+        for _ in range(20):  # the wheel zoom eases in: wait until it settles
+            time.sleep(0.5)
+            now = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom")
+            if now == zoomed:
+                break
+            zoomed = now
+        page.locator("input[type=checkbox][value='fire']").uncheck()
+        page.wait_for_function(
+            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].visible === false" % TRACE_INDEX["fire"]
+        )
+        cursor = page.evaluate("() => document.querySelectorAll('.feed-row')[0].textContent")
+        page.wait_for_function("(c) => document.querySelectorAll('.feed-row')[0].textContent !== c", arg=cursor, timeout=30_000)
+        zoom = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom")
+        assert abs(zoom - zoomed) < 0.01, (zoom, zoomed)
+        page.wait_for_function(MAP_READY, timeout=30_000)
+
+        assert errors == [], errors
+        assert hosts == {urlparse(server).netloc}, hosts
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "command-page.png"))
+        page.close()
+
+
