@@ -84,11 +84,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def poll(_n: int, cursor: int | None) -> tuple[Any, ...]:
         return refresh(rt, t, cursor)
 
-    @app.callback(Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True)
+    @app.callback(
+        Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
+    )
     def toggle_layers(visible: list[str]) -> Patch:
         return visibility_patch(visible)
 
-    @app.callback(Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.MAP, "relayoutData"), prevent_initial_call=True)
+    @app.callback(
+        Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.MAP, "relayoutData"), prevent_initial_call=True
+    )
     def zoom_spaces(relayout: dict[str, Any] | None) -> Patch:
         if not relayout or "map.zoom" not in relayout:
             return no_update

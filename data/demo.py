@@ -17,7 +17,28 @@ from geo.demo_city import make_grids, make_parking, make_roads
 from geo.grid_import import GridFeature, GridImportError, read_grid_file
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何罗高林"
-_GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平"]
+_GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "霞",
+    "平",
+]
 WORKER_ROLES = ("网格长", "信息员", "网格警员", "市场监管员", "消防专干")
 
 

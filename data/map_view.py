@@ -70,7 +70,9 @@ def spaces_trace(store: Store, crs: str, bbox: tuple[float, float, float, float]
     return layers.spaces_trace(lon, lat, spaces["occupied"], spaces["code"])
 
 
-def full_figure(store: Store, static: StaticLayers, crs: str, style: dict[str, Any], visible: list[str]) -> dict[str, Any]:
+def full_figure(
+    store: Store, static: StaticLayers, crs: str, style: dict[str, Any], visible: list[str]
+) -> dict[str, Any]:
     """The first-load figure: every layer."""
     traces = dict(static.traces)
     traces.update(live_traces(store, static, crs, set(LIVE_LAYERS)))

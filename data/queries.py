@@ -46,8 +46,9 @@ def grid_geojson(store: Store) -> dict[str, Any]:
     """Every grid as a GeoJSON FeatureCollection with id, name, district, community and worker ids."""
     with store.read() as s:
         grids = s.execute(
-            select(Grid.id, Grid.code, Grid.name, Grid.district, Grid.community, Grid.population, Grid.geom)
-            .order_by(Grid.id)
+            select(Grid.id, Grid.code, Grid.name, Grid.district, Grid.community, Grid.population, Grid.geom).order_by(
+                Grid.id
+            )
         ).all()
         workers: dict[int, list[int]] = {}
         for wid, gid in s.execute(select(Worker.id, Worker.grid_id).order_by(Worker.id)):
@@ -107,8 +108,14 @@ def open_items(store: Store, now: datetime | None = None, limit: int = 100_000) 
     with store.read() as s:
         rows = s.execute(
             select(
-                Incident.id, Incident.kind, Incident.lon, Incident.lat, Incident.priority,
-                Incident.status, Incident.title, Incident.due_at,
+                Incident.id,
+                Incident.kind,
+                Incident.lon,
+                Incident.lat,
+                Incident.priority,
+                Incident.status,
+                Incident.title,
+                Incident.due_at,
             )
             .where(Incident.status.in_(OPEN_STATUSES))
             .order_by(Incident.id.desc())
@@ -188,7 +195,9 @@ def parking_segments(store: Store) -> list[SegmentState]:
                 ).group_by(ParkingSpace.segment_id)
             )
         }
-        segs = s.execute(select(ParkingSegment.id, ParkingSegment.name, ParkingSegment.geom).order_by(ParkingSegment.id)).all()
+        segs = s.execute(
+            select(ParkingSegment.id, ParkingSegment.name, ParkingSegment.geom).order_by(ParkingSegment.id)
+        ).all()
     return [SegmentState(g.id, g.name, g.geom, *counts.get(g.id, (0, 0))) for g in segs]
 
 
@@ -196,9 +205,7 @@ def parking_spaces(store: Store, bbox: tuple[float, float, float, float] | None 
     """Spaces (inside ``bbox`` = lon_min, lat_min, lon_max, lat_max when given)."""
     stmt = select(ParkingSpace.id, ParkingSpace.code, ParkingSpace.lon, ParkingSpace.lat, ParkingSpace.occupied)
     if bbox:
-        stmt = stmt.where(
-            ParkingSpace.lon.between(bbox[0], bbox[2]), ParkingSpace.lat.between(bbox[1], bbox[3])
-        )
+        stmt = stmt.where(ParkingSpace.lon.between(bbox[0], bbox[2]), ParkingSpace.lat.between(bbox[1], bbox[3]))
     with store.read() as s:
         rows = s.execute(stmt.order_by(ParkingSpace.id)).all()
     cols = list(zip(*rows, strict=True)) if rows else [()] * 5
@@ -221,9 +228,7 @@ def kpis(store: Store, now: datetime | None = None) -> dict[str, Any]:
             ).all()
         )
         unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
-        overdue = s.scalar(
-            select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)
-        ) or 0
+        overdue = s.scalar(select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)) or 0
         spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
         taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
         on_duty = s.scalar(select(func.count(Worker.id)).where(Worker.on_duty.is_(True))) or 0
@@ -241,8 +246,13 @@ def latest_items(store: Store, limit: int = 12) -> list[dict[str, Any]]:
     with store.read() as s:
         rows = s.execute(
             select(
-                Incident.id, Incident.kind, Incident.title, Incident.status, Incident.priority,
-                Incident.created_at, Grid.name.label("grid"),
+                Incident.id,
+                Incident.kind,
+                Incident.title,
+                Incident.status,
+                Incident.priority,
+                Incident.created_at,
+                Grid.name.label("grid"),
             )
             .outerjoin(Grid, Grid.id == Incident.grid_id)
             .order_by(Incident.id.desc())
@@ -254,9 +264,7 @@ def latest_items(store: Store, limit: int = 12) -> list[dict[str, Any]]:
 def layers_changed_since(store: Store, cursor: int) -> tuple[int, set[str]]:
     """(newest event id, the layers that events after ``cursor`` invalidate)."""
     with store.read() as s:
-        rows = s.execute(
-            select(Event.entity, func.max(Event.id)).where(Event.id > cursor).group_by(Event.entity)
-        ).all()
+        rows = s.execute(select(Event.entity, func.max(Event.id)).where(Event.id > cursor).group_by(Event.entity)).all()
     if not rows:
         return cursor, set()
     layers: set[str] = set()

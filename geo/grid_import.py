@@ -179,10 +179,8 @@ def read_grid_file(
 
     geoms = np.asarray(frame.geometry.values, dtype=object)
     if crs.lower() not in ("wgs84", "cgcs2000"):
-        geoms = shapely.transform(
-            geoms, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs))
-        )
-    for i, (name, geom, prop) in enumerate(zip(names, geoms, props, strict=True)):
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs)))
+    for name, geom, prop in zip(names, geoms, props, strict=True):
         if geom is None or geom.is_empty:
             report.errors.append(f"{name}: no geometry")
             continue

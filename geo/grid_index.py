@@ -25,9 +25,7 @@ class GridIndex:
             raise ValueError("ids and polygons differ in length")
         shapely.prepare(self.polygons)
         self._tree = shapely.STRtree(self.polygons)
-        xmin, ymin, xmax, ymax = (
-            shapely.total_bounds(self.polygons) if len(self.polygons) else (0.0, 0.0, 0.0, 0.0)
-        )
+        xmin, ymin, xmax, ymax = shapely.total_bounds(self.polygons) if len(self.polygons) else (0.0, 0.0, 0.0, 0.0)
         self.bounds = (float(xmin), float(ymin), float(xmax), float(ymax))
 
     def __len__(self) -> int:

@@ -53,7 +53,11 @@ ITEM_STYLE = {
     "alarm": {"color": "#c77dff", "size": 9},
     "fire": {"color": "#ff3b30", "size": 12},
 }
-PARKING_BUCKETS = (("parking_low", 0.0, 0.6, "#2ecc71"), ("parking_mid", 0.6, 0.85, "#f39c12"), ("parking_high", 0.85, 1.01, "#e74c3c"))
+PARKING_BUCKETS = (
+    ("parking_low", 0.0, 0.6, "#2ecc71"),
+    ("parking_mid", 0.6, 0.85, "#f39c12"),
+    ("parking_high", 0.85, 1.01, "#e74c3c"),
+)
 GRID_COLORSCALE = [[0.0, "#13233f"], [0.3, "#1f4e79"], [0.6, "#b7791f"], [1.0, "#e53e3e"]]
 
 
@@ -64,7 +68,11 @@ def map_style(tile_url: str | None = None, glyphs: str = "/map/glyphs/{fontstack
     ``sources`` is never empty: a figure update drops empty objects from the layout, MapLibre then
     sees a style with no ``sources`` and rejects it ("missing required property").
     """
-    anchor = {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]}}
+    anchor = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]},
+    }
     style: dict[str, Any] = {
         "version": 8,
         "glyphs": glyphs,
@@ -102,7 +110,9 @@ def lines_xy(lines: Iterable[shapely.Geometry]) -> tuple[np.ndarray, np.ndarray]
     return xy[:, 0], xy[:, 1]
 
 
-def line_trace(name: str, lon: np.ndarray, lat: np.ndarray, color: str, width: float, hover: bool = False) -> dict[str, Any]:
+def line_trace(
+    name: str, lon: np.ndarray, lat: np.ndarray, color: str, width: float, hover: bool = False
+) -> dict[str, Any]:
     return {
         "type": "scattermap",
         "name": name,

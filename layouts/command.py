@@ -69,7 +69,9 @@ def feed_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
     return out
 
 
-def layout(t: Text, figure: dict[str, Any], kpis: dict[str, Any], feed: list[dict[str, Any]], cursor: int, poll_ms: int) -> Any:
+def layout(
+    t: Text, figure: dict[str, Any], kpis: dict[str, Any], feed: list[dict[str, Any]], cursor: int, poll_ms: int
+) -> Any:
     """The whole command page, filled with the first state so the wall shows data at once."""
     values = kpi_values(kpis)
     header = dmc.Group(
@@ -97,7 +99,9 @@ def layout(t: Text, figure: dict[str, Any], kpis: dict[str, Any], feed: list[dic
     )
     side = html.Div(
         [
-            dmc.Paper([layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)], p="sm", withBorder=True),
+            dmc.Paper(
+                [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)], p="sm", withBorder=True
+            ),
             dmc.Paper(
                 [dmc.Title(t("feed.title"), order=4), html.Div(feed_items(feed, t), id=Ids.FEED, className="feed")],
                 p="sm",
@@ -109,7 +113,9 @@ def layout(t: Text, figure: dict[str, Any], kpis: dict[str, Any], feed: list[dic
     )
     body = html.Div(
         [
-            html.Div(dcc.Graph(id=Ids.MAP, figure=figure, config=GRAPH_CONFIG, className="map-graph"), className="map-wrap"),
+            html.Div(
+                dcc.Graph(id=Ids.MAP, figure=figure, config=GRAPH_CONFIG, className="map-graph"), className="map-wrap"
+            ),
             side,
         ],
         className="body",

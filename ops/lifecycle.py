@@ -52,7 +52,9 @@ def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
         task = Task(incident_id=incident_id, worker_id=worker_id, status="assigned", created_at=now, updated_at=now)
         s.add(task)
         s.flush()
-        record_event(s, "incident.assigned", "incident", incident_id, actor.name, {"task": task.id, "worker": worker_id})
+        record_event(
+            s, "incident.assigned", "incident", incident_id, actor.name, {"task": task.id, "worker": worker_id}
+        )
         return task.id
 
 
@@ -100,5 +102,3 @@ def close(store: Store, actor: Actor, incident_id: int) -> None:
         if not won:
             raise Conflict(f"incident {incident_id} is not resolved")
         record_event(s, "incident.closed", "incident", incident_id, actor.name)
-
-

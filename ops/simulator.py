@@ -31,14 +31,51 @@ SIMULATOR = Actor(user_id=None, name="simulator", role="admin")
 
 PER_DAY = {"ticket": 3000.0, "fire": 150.0, "police": 600.0, "alarm": 60.0}
 CATEGORIES = {
-    "ticket": ["环境卫生", "占道经营", "噪音扰民", "道路破损", "路灯故障", "违章停车", "邻里纠纷", "供水供电", "垃圾清运", "政策咨询"],
+    "ticket": [
+        "环境卫生",
+        "占道经营",
+        "噪音扰民",
+        "道路破损",
+        "路灯故障",
+        "违章停车",
+        "邻里纠纷",
+        "供水供电",
+        "垃圾清运",
+        "政策咨询",
+    ],
     "fire": ["住宅火灾", "商铺火灾", "车辆起火", "山林火情"],
     "police": ["治安警情", "盗窃", "纠纷", "交通事故", "可疑人员"],
     "alarm": ["老人血压异常", "一键报警柱"],
 }
 _NAMES = "王李张刘陈杨黄赵吴周"
-_HOURLY = np.array([0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.8, 1.9, 1.7,
-                    1.3, 1.4, 1.7, 1.8, 1.6, 1.4, 1.2, 1.1, 0.9, 0.7, 0.5, 0.3])
+_HOURLY = np.array(
+    [
+        0.2,
+        0.15,
+        0.1,
+        0.1,
+        0.15,
+        0.3,
+        0.6,
+        1.0,
+        1.5,
+        1.8,
+        1.9,
+        1.7,
+        1.3,
+        1.4,
+        1.7,
+        1.8,
+        1.6,
+        1.4,
+        1.2,
+        1.1,
+        0.9,
+        0.7,
+        0.5,
+        0.3,
+    ]
+)
 HOURLY_SHAPE = _HOURLY / _HOURLY.mean()  # mean 1: a day's total matches PER_DAY
 
 
@@ -64,7 +101,9 @@ class Simulator:
         with store.read() as s:
             grids = s.execute(select(Grid.id, Grid.population, Grid.geom).order_by(Grid.id)).all()
             self.space_ids = np.array(s.scalars(select(ParkingSpace.id)).all(), dtype=np.int64)
-            self.space_state = np.array(s.scalars(select(ParkingSpace.occupied).order_by(ParkingSpace.id)).all(), dtype=bool)
+            self.space_state = np.array(
+                s.scalars(select(ParkingSpace.occupied).order_by(ParkingSpace.id)).all(), dtype=bool
+            )
         self.grid_ids = np.array([g.id for g in grids], dtype=np.int64)
         self.grid_geoms = np.array([g.geom for g in grids], dtype=object)
         pop = np.array([g.population or 1000 for g in grids], dtype=np.float64)
@@ -135,10 +174,14 @@ class Simulator:
                 .limit(50)
             ).all()
             tasks = s.execute(
-                select(Task.id, Task.status, Task.updated_at).where(Task.status.in_(("assigned", "accepted", "on_site"))).limit(200)
+                select(Task.id, Task.status, Task.updated_at)
+                .where(Task.status.in_(("assigned", "accepted", "on_site")))
+                .limit(200)
             ).all()
             workers = dict(
-                s.execute(select(Worker.grid_id, Worker.id).where(Worker.on_duty.is_(True)).order_by(Worker.id.desc())).all()
+                s.execute(
+                    select(Worker.grid_id, Worker.id).where(Worker.on_duty.is_(True)).order_by(Worker.id.desc())
+                ).all()
             )
         delay = {"new": 240.0, "assigned": 120.0, "accepted": 300.0, "on_site": 900.0}
         for inc in fresh:

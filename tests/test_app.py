@@ -15,8 +15,14 @@ TOKEN = "test-bootstrap-token-0123456789"
 
 
 def make_app(tmp_path, **overrides):
-    cfg = Config(database_url=f"sqlite:///{tmp_path / 'app.db'}", grid_count=60, parking_spaces=120,
-                 bootstrap_token=TOKEN, simulate=False, **overrides)
+    cfg = Config(
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        grid_count=60,
+        parking_spaces=120,
+        bootstrap_token=TOKEN,
+        simulate=False,
+        **overrides,
+    )
     return create_app(cfg)
 
 
@@ -68,8 +74,13 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
     idle = refresh(rt, t, cursor)
     assert idle[0] is no_update and idle[1] is no_update and idle[2] == t("live.ok")
     p = rt.index.polygons[0].representative_point()
-    report(rt.store, rt.index, Actor(None, "op", "operator"),
-           [NewIncident("fire", "商铺火灾", "商铺火灾", p.x, p.y, priority=1)], DEFAULT_SLA_MINUTES)
+    report(
+        rt.store,
+        rt.index,
+        Actor(None, "op", "operator"),
+        [NewIncident("fire", "商铺火灾", "商铺火灾", p.x, p.y, priority=1)],
+        DEFAULT_SLA_MINUTES,
+    )
     fig, new_cursor, *_rest = refresh(rt, t, cursor)
     assert new_cursor == cursor + 1
     assert isinstance(fig, Patch)

@@ -32,8 +32,9 @@ def test_the_real_district_file_imports_clean():
     assert len(report.features) == 10
     assert {f.name for f in report.features} >= {"南明区", "云岩区", "清镇市"}
     assert not report.gaps and not report.overlaps
-    from geo.grid_import import _in_metres
     import numpy as np
+
+    from geo.grid_import import _in_metres
 
     area = shapely.area(_in_metres(np.array([f.geometry for f in report.features]))).sum() / 1e6
     assert 8000 < area < 8100
@@ -47,7 +48,16 @@ def test_gcj02_import_moves_the_city_by_hundreds_of_metres():
 
 
 def test_repairable_polygon_is_repaired_and_named(tmp_path):
-    spike = [[106.7, 26.5], [106.71, 26.5], [106.71, 26.51], [106.705, 26.51], [106.705, 26.515], [106.705, 26.51], [106.7, 26.51], [106.7, 26.5]]
+    spike = [
+        [106.7, 26.5],
+        [106.71, 26.5],
+        [106.71, 26.51],
+        [106.705, 26.51],
+        [106.705, 26.515],
+        [106.705, 26.51],
+        [106.7, 26.51],
+        [106.7, 26.5],
+    ]
     report = read_grid_file(write(tmp_path, [("spiky", spike)]))
     assert report.ok
     assert report.repaired and report.repaired[0].startswith("spiky:")
@@ -71,7 +81,9 @@ def test_overlaps_are_reported_with_both_names_and_area(tmp_path):
 
 
 def test_gaps_are_reported_where_no_grid_covers(tmp_path):
-    ring = [(f"g{i}{j}", square(106.7 + 0.01 * i, 26.5 + 0.01 * j)) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
+    ring = [
+        (f"g{i}{j}", square(106.7 + 0.01 * i, 26.5 + 0.01 * j)) for i in range(3) for j in range(3) if (i, j) != (1, 1)
+    ]
     report = read_grid_file(write(tmp_path, ring))
     assert report.ok  # gaps are reported, not fatal
     (gap,) = report.gaps
@@ -86,7 +98,11 @@ def test_swapped_lon_lat_is_detected(tmp_path):
 
 
 def test_shapefile_reads_like_geojson(tmp_path):
-    frame = gpd.GeoDataFrame({"name": ["s1", "s2"]}, geometry=[shapely.box(106.7, 26.5, 106.71, 26.51), shapely.box(106.71, 26.5, 106.72, 26.51)], crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"name": ["s1", "s2"]},
+        geometry=[shapely.box(106.7, 26.5, 106.71, 26.51), shapely.box(106.71, 26.5, 106.72, 26.51)],
+        crs=4326,
+    )
     frame.to_file(tmp_path / "grids.shp")
     report = read_grid_file(tmp_path / "grids.shp")
     assert report.ok and [f.name for f in report.features] == ["s1", "s2"]

@@ -30,7 +30,9 @@ def test_swapped_coordinates_are_detected():
 
 def test_many_points_agree_with_a_plain_polygon_test():
     rng = np.random.default_rng(1)
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(rng.uniform(0, 10, (200, 2))), extend_to=shapely.box(0, 0, 10, 10)))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(rng.uniform(0, 10, (200, 2))), extend_to=shapely.box(0, 0, 10, 10))
+    )
     cells = shapely.intersection(cells, shapely.box(0, 0, 10, 10))
     ids = np.arange(100, 100 + len(cells))
     idx = GridIndex(ids, cells)

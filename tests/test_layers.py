@@ -22,10 +22,14 @@ def test_lines_are_joined_with_gaps():
 
 def test_items_split_by_kind_with_an_overdue_halo():
     items = ItemColumns(
-        id=np.array([1, 2, 3]), kind=np.array(["fire", "ticket", "fire"], dtype=object),
-        lon=np.array([106.7, 106.8, 106.9]), lat=np.array([26.5, 26.6, 26.7]),
-        priority=np.array([1, 3, 1]), status=np.array(["new"] * 3, dtype=object),
-        title=np.array(["a", "b", "c"], dtype=object), overdue=np.array([False, False, True]),
+        id=np.array([1, 2, 3]),
+        kind=np.array(["fire", "ticket", "fire"], dtype=object),
+        lon=np.array([106.7, 106.8, 106.9]),
+        lat=np.array([26.5, 26.6, 26.7]),
+        priority=np.array([1, 3, 1]),
+        status=np.array(["new"] * 3, dtype=object),
+        title=np.array(["a", "b", "c"], dtype=object),
+        overdue=np.array([False, False, True]),
     )
     layers = item_layers(items, "wgs84")
     assert layers["fire"]["customdata"].tolist() == [1, 3]

@@ -31,7 +31,9 @@ def test_migrations_build_exactly_the_models(store):
 def test_geometry_round_trips(store):
     shape = shapely.MultiPolygon([shapely.box(106.7, 26.5, 106.71, 26.51)])
     with store.transaction() as s:
-        s.add(Grid(code="x", name="x", district="d", community="c", area_m2=1.0, center_lon=0, center_lat=0, geom=shape))
+        s.add(
+            Grid(code="x", name="x", district="d", community="c", area_m2=1.0, center_lon=0, center_lat=0, geom=shape)
+        )
     with store.read() as s:
         assert s.scalar(select(Grid.geom)).equals(shape)
 
@@ -40,10 +42,16 @@ def test_report_locates_items_and_appends_one_event(city):
     idx = queries.load_grid_index(city)
     before = city.latest_event_id()
     inside = idx.polygons[5].representative_point()
-    ids = report(city, idx, OPERATOR, [
-        NewIncident("fire", "住宅火灾", "火情", inside.x, inside.y, priority=1),
-        NewIncident("ticket", "噪音", "噪音", 100.0, 30.0),
-    ], DEFAULT_SLA_MINUTES)
+    ids = report(
+        city,
+        idx,
+        OPERATOR,
+        [
+            NewIncident("fire", "住宅火灾", "火情", inside.x, inside.y, priority=1),
+            NewIncident("ticket", "噪音", "噪音", 100.0, 30.0),
+        ],
+        DEFAULT_SLA_MINUTES,
+    )
     assert city.latest_event_id() == before + 1
     with city.read() as s:
         rows = {r.id: r for r in s.scalars(select(Incident))}

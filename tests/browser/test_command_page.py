@@ -10,19 +10,24 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from geo.layers import TRACE_INDEX, TRACES
-from tests.conftest import IN_CI, ROOT, need_server
+from tests.conftest import ROOT, need_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 MAP_READY = """() => {
   const gd = document.querySelector('#command-map .js-plotly-plot');
@@ -42,8 +47,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py` on embedded defaults (its own SQLite file), simulator sped up."""
     port = free_port()
     db = tmp_path_factory.mktemp("app") / "onemap.db"
-    env = {**os.environ, "ONEMAP_PORT": str(port), "ONEMAP_DATABASE_URL": f"sqlite:///{db}",
-           "ONEMAP_SIM_SPEED": "600", "ONEMAP_POLL_MS": "500"}
+    env = {
+        **os.environ,
+        "ONEMAP_PORT": str(port),
+        "ONEMAP_DATABASE_URL": f"sqlite:///{db}",
+        "ONEMAP_SIM_SPEED": "600",
+        "ONEMAP_POLL_MS": "500",
+    }
     env.pop("ONEMAP_REDIS_URL", None)
     log = open(db.with_suffix(".log"), "w")
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -83,14 +93,18 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     # blob: and data: URLs (MapLibre's workers, inline images) never leave the browser.
-    page.on("request", lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None)
+    page.on(
+        "request",
+        lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None,
+    )
     try:
         page.goto(server)
         page.wait_for_function(MAP_READY, timeout=60_000)
         names = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullData.map(t => t.name)")
         assert names == list(TRACES)
         grid_count = page.evaluate(
-            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].locations.length" % TRACE_INDEX["grids"]
+            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].locations.length"
+            % TRACE_INDEX["grids"]
         )
         assert grid_count == 2000
 
@@ -105,26 +119,30 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
         # Toggling a layer hides its trace, and the operator's zoom survives live updates.
         box = page.locator("#command-map").bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        for _ in range(4):
-            page.mouse.wheel(0, -400)  # an operator zooms in with the wheel
-            time.sleep(0.2)
-        page.wait_for_function(
-            "() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom > 11", timeout=10_000
-        )
-        zoomed = None
-        for _ in range(20):  # the wheel zoom eases in: wait until it settles
-            time.sleep(0.5)
-            now = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom")
-            if now == zoomed:
+        zoom_js = "() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom"
+        for _ in range(20):  # an operator zooms in with the wheel
+            if page.evaluate(zoom_js) > 10.7:
                 break
-            zoomed = now
+            page.mouse.wheel(0, -300)
+            time.sleep(0.4)
+        else:
+            pytest.fail("the map did not zoom on the mouse wheel")
+        readings: list[float] = []
+        while len(readings) < 8 or len(set(readings[-8:])) > 1:  # wheel zoom eases in: let it settle
+            assert len(readings) < 60, readings
+            time.sleep(0.3)
+            readings.append(page.evaluate(zoom_js))
+        zoomed = readings[-1]
         page.locator("input[type=checkbox][value='fire']").uncheck()
         page.wait_for_function(
-            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].visible === false" % TRACE_INDEX["fire"]
+            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].visible === false"
+            % TRACE_INDEX["fire"]
         )
         cursor = page.evaluate("() => document.querySelectorAll('.feed-row')[0].textContent")
-        page.wait_for_function("(c) => document.querySelectorAll('.feed-row')[0].textContent !== c", arg=cursor, timeout=30_000)
-        zoom = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullLayout.map.zoom")
+        page.wait_for_function(
+            "(c) => document.querySelectorAll('.feed-row')[0].textContent !== c", arg=cursor, timeout=30_000
+        )
+        zoom = page.evaluate(zoom_js)
         assert abs(zoom - zoomed) < 0.01, (zoom, zoomed)
         page.wait_for_function(MAP_READY, timeout=30_000)
 
@@ -134,5 +152,3 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "command-page.png"))
         page.close()
-
-
