@@ -29,11 +29,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-MAP_READY = """() => {
+MAP_READY = f"""() => {{
   const gd = document.querySelector('#command-map .js-plotly-plot');
   const sp = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-  return !!(sp && sp.map && sp.map.loaded() && gd._fullData.length === %d && document.querySelector('#command-map canvas'));
-}""" % len(TRACES)
+  const canvas = document.querySelector('#command-map canvas');
+  return !!(sp && sp.map && sp.map.loaded() && gd._fullData.length === {len(TRACES)} && canvas);
+}}"""
 
 
 def free_port() -> int:
@@ -103,8 +104,8 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
         names = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullData.map(t => t.name)")
         assert names == list(TRACES)
         grid_count = page.evaluate(
-            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].locations.length"
-            % TRACE_INDEX["grids"]
+            f"() => document.querySelector('#command-map .js-plotly-plot')._fullData[{TRACE_INDEX['grids']}]"
+            ".locations.length"
         )
         assert grid_count == 2000
 
@@ -135,8 +136,8 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
         zoomed = readings[-1]
         page.locator("input[type=checkbox][value='fire']").uncheck()
         page.wait_for_function(
-            "() => document.querySelector('#command-map .js-plotly-plot')._fullData[%d].visible === false"
-            % TRACE_INDEX["fire"]
+            f"() => document.querySelector('#command-map .js-plotly-plot')._fullData[{TRACE_INDEX['fire']}]"
+            ".visible === false"
         )
         cursor = page.evaluate("() => document.querySelectorAll('.feed-row')[0].textContent")
         page.wait_for_function(
