@@ -38,8 +38,8 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
             log.info("another process seeded the demo city first")
     if config.bootstrap_token:
         ensure_bootstrap_token(store, config.bootstrap_token)
-    rt = build_runtime(config, store)
     t = Text(config.lang)
+    rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")})
 
     app = Dash(
         __name__,

@@ -96,7 +96,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def zoom_spaces(relayout: dict[str, Any] | None) -> Patch:
         if not relayout or "map.zoom" not in relayout:
             return no_update
-        trace = map_view.spaces_trace(rt.store, rt.crs, viewport_bbox(relayout))
+        trace = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(relayout))
         patch = Patch()
         i = TRACE_INDEX["parking_spaces"]
         for key in ("lon", "lat", "text", "marker"):

@@ -24,9 +24,10 @@ class StaticLayers:
     grid_names: list[str]
     geojson: dict[str, Any]
     traces: dict[str, dict[str, Any]]
+    labels: dict[str, str]  # hover words in the UI language: "open", "worker", "space"
 
 
-def static_layers(store: Store, crs: str) -> StaticLayers:
+def static_layers(store: Store, crs: str, labels: dict[str, str]) -> StaticLayers:
     geojson = queries.grid_geojson(store)
     names = [f["properties"]["name"] for f in geojson["features"]]
     for feature in geojson["features"]:
@@ -41,7 +42,7 @@ def static_layers(store: Store, crs: str) -> StaticLayers:
         "districts": layers.line_trace("districts", *lines_xy(outlines), color="#7aa2d6", width=2.2),
         "roads": layers.line_trace("roads", *lines_xy(road_lines), color="#4a5d80", width=1.6),
     }
-    return StaticLayers(ids, names, geojson, traces)
+    return StaticLayers(ids, names, geojson, traces, labels)
 
 
 def live_traces(store: Store, static: StaticLayers, crs: str, which: set[str]) -> dict[str, dict[str, Any]]:
@@ -49,13 +50,15 @@ def live_traces(store: Store, static: StaticLayers, crs: str, which: set[str]) -
     out: dict[str, dict[str, Any]] = {}
     if "grids" in which:
         _, load = queries.open_load_by_grid(store)
-        out["grids"] = layers.grid_trace(static.geojson, static.grid_ids, load, static.grid_names)
+        out["grids"] = layers.grid_trace(
+            static.geojson, static.grid_ids, load, static.grid_names, static.labels["open"]
+        )
     if "items" in which:
         out.update(layers.item_layers(queries.open_items(store), crs))
     if "workers" in which:
         w = queries.worker_positions(store)
         lon, lat = to_display(w["lon"], w["lat"], crs)
-        out["workers"] = layers.workers_trace(lon, lat, w["id"], w["name"])
+        out["workers"] = layers.workers_trace(lon, lat, w["id"], w["name"], static.labels["worker"])
     if "parking" in which:
         segs = queries.parking_segments(store)
         for trace in layers.parking_traces([(s.geom, s.occupancy) for s in segs], crs):
@@ -63,11 +66,13 @@ def live_traces(store: Store, static: StaticLayers, crs: str, which: set[str]) -
     return out
 
 
-def spaces_trace(store: Store, crs: str, bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
+def spaces_trace(
+    store: Store, static: StaticLayers, crs: str, bbox: tuple[float, float, float, float] | None
+) -> dict[str, Any]:
     """Per-space parking markers inside ``bbox`` (WGS-84), or an empty trace when ``bbox`` is None."""
     spaces = queries.parking_spaces(store, bbox) if bbox else queries.parking_spaces(store, (0, 0, 0, 0))
     lon, lat = to_display(spaces["lon"], spaces["lat"], crs)
-    return layers.spaces_trace(lon, lat, spaces["occupied"], spaces["code"])
+    return layers.spaces_trace(lon, lat, spaces["occupied"], spaces["code"], static.labels["space"])
 
 
 def full_figure(
@@ -76,5 +81,5 @@ def full_figure(
     """The first-load figure: every layer."""
     traces = dict(static.traces)
     traces.update(live_traces(store, static, crs, set(LIVE_LAYERS)))
-    traces["parking_spaces"] = spaces_trace(store, crs, None)
+    traces["parking_spaces"] = spaces_trace(store, static, crs, None)
     return layers.command_figure(traces, style, visible)

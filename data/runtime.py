@@ -35,11 +35,6 @@ class Runtime:
             return self.store.latest_event_id(), False
         return self.store.latest_event_id(), True
 
-    def reload_grids(self) -> None:
-        """Rebuild the grid index and static layers after grids were imported."""
-        self.index = queries.load_grid_index(self.store)
-        self.static = static_layers(self.store, self.crs)
-
 
 def open_store(config: Config) -> Store:
     """The store with the configured bus, migrated to the newest schema."""
@@ -48,11 +43,12 @@ def open_store(config: Config) -> Store:
     return store
 
 
-def build_runtime(config: Config, store: Store) -> Runtime:
+def build_runtime(config: Config, store: Store, labels: dict[str, str]) -> Runtime:
+    """Everything a process serves from, built once at start."""
     return Runtime(
         config=config,
         store=store,
         index=queries.load_grid_index(store),
-        static=static_layers(store, config.tile_crs),
+        static=static_layers(store, config.tile_crs, labels),
         style=map_style(config.tile_url),
     )

@@ -125,7 +125,9 @@ def line_trace(
     }
 
 
-def grid_trace(geojson: dict[str, Any], ids: np.ndarray, load: np.ndarray, names: list[str]) -> dict[str, Any]:
+def grid_trace(
+    geojson: dict[str, Any], ids: np.ndarray, load: np.ndarray, names: list[str], label: str = "open"
+) -> dict[str, Any]:
     """Grids as a choropleth coloured by open-item load (sent once; recoloured by patching ``z``)."""
     return {
         "type": "choroplethmap",
@@ -140,7 +142,7 @@ def grid_trace(geojson: dict[str, Any], ids: np.ndarray, load: np.ndarray, names
         "showscale": False,
         "marker": {"opacity": 0.55, "line": {"width": 0.4, "color": "#35507a"}},
         "text": names,
-        "hovertemplate": "%{text}<br>未办结 %{z}<extra></extra>",
+        "hovertemplate": f"%{{text}}<br>{label} %{{z}}<extra></extra>",
     }
 
 
@@ -174,7 +176,9 @@ def overdue_trace(lon: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
     }
 
 
-def workers_trace(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, names: np.ndarray) -> dict[str, Any]:
+def workers_trace(
+    lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, names: np.ndarray, label: str = "worker"
+) -> dict[str, Any]:
     return {
         "type": "scattermap",
         "name": "workers",
@@ -184,12 +188,14 @@ def workers_trace(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, names: np.n
         "customdata": ids,
         "text": names,
         "marker": {"size": 5, "color": "#3ee0cf", "opacity": 0.8},
-        "hovertemplate": "网格员 %{text}<extra></extra>",
+        "hovertemplate": f"{label} %{{text}}<extra></extra>",
         "showlegend": False,
     }
 
 
-def spaces_trace(lon: np.ndarray, lat: np.ndarray, occupied: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+def spaces_trace(
+    lon: np.ndarray, lat: np.ndarray, occupied: np.ndarray, codes: np.ndarray, label: str = "space"
+) -> dict[str, Any]:
     return {
         "type": "scattermap",
         "name": "parking_spaces",
@@ -198,7 +204,7 @@ def spaces_trace(lon: np.ndarray, lat: np.ndarray, occupied: np.ndarray, codes: 
         "lat": lat,
         "text": codes,
         "marker": {"size": 8, "color": np.where(occupied, "#e74c3c", "#2ecc71").tolist()},
-        "hovertemplate": "泊位 %{text}<extra></extra>",
+        "hovertemplate": f"{label} %{{text}}<extra></extra>",
         "showlegend": False,
     }
 

@@ -41,6 +41,18 @@ def test_health_on_redis(tmp_path, redis_url):
     assert body["bus"] == "redis" and body["bus_ok"] is True
 
 
+def test_app_on_postgresql_reports_it(tmp_path):
+    from tests.conftest import need_server, reset_postgres
+
+    url = need_server("PostgreSQL", "ONEMAP_TEST_DATABASE_URL")
+    reset_postgres(url)
+    app = create_app(Config(database_url=url, grid_count=60, parking_spaces=120, bootstrap_token=TOKEN))
+    client = app.server.test_client()
+    assert client.get("/api/v1/health").get_json()["store"] == "postgresql"
+    fc = client.get("/api/v1/grids", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
+    assert len(fc["features"]) == 60
+
+
 def test_grids_need_a_valid_bearer_token(app):
     client = app.server.test_client()
     assert client.get("/api/v1/grids").status_code == 401
