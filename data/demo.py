@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
+from werkzeug.security import generate_password_hash
 
 from config import DISTRICTS_FILE, Config
-from data.models import Grid, ParkingSegment, ParkingSpace, Road, Worker
+from data.models import Grid, ParkingSegment, ParkingSpace, Road, User, Worker
 from data.store import Store, record_event
 from geo.crs import to_metres
 from geo.demo_city import make_grids, make_parking, make_roads
@@ -40,6 +41,13 @@ _GIVEN = [
     "平",
 ]
 WORKER_ROLES = ("网格长", "信息员", "网格警员", "市场监管员", "消防专干")
+DEMO_PASSWORD = "onemap-demo"
+DEMO_STAFF = (
+    ("admin", "admin", "管理员"),
+    ("operator", "operator", "值班调度员"),
+    ("supervisor", "supervisor", "督导员"),
+)
+DEMO_WORKER_LOGINS = 5  # workers w00001..w00005 can log in with the demo password
 
 
 def _area_m2(geom: shapely.Geometry) -> float:
@@ -108,13 +116,26 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
             }
         )
     worker_rows = []
+    user_rows = []
     for row in grid_rows:
         geom = grids[row["id"] - 1].geometry
         for k in range(config.workers_per_grid):
             lon, lat = _random_point_in(geom, rng)
             name = _SURNAMES[rng.integers(len(_SURNAMES))] + _GIVEN[rng.integers(len(_GIVEN))]
+            n = len(worker_rows) + 1
+            user_rows.append(
+                {
+                    "id": n,
+                    "username": f"w{n:05d}",
+                    "display_name": name,
+                    "role": "worker",
+                    "password_hash": generate_password_hash(DEMO_PASSWORD) if n <= DEMO_WORKER_LOGINS else None,
+                }
+            )
             worker_rows.append(
                 {
+                    "id": n,
+                    "user_id": n,
                     "name": name,
                     "phone": f"1{rng.choice([3, 5, 7, 8, 9])}{rng.integers(0, 10**9):09d}",
                     "role": WORKER_ROLES[k % len(WORKER_ROLES)],
@@ -124,8 +145,19 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
                     "lat": lat,
                 }
             )
+    staff = [
+        {
+            "id": len(user_rows) + i,
+            "username": u,
+            "role": r,
+            "display_name": d,
+            "password_hash": generate_password_hash(DEMO_PASSWORD),
+        }
+        for i, (u, r, d) in enumerate(DEMO_STAFF, start=1)
+    ]
     with store.transaction() as s:
         s.execute(insert(Grid), grid_rows)
+        s.execute(insert(User), user_rows + staff)
         s.execute(insert(Worker), worker_rows)
         s.execute(insert(Road), [{"name": r.name, "kind": r.kind, "geom": r.geometry} for r in roads])
         space_rows = []
@@ -152,6 +184,12 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
             "parking_spaces": len(space_rows),
         }
         record_event(s, "demo.seeded", "city", None, "demo", summary)
+        if store.kind == "postgresql":
+            # Rows above carry explicit ids; move each id sequence past them for later inserts.
+            for table in ("grids", "users", "workers", "parking_segments"):
+                s.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
     return summary
 
 

@@ -7,61 +7,171 @@ with its event row in the same transaction; an illegal move changes nothing and 
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import timedelta
 
-from data.models import UNASSIGNED_STATUSES, Incident, Task, Worker, utcnow
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from data.models import ACTIVE_TASK_STATUSES, UNASSIGNED_STATUSES, Incident, Task, Worker, utcnow
 from data.store import Store, record_event
 from ops.accounts import Actor
-from ops.errors import Conflict, Forbidden, NotFound
+from ops.errors import Conflict, Forbidden, Invalid, NotFound
 
-ASSIGNING_ROLES = ("operator", "supervisor", "admin")
+DISPATCH_ROLES = ("operator", "supervisor", "admin")
+ACTIVE_ITEM_STATUSES = ("assigned", "accepted", "on_site")
+NOTE_LIMIT = 2000
 
-# For each task action: the task states it may start from, and the state it leads to.
+# Worker actions on a task: the task states each may start from, and where it leads.
 TASK_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "accept": (("assigned",), "accepted"),
     "decline": (("assigned",), "declined"),
     "arrive": (("accepted",), "on_site"),
     "resolve": (("accepted", "on_site"), "resolved"),
 }
+# Operator actions on an item: the item states each may start from, and where it leads.
+ITEM_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "cancel": (("new", "assigned", "accepted", "on_site", "declined", "reopened"), "cancelled"),
+    "close": (("resolved",), "closed"),
+    "reopen": (("resolved", "closed", "cancelled"), "reopened"),
+}
+
+
+def _require_dispatcher(actor: Actor, what: str) -> None:
+    if actor.role not in DISPATCH_ROLES:
+        raise Forbidden(f"role {actor.role!r} may not {what}")
+
+
+def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
+    current = s.execute(
+        select(Incident.status, Incident.assigned_worker_id, Worker.name)
+        .outerjoin(Worker, Worker.id == Incident.assigned_worker_id)
+        .where(Incident.id == incident_id)
+    ).first()
+    if current is None:
+        return NotFound(f"incident {incident_id} does not exist")
+    who = f" to {current.name} (worker {current.assigned_worker_id})" if current.assigned_worker_id else ""
+    return Conflict(
+        f"incident {incident_id} is {current.status}{who}; cannot {action}",
+        status=current.status,
+        assigned_worker_id=current.assigned_worker_id,
+    )
+
+
+def _check_note(note: str, required: bool, what: str) -> str:
+    note = (note or "").strip()
+    if required and not note:
+        raise Invalid(f"{what} needs a reason", field="reason")
+    if len(note) > NOTE_LIMIT:
+        raise Invalid(f"note is longer than {NOTE_LIMIT} characters", field="note")
+    return note
+
+
+def _new_task(s: Session, actor: Actor, incident_id: int, worker_id: int, kind: str) -> int:
+    now = utcnow()
+    task = Task(incident_id=incident_id, worker_id=worker_id, status="assigned", created_at=now, updated_at=now)
+    s.add(task)
+    s.flush()
+    record_event(s, kind, "incident", incident_id, actor.name, {"task": task.id, "worker": worker_id})
+    return task.id
+
+
+def _existing_worker(s: Session, worker_id: int) -> None:
+    if s.get(Worker, worker_id) is None:
+        raise NotFound(f"worker {worker_id} does not exist", field="worker_id")
 
 
 def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
     """Assign an unassigned item to a worker; return the new task id or raise ``Conflict``."""
-    if actor.role not in ASSIGNING_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not assign")
+    _require_dispatcher(actor, "assign")
     with store.transaction() as s:
-        if s.get(Worker, worker_id) is None:
-            raise NotFound(f"worker {worker_id} does not exist", field="worker_id")
-        now = utcnow()
+        _existing_worker(s, worker_id)
         won = s.execute(
             update(Incident)
             .where(Incident.id == incident_id, Incident.status.in_(UNASSIGNED_STATUSES))
-            .values(status="assigned", assigned_worker_id=worker_id, updated_at=now)
+            .values(status="assigned", assigned_worker_id=worker_id, updated_at=utcnow())
         ).rowcount
         if not won:
-            current = s.execute(
-                select(Incident.status, Incident.assigned_worker_id).where(Incident.id == incident_id)
-            ).first()
-            if current is None:
-                raise NotFound(f"incident {incident_id} does not exist")
-            raise Conflict(
-                f"incident {incident_id} is {current.status}",
-                status=current.status,
-                assigned_worker_id=current.assigned_worker_id,
+            raise _conflict(s, incident_id, "assign")
+        return _new_task(s, actor, incident_id, worker_id, "incident.assigned")
+
+
+def reassign(store: Store, actor: Actor, incident_id: int, worker_id: int, reason: str = "") -> int:
+    """Move an assigned item to another worker: the old task is cancelled, a new one starts."""
+    _require_dispatcher(actor, "reassign")
+    reason = _check_note(reason, required=False, what="reassign")
+    with store.transaction() as s:
+        _existing_worker(s, worker_id)
+        won = s.execute(
+            update(Incident)
+            .where(
+                Incident.id == incident_id,
+                Incident.status.in_(ACTIVE_ITEM_STATUSES),
+                Incident.assigned_worker_id != worker_id,
             )
-        task = Task(incident_id=incident_id, worker_id=worker_id, status="assigned", created_at=now, updated_at=now)
-        s.add(task)
-        s.flush()
-        record_event(
-            s, "incident.assigned", "incident", incident_id, actor.name, {"task": task.id, "worker": worker_id}
+            .values(status="assigned", assigned_worker_id=worker_id, updated_at=utcnow())
+        ).rowcount
+        if not won:
+            raise _conflict(s, incident_id, "reassign")
+        s.execute(
+            update(Task)
+            .where(Task.incident_id == incident_id, Task.status.in_(ACTIVE_TASK_STATUSES))
+            .values(status="cancelled", note=reason or "reassigned", updated_at=utcnow())
         )
-        return task.id
+        return _new_task(s, actor, incident_id, worker_id, "incident.reassigned")
+
+
+def act_on_item(store: Store, actor: Actor, incident_id: int, action: str, reason: str = "") -> str:
+    """Cancel (with a reason), close or reopen an item; return its new status."""
+    if action not in ITEM_ACTIONS:
+        raise NotFound(f"unknown item action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
+    _require_dispatcher(actor, action)
+    reason = _check_note(reason, required=action == "cancel", what=action)
+    sources, target = ITEM_ACTIONS[action]
+    now = utcnow()
+    values: dict[str, object] = {"status": target, "updated_at": now}
+    if action == "close":
+        values["closed_at"] = now
+    if action == "reopen":
+        values.update(assigned_worker_id=None, resolved_at=None, closed_at=None)
+    with store.transaction() as s:
+        won = s.execute(
+            update(Incident).where(Incident.id == incident_id, Incident.status.in_(sources)).values(**values)
+        ).rowcount
+        if not won:
+            raise _conflict(s, incident_id, action)
+        if action == "cancel":
+            s.execute(
+                update(Task)
+                .where(Task.incident_id == incident_id, Task.status.in_(ACTIVE_TASK_STATUSES))
+                .values(status="cancelled", note=reason, updated_at=now)
+            )
+        record_event(s, f"incident.{target}", "incident", incident_id, actor.name, {"reason": reason})
+        return target
+
+
+def set_priority(
+    store: Store, actor: Actor, incident_id: int, priority: int, sla_minutes: dict[str, dict[int, int]]
+) -> None:
+    """Change an item's priority; its due time follows the kind's SLA for the new priority."""
+    _require_dispatcher(actor, "set priorities")
+    if priority not in (1, 2, 3):
+        raise Invalid("priority must be 1, 2 or 3", field="priority")
+    with store.transaction() as s:
+        item = s.get(Incident, incident_id)
+        if item is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        old = item.priority
+        item.priority = priority
+        item.due_at = item.created_at + timedelta(minutes=sla_minutes[item.kind][priority])
+        item.updated_at = utcnow()
+        record_event(s, "incident.priority", "incident", incident_id, actor.name, {"from": old, "to": priority})
 
 
 def act_on_task(store: Store, actor: Actor, task_id: int, action: str, note: str = "") -> str:
-    """Apply a worker's action to a task and mirror it on the item; return the new status."""
+    """Apply a worker's action to their task and mirror it on the item; return the new status."""
     if action not in TASK_ACTIONS:
         raise NotFound(f"unknown task action {action!r}; use one of {', '.join(TASK_ACTIONS)}")
+    note = _check_note(note, required=action == "decline", what="decline")
     sources, target = TASK_ACTIONS[action]
     with store.transaction() as s:
         task = s.get(Task, task_id)
@@ -87,18 +197,3 @@ def act_on_task(store: Store, actor: Actor, task_id: int, action: str, note: str
         s.execute(update(Incident).where(Incident.id == task.incident_id).values(**values))
         record_event(s, f"task.{action}", "incident", task.incident_id, actor.name, {"task": task_id, "note": note})
         return target
-
-
-def close(store: Store, actor: Actor, incident_id: int) -> None:
-    """Close a resolved item (operators and supervisors)."""
-    if actor.role not in ASSIGNING_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not close items")
-    with store.transaction() as s:
-        won = s.execute(
-            update(Incident)
-            .where(Incident.id == incident_id, Incident.status == "resolved")
-            .values(status="closed", closed_at=utcnow(), updated_at=utcnow())
-        ).rowcount
-        if not won:
-            raise Conflict(f"incident {incident_id} is not resolved")
-        record_event(s, "incident.closed", "incident", incident_id, actor.name)

@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from config import DEFAULT_SLA_MINUTES
 from data import queries
-from data.models import SPATIAL_INDEXES, Base, Event, Grid, Incident, ParkingSpace, Task, Worker
+from data.models import SPATIAL_INDEXES, Base, Event, Grid, Incident, ParkingSpace, Task, User, Worker
 from ops import field, lifecycle
-from ops.accounts import Actor
+from ops.accounts import Actor, create_user
 from ops.errors import Conflict, Forbidden
 from ops.incidents import NewIncident, report
 
@@ -116,3 +116,10 @@ def test_layers_changed_since_names_only_what_changed(city):
     field.move_workers(city, OPERATOR, [(wid, 106.7, 26.6)])
     newest, layers = queries.layers_changed_since(city, cursor)
     assert newest == cursor + 1 and layers == {"workers", "kpi"}
+
+
+def test_ids_keep_counting_after_the_seed(city):
+    uid = create_user(city, "late-operator", "operator", password="pw-0123456789")
+    with city.read() as s:
+        assert uid > s.scalar(select(func.max(Worker.user_id)))
+        assert s.get(User, uid).password_hash.startswith(("scrypt:", "pbkdf2:"))
