@@ -1,8 +1,13 @@
-"""REST API v1 (Flask blueprint): health and grids. Every call but health needs a bearer token."""
+"""REST API v1 (Flask blueprint). Every call but health needs `Authorization: Bearer <token>`.
+
+Bodies are JSON; errors are JSON with the status of the rule that failed (see docs/api.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -11,15 +16,109 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from data import queries
+from data.models import KINDS, STATUSES, utcnow
 from data.runtime import Runtime
+from ops import lifecycle
 from ops.accounts import Actor, actor_for_token
-from ops.errors import OneMapError
+from ops.errors import Invalid, NotFound, OneMapError
+from ops.privacy import mask_phone
+from ops.suggestions import suggest
+
+MAX_LIMIT = 1000
 
 
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: datetimes as ISO 8601 UTC, containers walked."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds") + "Z"
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _body(allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
+    """The JSON object body, refusing malformed JSON, unknown fields and missing ones by name."""
+    if not request.data:
+        data: Any = {}
+    else:
+        data = request.get_json(silent=True)
+        if data is None:
+            raise Invalid("body is not valid JSON", field="body")
+    if not isinstance(data, dict):
+        raise Invalid("body must be a JSON object", field="body")
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise Invalid(f"unknown field {extra[0]!r}", field=extra[0])
+    for name in sorted(required):
+        if name not in data:
+            raise Invalid(f"{name} is required", field=name)
+    return data
+
+
+def _int_field(data: dict[str, Any], name: str) -> int:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"{name} must be an integer", field=name)
+    return value
+
+
+def _text_field(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise Invalid(f"{name} must be a string", field=name)
+    return value
+
+
+def _list_arg(name: str, allowed: tuple[str, ...]) -> list[str] | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise Invalid(f"unknown {name} {bad[0]!r}; use {', '.join(allowed)}", field=name)
+    return values
+
+
+def _bbox_arg() -> tuple[float, float, float, float] | None:
+    raw = request.args.get("bbox")
+    if not raw:
+        return None
+    try:
+        box = tuple(float(v) for v in raw.split(","))
+    except ValueError:
+        raise Invalid("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat", field="bbox") from None
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+        raise Invalid("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat", field="bbox")
+    if not (-180 <= box[0] <= 180 and -180 <= box[2] <= 180 and -90 <= box[1] <= 90 and -90 <= box[3] <= 90):
+        raise Invalid("bbox is outside lon -180..180 / lat -90..90 (lon first)", field="bbox")
+    return box  # type: ignore[return-value]
+
+
+def _limit_arg(default: int = 100) -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise Invalid(f"limit must be an integer 1..{MAX_LIMIT}", field="limit")
+    return int(raw)
+
+
+def _incident_out(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["reporter"] = {"name": out.pop("reporter_name"), "phone": mask_phone(out.pop("reporter_phone"))}
+    out["overdue"] = out["status"] in ("new", "assigned", "accepted", "on_site", "declined", "reopened") and (
+        out["due_at"] < utcnow()
+    )
+    return out
 
 
 def create_blueprint(rt: Runtime) -> Blueprint:
@@ -29,10 +128,15 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            actor = actor_for_token(rt.store, _bearer())
-            return view(actor, *args, **kwargs)
+            return view(actor_for_token(rt.store, _bearer()), *args, **kwargs)
 
         return wrapper
+
+    def incident_or_404(incident_id: int) -> dict[str, Any]:
+        detail = queries.incident_detail(rt.store, incident_id)
+        if detail is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        return _incident_out(detail)
 
     @bp.errorhandler(OneMapError)
     def _rule_error(exc: OneMapError) -> tuple[Response, int]:
@@ -68,6 +172,79 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         response = jsonify(queries.grid_geojson(rt.store))
         response.mimetype = "application/geo+json"
         return response
+
+    @bp.get("/incidents")
+    @authenticated
+    def incidents(_actor: Actor) -> Response:
+        rows = queries.find_incidents(
+            rt.store, _list_arg("status", STATUSES), _list_arg("kind", KINDS), _bbox_arg(), _limit_arg()
+        )
+        items = [_incident_out(r) for r in rows]
+        return jsonify(_plain({"count": len(items), "items": items}))
+
+    @bp.get("/incidents/<int:incident_id>")
+    @authenticated
+    def incident(_actor: Actor, incident_id: int) -> Response:
+        return jsonify(_plain(incident_or_404(incident_id)))
+
+    @bp.get("/incidents/<int:incident_id>/suggestions")
+    @authenticated
+    def suggestions(_actor: Actor, incident_id: int) -> Response:
+        return jsonify({"items": [asdict(s) for s in suggest(rt.store, incident_id)]})
+
+    @bp.post("/incidents/<int:incident_id>/assign")
+    @authenticated
+    def assign(actor: Actor, incident_id: int) -> Response:
+        data = _body({"worker_id"}, {"worker_id"})
+        task_id = lifecycle.assign(rt.store, actor, incident_id, _int_field(data, "worker_id"))
+        return jsonify(
+            _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id)})
+        )
+
+    @bp.post("/incidents/<int:incident_id>/reassign")
+    @authenticated
+    def reassign(actor: Actor, incident_id: int) -> Response:
+        data = _body({"worker_id", "reason"}, {"worker_id"})
+        task_id = lifecycle.reassign(
+            rt.store, actor, incident_id, _int_field(data, "worker_id"), _text_field(data, "reason")
+        )
+        return jsonify(
+            _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id)})
+        )
+
+    @bp.post("/incidents/<int:incident_id>/<any(cancel, close, reopen):action>")
+    @authenticated
+    def item_action(actor: Actor, incident_id: int, action: str) -> Response:
+        data = _body({"reason"})
+        lifecycle.act_on_item(rt.store, actor, incident_id, action, _text_field(data, "reason"))
+        return jsonify(_plain(incident_or_404(incident_id)))
+
+    @bp.post("/incidents/<int:incident_id>/priority")
+    @authenticated
+    def priority(actor: Actor, incident_id: int) -> Response:
+        data = _body({"priority"}, {"priority"})
+        lifecycle.set_priority(rt.store, actor, incident_id, _int_field(data, "priority"), rt.config.sla_minutes)
+        return jsonify(_plain(incident_or_404(incident_id)))
+
+    @bp.post("/tasks/<int:task_id>/<any(accept, decline, arrive, resolve):action>")
+    @authenticated
+    def task_action(actor: Actor, task_id: int, action: str) -> Response:
+        data = _body({"note", "reason"})
+        note = _text_field(data, "reason") or _text_field(data, "note")
+        lifecycle.act_on_task(rt.store, actor, task_id, action, note)
+        return jsonify(_plain({"task": queries.task_summary(rt.store, task_id)}))
+
+    @bp.get("/workers")
+    @authenticated
+    def workers(_actor: Actor) -> Response:
+        grid = request.args.get("grid_id")
+        if grid is not None and not grid.isdigit():
+            raise Invalid("grid_id must be an integer", field="grid_id")
+        duty = request.args.get("on_duty")
+        if duty not in (None, "true", "false"):
+            raise Invalid("on_duty must be true or false", field="on_duty")
+        rows = queries.find_workers(rt.store, int(grid) if grid else None, None if duty is None else duty == "true")
+        return jsonify(_plain({"count": len(rows), "items": rows}))
 
     @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(_rest: str) -> tuple[Response, int]:

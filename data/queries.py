@@ -11,6 +11,7 @@ import shapely
 from sqlalchemy import case, func, select
 
 from data.models import (
+    ACTIVE_TASK_STATUSES,
     OPEN_STATUSES,
     UNASSIGNED_STATUSES,
     Event,
@@ -19,6 +20,7 @@ from data.models import (
     ParkingSegment,
     ParkingSpace,
     Road,
+    Task,
     Worker,
     utcnow,
 )
@@ -271,3 +273,122 @@ def layers_changed_since(store: Store, cursor: int) -> tuple[int, set[str]]:
     for entity, _ in rows:
         layers.update(EVENT_LAYERS.get(entity, ()))
     return max(r[1] for r in rows), layers
+
+
+INCIDENT_COLUMNS = (
+    Incident.id,
+    Incident.kind,
+    Incident.category,
+    Incident.priority,
+    Incident.status,
+    Incident.title,
+    Incident.description,
+    Incident.lon,
+    Incident.lat,
+    Incident.grid_id,
+    Grid.name.label("grid_name"),
+    Incident.reporter_name,
+    Incident.reporter_phone,
+    Incident.source,
+    Incident.created_at,
+    Incident.updated_at,
+    Incident.due_at,
+    Incident.assigned_worker_id,
+    Incident.resolved_at,
+    Incident.closed_at,
+)
+
+
+def find_incidents(
+    store: Store,
+    statuses: list[str] | None = None,
+    kinds: list[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Items matching the filters, newest first."""
+    stmt = select(*INCIDENT_COLUMNS).outerjoin(Grid, Grid.id == Incident.grid_id)
+    if statuses:
+        stmt = stmt.where(Incident.status.in_(statuses))
+    if kinds:
+        stmt = stmt.where(Incident.kind.in_(kinds))
+    if bbox:
+        stmt = stmt.where(Incident.lon.between(bbox[0], bbox[2]), Incident.lat.between(bbox[1], bbox[3]))
+    with store.read() as s:
+        return [r._asdict() for r in s.execute(stmt.order_by(Incident.id.desc()).limit(limit))]
+
+
+def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
+    """One item with its tasks and its full history from the event log, oldest first."""
+    with store.read() as s:
+        row = s.execute(
+            select(*INCIDENT_COLUMNS).outerjoin(Grid, Grid.id == Incident.grid_id).where(Incident.id == incident_id)
+        ).first()
+        if row is None:
+            return None
+        tasks = s.execute(
+            select(
+                Task.id,
+                Task.worker_id,
+                Worker.name.label("worker_name"),
+                Task.status,
+                Task.note,
+                Task.created_at,
+                Task.updated_at,
+            )
+            .join(Worker, Worker.id == Task.worker_id)
+            .where(Task.incident_id == incident_id)
+            .order_by(Task.id)
+        ).all()
+        events = s.execute(
+            select(Event.id, Event.at, Event.kind, Event.actor, Event.data)
+            .where(Event.entity == "incident", Event.entity_id == incident_id)
+            .order_by(Event.id)
+        ).all()
+    detail = row._asdict()
+    detail["tasks"] = [t._asdict() for t in tasks]
+    # A batch report writes one event for many items; the item row itself records its creation.
+    created = {"id": None, "at": row.created_at, "kind": "incident.created", "actor": row.source, "data": {}}
+    detail["history"] = [created] + [e._asdict() for e in events if e.kind != "incident.created"]
+    return detail
+
+
+def find_workers(store: Store, grid_id: int | None = None, on_duty: bool | None = None) -> list[dict[str, Any]]:
+    """Workers with position, duty and how many active tasks each holds."""
+    load = (
+        select(Task.worker_id, func.count().label("n"))
+        .where(Task.status.in_(ACTIVE_TASK_STATUSES))
+        .group_by(Task.worker_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            Worker.id,
+            Worker.name,
+            Worker.role,
+            Worker.grid_id,
+            Worker.on_duty,
+            Worker.lon,
+            Worker.lat,
+            Worker.position_at,
+            func.coalesce(load.c.n, 0).label("open_tasks"),
+        )
+        .outerjoin(load, load.c.worker_id == Worker.id)
+        .order_by(Worker.id)
+    )
+    if grid_id is not None:
+        stmt = stmt.where(Worker.grid_id == grid_id)
+    if on_duty is not None:
+        stmt = stmt.where(Worker.on_duty.is_(on_duty))
+    with store.read() as s:
+        return [r._asdict() for r in s.execute(stmt)]
+
+
+def task_summary(store: Store, task_id: int) -> dict[str, Any] | None:
+    with store.read() as s:
+        row = s.execute(
+            select(
+                Task.id, Task.incident_id, Task.worker_id, Task.status, Task.note, Task.created_at, Task.updated_at
+            ).where(Task.id == task_id)
+        ).first()
+    return row._asdict() if row else None
