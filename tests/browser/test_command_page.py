@@ -3,12 +3,7 @@ updates, no console error, no request to any other host. A screenshot lands in t
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -16,6 +11,7 @@ import pytest
 
 from geo.layers import TRACE_INDEX, TRACES
 from tests.conftest import ROOT, need_server
+from tests.servers import running_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -37,43 +33,17 @@ MAP_READY = f"""() => {{
 }}"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py` on embedded defaults (its own SQLite file), simulator sped up."""
-    port = free_port()
     db = tmp_path_factory.mktemp("app") / "onemap.db"
-    env = {
-        **os.environ,
-        "ONEMAP_PORT": str(port),
-        "ONEMAP_DATABASE_URL": f"sqlite:///{db}",
-        "ONEMAP_SIM_SPEED": "600",
-        "ONEMAP_POLL_MS": "500",
-    }
-    env.pop("ONEMAP_REDIS_URL", None)
-    log = open(db.with_suffix(".log"), "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/v1/health", timeout=1)
-            break
-        except OSError:
-            assert proc.poll() is None, db.with_suffix(".log").read_text()
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("app did not answer within 60 s:\n" + db.with_suffix(".log").read_text())
-    yield url
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    with running_app(
+        db.with_suffix(".log"),
+        ONEMAP_DATABASE_URL=f"sqlite:///{db}",
+        ONEMAP_SIM_SPEED="600",
+        ONEMAP_POLL_MS="500",
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,54 @@
+"""Start a real `python app.py` for tests that go over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(log_path: Path, **env: str) -> Iterator[str]:
+    """`python app.py` with ONEMAP_* overrides; yields its base URL once health answers."""
+    port = free_port()
+    full_env = {**os.environ, "ONEMAP_PORT": str(port), **env}
+    if "ONEMAP_REDIS_URL" not in env:
+        full_env.pop("ONEMAP_REDIS_URL", None)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/v1/health", timeout=1)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("app did not start:\n" + log_path.read_text())
+                    time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
