@@ -12,14 +12,15 @@ from typing import Any
 from dash import Dash
 from sqlalchemy.exc import IntegrityError
 
-from api import map_assets
+from api import map_assets, session
 from api.v1 import create_blueprint
 from callbacks import command as command_callbacks
+from callbacks import shell as shell_callbacks
+from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
-from data import map_view, queries
 from data.demo import grid_count, seed_demo
 from data.runtime import Runtime, build_runtime, open_store
-from layouts import command as command_layout
+from layouts import command, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
 
@@ -46,22 +47,40 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         title=t("app.title"),
         update_title=None,
         serve_locally=True,
-        suppress_callback_exceptions=False,
+        # Pages are rendered by the router, so each page lacks the other pages' ids; validation_layout
+        # still lets Dash check every callback against the union of all pages.
+        suppress_callback_exceptions=True,
     )
     app.server.config["onemap"] = rt
     app.server.register_blueprint(create_blueprint(rt))
     app.server.register_blueprint(map_assets.create_blueprint())
+    login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
+    app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
+    session.install_guard(app.server, rt)
 
-    def serve_layout() -> Any:
-        cursor, _ = rt.cursor()
-        figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command_layout.DEFAULT_LAYERS)
-        return command_layout.layout(
-            t, figure, queries.kpis(rt.store), queries.latest_items(rt.store), cursor, config.poll_ms
-        )
-
-    app.layout = serve_layout
+    app.layout = shell.layout()
+    app.validation_layout = validation_layout(t, rt)
+    shell_callbacks.register(app, rt, t)
     command_callbacks.register(app, rt, t)
+    worker_callbacks.register(app, rt, t)
     return app
+
+
+def validation_layout(t: Text, rt: Runtime) -> Any:
+    """Every page at once, so Dash can check each callback's ids at start."""
+    empty_kpis = {
+        "open": dict.fromkeys(("fire", "police", "ticket", "alarm"), 0),
+        "unassigned": 0,
+        "overdue": 0,
+        "parking_pct": 0.0,
+        "on_duty": 0,
+    }
+    me = {"id": 0, "name": "", "grid_id": 0, "lon": None, "lat": None}
+    return [
+        shell.layout(),
+        command.layout(t, {"data": [], "layout": {}}, empty_kpis, [], [], 0, rt.config.poll_ms, ""),
+        worker.layout(t, me, [], rt.style, 0, rt.config.poll_ms),
+    ]
 
 
 def runtime_of(app: Dash) -> Runtime:

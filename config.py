@@ -18,7 +18,10 @@ DEFAULT_SLA_MINUTES: dict[str, dict[int, int]] = {
     "police": {1: 10, 2: 20, 3: 30},
     "ticket": {1: 120, 2: 480, 3: 1440},
     "alarm": {1: 10, 2: 20, 3: 30},
+    "visit": {1: 1440, 2: 4320, 3: 10080},
 }
+# Minutes a worker has to accept an assignment before it goes back to the operators.
+DEFAULT_ACCEPT_MINUTES = 5
 
 
 class ConfigError(ValueError):
@@ -81,7 +84,9 @@ class Config:
     simulate: bool = True
     sim_speed: float = 10.0
     sim_tick_seconds: float = 1.0
-    poll_ms: int = 1500
+    poll_ms: int = 1000
+    accept_minutes: int = DEFAULT_ACCEPT_MINUTES
+    secret_key: str | None = None
     sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
 
     @classmethod
@@ -110,6 +115,8 @@ class Config:
             simulate=_bool(env, "ONEMAP_SIMULATE", cls.simulate),
             sim_speed=_float(env, "ONEMAP_SIM_SPEED", cls.sim_speed, 0.1, 10000.0),
             poll_ms=_int(env, "ONEMAP_POLL_MS", cls.poll_ms, 200, 60000),
+            accept_minutes=_int(env, "ONEMAP_ACCEPT_MINUTES", cls.accept_minutes, 1, 1440),
+            secret_key=env.get("ONEMAP_SECRET_KEY") or None,
         )
         return replace(cfg, **overrides) if overrides else cfg
 

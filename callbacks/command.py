@@ -1,27 +1,35 @@
-"""Wiring of the command page: poll the cursor, patch what changed, toggle layers, show spaces on zoom."""
+"""Wiring of the command page: poll the cursor and patch what changed; select items on the map or in
+the queue; assign from the detail drawer in one click; bulk assign; cancel; priority; layers; zoom."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, Patch, State, no_update
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
+from api.session import current_actor
 from data import map_view, queries
+from data.models import utcnow
 from data.runtime import Runtime
-from geo.layers import LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
-from layouts.command import feed_items, kpi_values
+from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
+from layouts.command import detail_panel, feed_items, kpi_values, queue_rows
 from layouts.i18n import Text
-from layouts.ids import KPI_IDS, Ids
+from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
+from ops import dispatch, lifecycle
+from ops.errors import OneMapError, Unauthorized
+from ops.privacy import mask_phone
+from ops.suggestions import suggest
 
 KPI_ORDER = list(KPI_IDS)
+ITEM_TRACES = {TRACE_INDEX[k] for k in ITEM_STYLE}
 
 
 def refresh(rt: Runtime, t: Text, cursor: int | None) -> tuple[Any, ...]:
-    """Outputs of one poll: (figure patch, cursor, badge text, badge colour, feed, *KPI texts)."""
+    """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, *KPI texts)."""
     latest, healthy = rt.cursor()
     badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
     if cursor is not None and latest <= cursor:
-        return (no_update, no_update, *badge, no_update, *[no_update] * len(KPI_ORDER))
+        return (no_update, no_update, *badge, no_update, no_update, *[no_update] * len(KPI_ORDER))
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     patch = Patch()
     live = layers & set(map_view.LIVE_LAYERS)
@@ -35,12 +43,13 @@ def refresh(rt: Runtime, t: Text, cursor: int | None) -> tuple[Any, ...]:
             if key in trace:
                 patch["data"][i][key] = trace[key]
     feed = feed_items(queries.latest_items(rt.store), t) if "feed" in layers else no_update
+    rows = queue_rows(queries.queue_items(rt.store), t) if "items" in layers else no_update
     if "kpi" in layers:
         values = kpi_values(queries.kpis(rt.store))
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
-    return (patch, max(newest, latest), *badge, feed, *kpi)
+    return (patch, max(newest, latest), *badge, feed, rows, *kpi)
 
 
 def visibility_patch(visible: list[str]) -> Patch:
@@ -67,8 +76,37 @@ def viewport_bbox(relayout: dict[str, Any] | None) -> tuple[float, float, float,
     return center["lon"] - span, center["lat"] - span / 2, center["lon"] + span, center["lat"] + span / 2
 
 
+def clicked_item(click: dict[str, Any] | None) -> int | None:
+    """The item id under a map click, if the click hit an item (not a grid, worker or road)."""
+    for point in (click or {}).get("points", []):
+        if point.get("curveNumber") in ITEM_TRACES and point.get("customdata") is not None:
+            return int(point["customdata"])
+    return None
+
+
+def selected_items(rows: list[dict[str, Any]] | None, selected: dict[str, Any] | None) -> list[int]:
+    """Ids chosen in the queue (checkboxes) and on the map (box or lasso), without repeats."""
+    ids = [int(r["id"]) for r in rows or []]
+    ids += [p["customdata"] for p in (selected or {}).get("points", []) if p.get("curveNumber") in ITEM_TRACES]
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
+def detail_view(rt: Runtime, t: Text, incident_id: int) -> list[Any]:
+    detail = queries.incident_detail(rt.store, incident_id)
+    if detail is None:
+        return detail_panel(None, [], t, utcnow())
+    detail["reporter"] = {"name": detail.pop("reporter_name"), "phone": mask_phone(detail.pop("reporter_phone"))}
+    return detail_panel(detail, suggest(rt.store, incident_id), t, utcnow())
+
+
 def register(app: Dash, rt: Runtime, t: Text) -> None:
     """Attach the command page's callbacks to ``app``."""
+
+    def actor():
+        who = current_actor(rt)
+        if who is None:
+            raise Unauthorized("log in first")
+        return who
 
     @app.callback(
         Output(Ids.MAP, "figure"),
@@ -76,6 +114,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(Ids.LIVE_BADGE, "children"),
         Output(Ids.LIVE_BADGE, "color"),
         Output(Ids.FEED, "children"),
+        Output(CommandIds.QUEUE, "rowData"),
         *[Output(KPI_IDS[k], "children") for k in KPI_ORDER],
         Input(Ids.POLL, "n_intervals"),
         State(Ids.CURSOR, "data"),
@@ -102,6 +141,121 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         for key in ("lon", "lat", "text", "marker"):
             patch["data"][i][key] = trace[key]
         return patch
+
+    @app.callback(
+        Output(CommandIds.SELECTED, "data"),
+        Input(Ids.MAP, "clickData"),
+        Input(CommandIds.QUEUE, "cellClicked"),
+        prevent_initial_call=True,
+    )
+    def select(click: dict[str, Any] | None, cell: dict[str, Any] | None) -> Any:
+        if ctx.triggered_id == CommandIds.QUEUE:
+            return int(cell["rowId"]) if cell and cell.get("colId") != "ag-Grid-SelectionColumn" else no_update
+        item = clicked_item(click)
+        return item if item is not None else no_update
+
+    @app.callback(
+        Output(CommandIds.DETAIL, "hidden"),
+        Output(CommandIds.DETAIL_BODY, "children"),
+        Input(CommandIds.SELECTED, "data"),
+        Input(Ids.CURSOR, "data"),
+        State(CommandIds.DETAIL, "hidden"),
+        prevent_initial_call=True,
+    )
+    def show_detail(incident_id: int | None, _cursor: int, hidden: bool) -> tuple[Any, Any]:
+        if incident_id is None:
+            return True, no_update
+        if ctx.triggered_id == Ids.CURSOR and hidden:
+            return no_update, no_update
+        return False, detail_view(rt, t, incident_id)
+
+    @app.callback(
+        Output(CommandIds.SELECTED, "data", allow_duplicate=True),
+        Input(CommandIds.DETAIL_CLOSE, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def close_detail(_clicks: int | None) -> None:
+        return None
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children"),
+        Input({"type": ASSIGN, "worker": ALL}, "n_clicks"),
+        State(CommandIds.SELECTED, "data"),
+        prevent_initial_call=True,
+    )
+    def assign(clicks: list[int | None], incident_id: int | None) -> str:
+        if not any(clicks) or incident_id is None or not isinstance(ctx.triggered_id, dict):
+            return no_update
+        worker_id = int(ctx.triggered_id["worker"])
+        try:
+            detail = queries.incident_detail(rt.store, incident_id) or {}
+            if detail.get("status") in lifecycle.ACTIVE_ITEM_STATUSES:
+                lifecycle.reassign(rt.store, actor(), incident_id, worker_id)
+            else:
+                lifecycle.assign(rt.store, actor(), incident_id, worker_id)
+        except OneMapError as exc:
+            return exc.message
+        name = next((w["name"] for w in queries.find_workers(rt.store) if w["id"] == worker_id), str(worker_id))
+        return t("msg.assigned").format(name=name)
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+        Input(CommandIds.CANCEL, "n_clicks"),
+        State(CommandIds.CANCEL_REASON, "value"),
+        State(CommandIds.SELECTED, "data"),
+        prevent_initial_call=True,
+    )
+    def cancel(clicks: int | None, reason: str | None, incident_id: int | None) -> str:
+        if not clicks or incident_id is None:
+            return no_update
+        try:
+            lifecycle.act_on_item(rt.store, actor(), incident_id, "cancel", reason or "")
+        except OneMapError as exc:
+            return exc.message
+        return t("msg.cancelled")
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+        Input(CommandIds.PRIORITY, "value"),
+        State(CommandIds.SELECTED, "data"),
+        prevent_initial_call=True,
+    )
+    def priority(value: str | None, incident_id: int | None) -> str:
+        detail = queries.incident_detail(rt.store, incident_id) if incident_id is not None else None
+        if value is None or detail is None or int(value) == detail["priority"]:
+            return no_update
+        try:
+            lifecycle.set_priority(rt.store, actor(), incident_id, int(value), rt.config.sla_minutes)
+        except OneMapError as exc:
+            return exc.message
+        return t("msg.priority")
+
+    @app.callback(
+        Output(CommandIds.SELECTION, "data"),
+        Output(CommandIds.BULK_INFO, "children"),
+        Output(CommandIds.BULK, "disabled"),
+        Input(CommandIds.QUEUE, "selectedRows"),
+        Input(Ids.MAP, "selectedData"),
+        prevent_initial_call=True,
+    )
+    def selection(rows: list[dict[str, Any]] | None, selected: dict[str, Any] | None) -> tuple[Any, ...]:
+        ids = selected_items(rows, selected)
+        return ids, t("bulk.selected").format(n=len(ids)), not ids
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+        Input(CommandIds.BULK, "n_clicks"),
+        State(CommandIds.SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def bulk(clicks: int | None, ids: list[int]) -> str:
+        if not clicks or not ids:
+            return no_update
+        try:
+            result = dispatch.auto_assign(rt.store, actor(), ids)
+        except OneMapError as exc:
+            return exc.message
+        return t("msg.bulk").format(ok=len(result.assigned), bad=len(result.failed))
 
     app.clientside_callback(
         "function(n) { return new Date().toLocaleTimeString('zh-CN', {hour12: false}); }",

@@ -27,7 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-KINDS = ("fire", "police", "ticket", "alarm")
+KINDS = ("fire", "police", "ticket", "alarm", "visit")
+MAP_KINDS = ("fire", "police", "ticket", "alarm")  # visits (bulk door-knocking) stay off the live map
 ROLES = ("operator", "supervisor", "worker", "admin")
 STATUSES = ("new", "assigned", "accepted", "on_site", "resolved", "closed", "declined", "cancelled", "reopened")
 OPEN_STATUSES = ("new", "assigned", "accepted", "on_site", "declined", "reopened")
@@ -228,6 +229,14 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_events_entity", "entity", "entity_id"),)
+
+
+class Setting(Base):
+    """Process-wide values every app process must share (e.g. the session signing key)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 SPATIAL_INDEXES = {"grids": "geom", "roads": "geom", "parking_segments": "geom"}

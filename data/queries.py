@@ -12,6 +12,7 @@ from sqlalchemy import case, func, select
 
 from data.models import (
     ACTIVE_TASK_STATUSES,
+    MAP_KINDS,
     OPEN_STATUSES,
     UNASSIGNED_STATUSES,
     Event,
@@ -119,7 +120,7 @@ def open_items(store: Store, now: datetime | None = None, limit: int = 100_000) 
                 Incident.title,
                 Incident.due_at,
             )
-            .where(Incident.status.in_(OPEN_STATUSES))
+            .where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(MAP_KINDS))
             .order_by(Incident.id.desc())
             .limit(limit)
         ).all()
@@ -392,3 +393,58 @@ def task_summary(store: Store, task_id: int) -> dict[str, Any] | None:
             ).where(Task.id == task_id)
         ).first()
     return row._asdict() if row else None
+
+
+def queue_items(store: Store, limit: int = 300, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The operators' queue: open items, unassigned first, then overdue, priority and due time."""
+    now = now or utcnow()
+    unassigned = case((Incident.status.in_(UNASSIGNED_STATUSES), 0), else_=1)
+    overdue = case((Incident.due_at < now, 0), else_=1)
+    stmt = (
+        select(
+            Incident.id,
+            Incident.kind,
+            Incident.title,
+            Incident.status,
+            Incident.priority,
+            Incident.due_at,
+            Grid.name.label("grid"),
+        )
+        .outerjoin(Grid, Grid.id == Incident.grid_id)
+        .where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(MAP_KINDS))
+        .order_by(unassigned, overdue, Incident.priority, Incident.due_at)
+        .limit(limit)
+    )
+    with store.read() as s:
+        rows = [r._asdict() for r in s.execute(stmt)]
+    for r in rows:
+        r["overdue"] = r["due_at"] < now
+    return rows
+
+
+def worker_inbox(store: Store, user_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(the worker record of a user, their active tasks by priority then due time)."""
+    with store.read() as s:
+        worker = s.execute(
+            select(Worker.id, Worker.name, Worker.grid_id, Worker.lon, Worker.lat).where(Worker.user_id == user_id)
+        ).first()
+        if worker is None:
+            return None, []
+        tasks = s.execute(
+            select(
+                Task.id,
+                Task.status,
+                Task.incident_id,
+                Incident.kind,
+                Incident.title,
+                Incident.description,
+                Incident.priority,
+                Incident.due_at,
+                Incident.lon,
+                Incident.lat,
+            )
+            .join(Incident, Incident.id == Task.incident_id)
+            .where(Task.worker_id == worker.id, Task.status.in_(ACTIVE_TASK_STATUSES))
+            .order_by(Incident.priority, Incident.due_at)
+        ).all()
+    return worker._asdict(), [t._asdict() for t in tasks]

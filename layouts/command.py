@@ -1,15 +1,18 @@
-"""The command page `/`: KPI strip, the one map, layer toggles and the live feed (wall-screen dark)."""
+"""The command page `/`: KPI strip, the one map, the queue, layer toggles, the live feed and the
+detail drawer with one-click assignment (wall-screen dark)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import dash_ag_grid as dag
 import dash_mantine_components as dmc
 from dash import dcc, html
 
 from geo.layers import LAYER_TRACES
 from layouts.i18n import Text
-from layouts.ids import KPI_IDS, Ids
+from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
 
 DEFAULT_LAYERS = ["grids", "fire", "police", "ticket", "alarm", "parking", "workers"]
 KPI_COLORS = {
@@ -21,6 +24,11 @@ KPI_COLORS = {
     "overdue": "pink",
     "parking": "teal",
     "on_duty": "cyan",
+    "visit": "lime",
+}
+GRID_THEME = {
+    "function": "themeQuartz.withParams({backgroundColor: '#111b2e', foregroundColor: '#e6edf7',"
+    " accentColor: '#3d8bfd', headerBackgroundColor: '#16223a', fontSize: 14})"
 }
 GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": "hover", "responsive": True}
 
@@ -69,21 +77,151 @@ def feed_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
     return out
 
 
+def queue_rows(rows: list[dict[str, Any]], t: Text) -> list[dict[str, Any]]:
+    """AG Grid rows for the queue, with translated kind, status and priority."""
+    return [
+        {
+            "id": r["id"],
+            "kind": t(f"kind.{r['kind']}"),
+            "title": r["title"],
+            "grid": r["grid"] or "—",
+            "status": t(f"status.{r['status']}"),
+            "priority": t(f"priority.{r['priority']}"),
+            "due": f"{r['due_at']:%H:%M}",
+            "overdue": r["overdue"],
+        }
+        for r in rows
+    ]
+
+
+def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
+    """The operators' queue: multi-row selection for bulk assignment, overdue rows highlighted."""
+    columns = [
+        {"field": "id", "headerName": t("queue.id"), "width": 110},
+        {"field": "kind", "headerName": t("queue.kind"), "width": 80},
+        {"field": "title", "headerName": t("queue.title_col"), "flex": 1},
+        {"field": "grid", "headerName": t("queue.grid"), "flex": 1},
+        {"field": "status", "headerName": t("queue.status"), "width": 90},
+        {"field": "priority", "headerName": t("queue.priority"), "width": 80},
+        {"field": "due", "headerName": t("queue.due"), "width": 80},
+    ]
+    return dag.AgGrid(
+        id=CommandIds.QUEUE,
+        rowData=queue_rows(rows, t),
+        columnDefs=columns,
+        getRowId="params.data.id",
+        dashGridOptions={
+            "theme": GRID_THEME,
+            "rowSelection": {
+                "mode": "multiRow",
+                "checkboxes": True,
+                "headerCheckbox": True,
+                "enableClickSelection": False,
+            },
+            "rowClassRules": {"row-overdue": "params.data.overdue"},
+            "animateRows": False,
+        },
+        className="queue-grid",
+        style={"height": "100%"},
+    )
+
+
+def _fmt(when: datetime | None) -> str:
+    return f"{when:%m-%d %H:%M:%S}" if when else "—"
+
+
+def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text, now: datetime) -> list[Any]:
+    """What, where, when, grid, reporter (masked), photo, history, and one-click assignment."""
+    if detail is None:
+        return [dmc.Text(t("detail.none"), c="dimmed")]
+    open_now = detail["status"] in ("new", "assigned", "accepted", "on_site", "declined", "reopened")
+    overdue = open_now and detail["due_at"] < now
+    verb = "detail.reassign" if detail["status"] in ("assigned", "accepted", "on_site") else "detail.assign"
+    facts = [
+        (t("detail.where"), f"{detail['lon']:.5f}, {detail['lat']:.5f}"),
+        (t("detail.grid"), detail["grid_name"] or "—"),
+        (t("detail.when"), _fmt(detail["created_at"])),
+        (t("detail.due"), _fmt(detail["due_at"])),
+        (t("detail.reporter"), f"{detail['reporter']['name'] or '—'} {detail['reporter']['phone'] or ''}"),
+        (t("detail.photo"), t("detail.no_photo")),
+    ]
+    badges = [
+        dmc.Badge(t(f"kind.{detail['kind']}"), color=KPI_COLORS[detail["kind"]], variant="filled"),
+        dmc.Badge(t(f"status.{detail['status']}"), variant="outline", id="detail-status"),
+    ]
+    if overdue:
+        badges.append(dmc.Badge(t("detail.overdue"), color="red"))
+    rows: list[Any] = [
+        dmc.Group(badges),
+        dmc.Title(f"#{detail['id']} {detail['title']}", order=4, mt=6),
+        dmc.Text(detail["description"], size="sm", c="dimmed"),
+        html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
+        dmc.Select(
+            id=CommandIds.PRIORITY,
+            label=t("detail.priority"),
+            value=str(detail["priority"]),
+            data=[{"value": str(p), "label": t(f"priority.{p}")} for p in (1, 2, 3)],
+            allowDeselect=False,
+            w=160,
+        ),
+    ]
+    if open_now:
+        rows.append(dmc.Title(t("detail.suggest"), order=5, mt="sm"))
+        for sug in suggestions:
+            label = f"{sug.name} · {sug.role} · {sug.distance_m:,.0f} m · {sug.open_tasks} {t('detail.tasks')}"
+            if sug.own_grid:
+                label += f" · {t('detail.own_grid')}"
+            button = dmc.Button(
+                t(verb),
+                id={"type": ASSIGN, "worker": sug.worker_id},
+                size="xs",
+                disabled=sug.worker_id == detail["assigned_worker_id"],
+            )
+            rows.append(dmc.Group([html.Span(label, className="suggestion"), button], justify="space-between"))
+        rows.append(
+            dmc.Group(
+                [
+                    dmc.TextInput(id=CommandIds.CANCEL_REASON, placeholder=t("detail.cancel_reason"), size="xs"),
+                    dmc.Button(t("detail.cancel"), id=CommandIds.CANCEL, color="red", variant="outline", size="xs"),
+                ],
+                mt="sm",
+            )
+        )
+    history = [
+        dmc.TimelineItem(
+            title=f"{h['kind']} · {h['actor']}",
+            children=dmc.Text(f"{_fmt(h['at'])} {h['data'].get('note') or h['data'].get('reason') or ''}", size="xs"),
+        )
+        for h in detail["history"]
+    ]
+    rows += [
+        dmc.Title(t("detail.history"), order=5, mt="sm"),
+        dmc.Timeline(history, active=len(history), bulletSize=12),
+    ]
+    return rows
+
+
 def layout(
-    t: Text, figure: dict[str, Any], kpis: dict[str, Any], feed: list[dict[str, Any]], cursor: int, poll_ms: int
+    t: Text,
+    figure: dict[str, Any],
+    kpis: dict[str, Any],
+    feed: list[dict[str, Any]],
+    queue_data: list[dict[str, Any]],
+    cursor: int,
+    poll_ms: int,
+    user: str,
 ) -> Any:
     """The whole command page, filled with the first state so the wall shows data at once."""
     values = kpi_values(kpis)
     header = dmc.Group(
         [
-            dmc.Group(
-                [dmc.Title(t("app.title"), order=2), dmc.Text(t("app.subtitle"), c="dimmed")],
-                gap="md",
-            ),
+            dmc.Group([dmc.Title(t("app.title"), order=2), dmc.Text(t("app.subtitle"), c="dimmed")], gap="md"),
             dmc.Group(
                 [
                     dmc.Badge(t("live.ok"), id=Ids.LIVE_BADGE, color="green", variant="dot", size="lg"),
                     html.Span(id=Ids.CLOCK, className="clock"),
+                    html.Span(user, className="user"),
+                    html.A(t("nav.logout"), href="/logout", className="logout"),
                 ]
             ),
         ],
@@ -111,25 +249,54 @@ def layout(
         ],
         className="side",
     )
-    body = html.Div(
+    queue_panel = dmc.Paper(
         [
-            html.Div(
-                dcc.Graph(id=Ids.MAP, figure=figure, config=GRAPH_CONFIG, className="map-graph"), className="map-wrap"
+            dmc.Group(
+                [
+                    dmc.Title(t("queue.title"), order=4),
+                    dmc.Group(
+                        [
+                            dmc.Text(t("bulk.selected").format(n=0), id=CommandIds.BULK_INFO, size="sm"),
+                            dmc.Button(t("bulk.assign"), id=CommandIds.BULK, size="xs", disabled=True),
+                        ]
+                    ),
+                ],
+                justify="space-between",
             ),
-            side,
+            html.Div(queue(queue_data, t), className="queue-wrap"),
         ],
-        className="body",
+        p="xs",
+        withBorder=True,
+        className="queue-panel",
     )
-    return dmc.MantineProvider(
-        html.Div(
-            [
-                header,
-                kpi_strip,
-                body,
-                dcc.Interval(id=Ids.POLL, interval=poll_ms),
-                dcc.Store(id=Ids.CURSOR, data=cursor),
-            ],
-            className="command",
-        ),
-        forceColorScheme="dark",
+    graph = dcc.Graph(id=Ids.MAP, figure=figure, config=GRAPH_CONFIG, className="map-graph")
+    main = html.Div([html.Div(graph, className="map-wrap"), queue_panel], className="main-col")
+    detail = html.Aside(
+        [
+            dmc.Group(
+                [
+                    dmc.Title(t("detail.title"), order=4),
+                    dmc.Button(t("detail.close"), id=CommandIds.DETAIL_CLOSE, variant="subtle", size="xs"),
+                ],
+                justify="space-between",
+            ),
+            html.Div(detail_panel(None, [], t, datetime.now()), id=CommandIds.DETAIL_BODY),
+        ],
+        id=CommandIds.DETAIL,
+        hidden=True,
+        className="detail-panel",
+    )
+    return html.Div(
+        [
+            header,
+            kpi_strip,
+            html.Div([main, side], className="body"),
+            detail,
+            html.Div(id=CommandIds.MESSAGE, className="message", role="status"),
+            dcc.Interval(id=Ids.POLL, interval=poll_ms),
+            dcc.Store(id=Ids.CURSOR, data=cursor),
+            dcc.Store(id=CommandIds.SELECTED),
+            dcc.Store(id=CommandIds.SELECTION, data=[]),
+        ],
+        className="command",
     )

@@ -33,3 +33,38 @@ KPI_IDS = {
     "parking": Ids.KPI_PARKING,
     "on_duty": Ids.KPI_ON_DUTY,
 }
+
+
+class CommandIds(StrEnum):
+    QUEUE = "command-queue"
+    SELECTED = "command-selected"
+    SELECTION = "command-selection"
+    DETAIL = "command-detail"
+    DETAIL_BODY = "command-detail-body"
+    DETAIL_CLOSE = "command-detail-close"
+    CANCEL_REASON = "command-cancel-reason"
+    CANCEL = "command-cancel"
+    PRIORITY = "command-priority"
+    BULK = "command-bulk"
+    BULK_INFO = "command-bulk-info"
+    MESSAGE = "command-message"
+
+
+class ShellIds(StrEnum):
+    URL = "shell-url"
+    PAGE = "shell-page"
+
+
+class WorkerIds(StrEnum):
+    POLL = "worker-poll"
+    CURSOR = "worker-cursor"
+    INBOX = "worker-inbox"
+    MAP = "worker-map"
+    CONSENT = "worker-consent"
+    POSITION = "worker-position"
+    MESSAGE = "worker-message"
+
+
+ASSIGN = "assign-worker"  # pattern-matching id type: {"type": ASSIGN, "worker": id}
+TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
+TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}

@@ -7,9 +7,10 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from data.models import ROLES, ApiToken, User, utcnow
+from data.models import ROLES, ApiToken, Setting, User, utcnow
 from data.store import Store, record_event
 from ops.errors import Invalid, Unauthorized
 
@@ -94,3 +95,36 @@ def revoke_token(store: Store, token: str) -> None:
             raise Invalid("no such token", field="token")
         row.revoked_at = utcnow()
         record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name)
+
+
+def check_password(store: Store, username: str, password: str) -> Actor:
+    """The actor for a username and password; ``Unauthorized`` with one message for every failure."""
+    with store.read() as s:
+        user = s.scalar(select(User).where(User.username == username))
+    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
+        raise Unauthorized("wrong username or password")
+    return Actor(user_id=user.id, name=user.username, role=user.role)
+
+
+def actor_for_user(store: Store, user_id: int | None) -> Actor | None:
+    """The actor behind a session's user id (None when absent or deleted)."""
+    if user_id is None:
+        return None
+    with store.read() as s:
+        user = s.get(User, user_id)
+    return Actor(user_id=user.id, name=user.username, role=user.role) if user else None
+
+
+def shared_secret(store: Store, name: str = "session_key") -> str:
+    """A random secret stored once in the database, so every app process signs sessions alike."""
+    with store.read() as s:
+        value = s.scalar(select(Setting.value).where(Setting.key == name))
+    if value is not None:
+        return value
+    try:
+        with store.transaction() as s:
+            s.add(Setting(key=name, value=secrets.token_hex(32)))
+    except IntegrityError:
+        pass  # another process stored it first: use theirs
+    with store.read() as s:
+        return s.scalar(select(Setting.value).where(Setting.key == name))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from data.models import ParkingSpace, Worker, utcnow
 from data.store import Store, record_event
 from ops.accounts import Actor
-from ops.errors import Forbidden
+from ops.errors import Forbidden, Invalid, NotFound
 
 FIELD_ROLES = ("operator", "supervisor", "admin")
 
@@ -58,3 +58,18 @@ def move_workers(store: Store, actor: Actor, positions: list[tuple[int, float, f
         s.connection().execute(stmt, [{"wid": w, "x": x, "y": y} for w, x, y in positions])
         record_event(s, "workers.moved", "worker", None, actor.name, {"count": len(positions)})
     return len(positions)
+
+
+def report_own_position(store: Store, actor: Actor, lon: float, lat: float, bounds: tuple[float, ...]) -> int:
+    """A worker's phone reports where the worker is; only inside the city's bounds."""
+    if actor.role != "worker" or actor.user_id is None:
+        raise Forbidden("only a grid worker reports their own position")
+    if not (bounds[0] <= lon <= bounds[2] and bounds[1] <= lat <= bounds[3]):
+        raise Invalid(f"position ({lon:.5f}, {lat:.5f}) is outside the city", field="position")
+    with store.transaction() as s:
+        worker_id = s.scalar(select(Worker.id).where(Worker.user_id == actor.user_id))
+        if worker_id is None:
+            raise NotFound("no grid worker is linked to this account")
+        s.execute(update(Worker).where(Worker.id == worker_id).values(lon=lon, lat=lat, position_at=utcnow()))
+        record_event(s, "workers.moved", "worker", worker_id, actor.name, {"count": 1, "source": "phone"})
+    return worker_id

@@ -36,7 +36,7 @@ ITEM_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _require_dispatcher(actor: Actor, what: str) -> None:
+def require_dispatcher(actor: Actor, what: str) -> None:
     if actor.role not in DISPATCH_ROLES:
         raise Forbidden(f"role {actor.role!r} may not {what}")
 
@@ -82,7 +82,7 @@ def _existing_worker(s: Session, worker_id: int) -> None:
 
 def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
     """Assign an unassigned item to a worker; return the new task id or raise ``Conflict``."""
-    _require_dispatcher(actor, "assign")
+    require_dispatcher(actor, "assign")
     with store.transaction() as s:
         _existing_worker(s, worker_id)
         won = s.execute(
@@ -97,7 +97,7 @@ def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
 
 def reassign(store: Store, actor: Actor, incident_id: int, worker_id: int, reason: str = "") -> int:
     """Move an assigned item to another worker: the old task is cancelled, a new one starts."""
-    _require_dispatcher(actor, "reassign")
+    require_dispatcher(actor, "reassign")
     reason = _check_note(reason, required=False, what="reassign")
     with store.transaction() as s:
         _existing_worker(s, worker_id)
@@ -124,7 +124,7 @@ def act_on_item(store: Store, actor: Actor, incident_id: int, action: str, reaso
     """Cancel (with a reason), close or reopen an item; return its new status."""
     if action not in ITEM_ACTIONS:
         raise NotFound(f"unknown item action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
-    _require_dispatcher(actor, action)
+    require_dispatcher(actor, action)
     reason = _check_note(reason, required=action == "cancel", what=action)
     sources, target = ITEM_ACTIONS[action]
     now = utcnow()
@@ -153,7 +153,7 @@ def set_priority(
     store: Store, actor: Actor, incident_id: int, priority: int, sla_minutes: dict[str, dict[int, int]]
 ) -> None:
     """Change an item's priority; its due time follows the kind's SLA for the new priority."""
-    _require_dispatcher(actor, "set priorities")
+    require_dispatcher(actor, "set priorities")
     if priority not in (1, 2, 3):
         raise Invalid("priority must be 1, 2 or 3", field="priority")
     with store.transaction() as s:

@@ -1,0 +1,46 @@
+"""Route each URL to its page, for whoever is logged in (the guard in api/session.py has run first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash, Input, Output, dcc
+
+from api.session import current_actor
+from data import map_view, queries
+from data.runtime import Runtime
+from layouts import command, worker
+from layouts.i18n import Text
+from layouts.ids import ShellIds
+
+
+def command_page(rt: Runtime, t: Text, user: str) -> Any:
+    cursor, _ = rt.cursor()
+    figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS)
+    return command.layout(
+        t,
+        figure,
+        queries.kpis(rt.store),
+        queries.latest_items(rt.store),
+        queries.queue_items(rt.store),
+        cursor,
+        rt.config.poll_ms,
+        user,
+    )
+
+
+def worker_page(rt: Runtime, t: Text, user_id: int) -> Any:
+    cursor = rt.store.latest_event_id()
+    me, tasks = queries.worker_inbox(rt.store, user_id)
+    return worker.layout(t, me, tasks, rt.style, cursor, rt.config.poll_ms)
+
+
+def register(app: Dash, rt: Runtime, t: Text) -> None:
+    @app.callback(Output(ShellIds.PAGE, "children"), Input(ShellIds.URL, "pathname"))
+    def route(path: str | None) -> Any:
+        actor = current_actor(rt)
+        if actor is None:
+            return dcc.Location(id="to-login", href="/login")
+        if path == "/worker" or actor.role == "worker":
+            return worker_page(rt, t, actor.user_id or 0)
+        return command_page(rt, t, actor.name)

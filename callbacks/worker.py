@@ -1,0 +1,98 @@
+"""Wiring of the worker's phone page: inbox refresh, task actions, and position sharing with consent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import ALL, Dash, Input, Output, State, ctx, no_update
+
+from api.session import current_actor
+from data import queries
+from data.runtime import Runtime
+from layouts.i18n import Text
+from layouts.ids import TASK_ACTION, TASK_NOTE, WorkerIds
+from layouts.worker import mini_map, task_cards
+from ops import field, lifecycle
+from ops.errors import OneMapError, Unauthorized
+
+# Ask the phone for its position when consent is given, then every 15 polls.
+GEOLOCATE_JS = """
+function(checked, n) {
+    if (!checked || !navigator.geolocation) { return window.dash_clientside.no_update; }
+    if (window.dash_clientside.callback_context.triggered_id !== 'worker-consent' && n % 15 !== 1) {
+        return window.dash_clientside.no_update;
+    }
+    navigator.geolocation.getCurrentPosition(function(p) {
+        window.dash_clientside.set_props('worker-position', {data: {lon: p.coords.longitude, lat: p.coords.latitude}});
+    });
+    return window.dash_clientside.no_update;
+}
+"""
+
+
+def register(app: Dash, rt: Runtime, t: Text) -> None:
+    def actor():
+        who = current_actor(rt)
+        if who is None:
+            raise Unauthorized("log in first")
+        return who
+
+    def inbox() -> tuple[Any, Any]:
+        me, tasks = queries.worker_inbox(rt.store, actor().user_id or 0)
+        return task_cards(tasks, t), mini_map(me, tasks, rt.style)
+
+    @app.callback(
+        Output(WorkerIds.INBOX, "children"),
+        Output(WorkerIds.MAP, "figure"),
+        Output(WorkerIds.CURSOR, "data"),
+        Input(WorkerIds.POLL, "n_intervals"),
+        State(WorkerIds.CURSOR, "data"),
+        prevent_initial_call=True,
+    )
+    def poll(_n: int, cursor: int | None) -> tuple[Any, ...]:
+        latest, _ = rt.cursor()
+        if cursor is not None and latest <= cursor:
+            return no_update, no_update, no_update
+        cards, figure = inbox()
+        return cards, figure, latest
+
+    @app.callback(
+        Output(WorkerIds.MESSAGE, "children"),
+        Output(WorkerIds.INBOX, "children", allow_duplicate=True),
+        Input({"type": TASK_ACTION, "task": ALL, "action": ALL}, "n_clicks"),
+        State({"type": TASK_NOTE, "task": ALL}, "value"),
+        State({"type": TASK_NOTE, "task": ALL}, "id"),
+        prevent_initial_call=True,
+    )
+    def act(clicks: list[int | None], notes: list[str | None], note_ids: list[dict[str, Any]]) -> tuple[Any, Any]:
+        if not any(clicks) or not isinstance(ctx.triggered_id, dict):
+            return no_update, no_update
+        task_id, action = int(ctx.triggered_id["task"]), ctx.triggered_id["action"]
+        note = next((n or "" for n, i in zip(notes, note_ids, strict=True) if i["task"] == task_id), "")
+        try:
+            status = lifecycle.act_on_task(rt.store, actor(), task_id, action, note)
+        except OneMapError as exc:
+            return exc.message, no_update
+        return t(f"status.{status}"), inbox()[0]
+
+    app.clientside_callback(
+        GEOLOCATE_JS,
+        Output(WorkerIds.POSITION, "data"),
+        Input(WorkerIds.CONSENT, "checked"),
+        Input(WorkerIds.POLL, "n_intervals"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(WorkerIds.MESSAGE, "children", allow_duplicate=True),
+        Input(WorkerIds.POSITION, "data"),
+        prevent_initial_call=True,
+    )
+    def position(pos: dict[str, float] | None) -> Any:
+        if not pos:
+            return no_update
+        try:
+            field.report_own_position(rt.store, actor(), float(pos["lon"]), float(pos["lat"]), rt.index.bounds)
+        except (OneMapError, KeyError, TypeError, ValueError) as exc:
+            return getattr(exc, "message", "invalid position")
+        return no_update
