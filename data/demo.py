@@ -140,7 +140,7 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
                     "phone": f"1{rng.choice([3, 5, 7, 8, 9])}{rng.integers(0, 10**9):09d}",
                     "role": WORKER_ROLES[k % len(WORKER_ROLES)],
                     "grid_id": row["id"],
-                    "on_duty": bool(rng.uniform() < 0.85),
+                    "on_duty": n <= DEMO_WORKER_LOGINS or bool(rng.uniform() < 0.85),
                     "lon": lon,
                     "lat": lat,
                 }

@@ -73,7 +73,8 @@ def test_unknown_api_route_is_a_json_404(app):
 
 def test_page_and_glyphs_are_served_locally(app):
     client = app.server.test_client()
-    assert client.get("/").status_code == 200
+    assert client.get("/").headers["Location"] == "/login?next=/"
+    assert client.get("/login").status_code == 200
     glyph = client.get("/map/glyphs/Open%20Sans%20Regular/0-255.pbf")
     assert glyph.status_code == 200 and glyph.mimetype == "application/x-protobuf"
     assert client.get("/map/glyphs/x/0-10.pbf").status_code == 404
@@ -86,7 +87,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
     idle = refresh(rt, t, cursor)
     assert idle[0] is no_update and idle[1] is no_update and idle[2] == t("live.ok")
     p = rt.index.polygons[0].representative_point()
-    report(
+    ids = report(
         rt.store,
         rt.index,
         Actor(None, "op", "operator"),
@@ -100,7 +101,8 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
     touched = {(o["location"][1], o["location"][2]) for o in ops}
     assert (TRACE_INDEX["fire"], "lon") in touched and (TRACE_INDEX["grids"], "z") in touched
     assert (TRACE_INDEX["workers"], "lon") not in touched  # only what changed goes out
-    kpis = dict(zip(KPI_ORDER, _rest[3:], strict=True))
+    kpis = dict(zip(KPI_ORDER, _rest[4:], strict=True))
+    assert [row["id"] for row in _rest[3]] == [ids[0]]  # the queue now lists the new item
     assert kpis["fire"] == "1" and kpis["unassigned"] == "1"
 
 

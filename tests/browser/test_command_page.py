@@ -10,21 +10,12 @@ from urllib.parse import urlparse
 import pytest
 
 from geo.layers import TRACE_INDEX, TRACES
-from tests.conftest import ROOT, need_server
+from tests.browser.conftest import log_in
+from tests.conftest import ROOT
 from tests.servers import running_app
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 MAP_READY = f"""() => {{
   const gd = document.querySelector('#command-map .js-plotly-plot');
   const sp = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
@@ -46,17 +37,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    path = need_server("Chromium", "ONEMAP_TEST_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     errors: list[str] = []
@@ -70,6 +50,7 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
     )
     try:
         page.goto(server)
+        log_in(page, "operator")
         page.wait_for_function(MAP_READY, timeout=60_000)
         names = page.evaluate("() => document.querySelector('#command-map .js-plotly-plot')._fullData.map(t => t.name)")
         assert names == list(TRACES)
