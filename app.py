@@ -92,6 +92,7 @@ def main() -> None:
     """Run on the configured host and port; start the simulator when ONEMAP_SIMULATE is on."""
     import waitress
 
+    from ops import sla
     from ops.simulator import start_in_thread
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -101,6 +102,7 @@ def main() -> None:
         sys.exit(f"onemap: {exc}")
     app = create_app(config)
     rt = runtime_of(app)
+    sla.start_in_thread(rt.store, config.accept_minutes)
     if config.simulate:
         start_in_thread(rt.store, rt.index, config)
         log.info("simulator running at %.0fx", config.sim_speed)

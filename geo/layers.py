@@ -45,7 +45,8 @@ LAYER_TRACES = {
     "ticket": ("ticket",),
     "police": ("police",),
     "alarm": ("alarm",),
-    "fire": ("fire", "overdue"),
+    "fire": ("fire",),
+    "overdue": ("overdue",),
 }
 ITEM_STYLE = {
     "ticket": {"color": "#f5b700", "size": 7},

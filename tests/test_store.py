@@ -1,5 +1,7 @@
 """Store queries and rules on both backends (SQLite and PostgreSQL + PostGIS), for real."""
 
+from datetime import timedelta
+
 import pytest
 import shapely
 from alembic.autogenerate import compare_metadata
@@ -9,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from config import DEFAULT_SLA_MINUTES
 from data import queries
-from data.models import SPATIAL_INDEXES, Base, Event, Grid, Incident, ParkingSpace, Task, User, Worker
-from ops import field, lifecycle
+from data.models import SPATIAL_INDEXES, Base, Event, Grid, Incident, ParkingSpace, Task, User, Worker, utcnow
+from ops import field, lifecycle, sla
 from ops.accounts import Actor, create_user
 from ops.errors import Conflict, Forbidden
 from ops.incidents import NewIncident, report
@@ -123,3 +125,22 @@ def test_ids_keep_counting_after_the_seed(city):
     with city.read() as s:
         assert uid > s.scalar(select(func.max(Worker.user_id)))
         assert s.get(User, uid).password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_unaccepted_assignment_goes_back_to_the_queue_once(city):
+    idx = queries.load_grid_index(city)
+    p = idx.polygons[0].representative_point()
+    (iid,) = report(city, idx, OPERATOR, [NewIncident("fire", "火", "火", p.x, p.y)], DEFAULT_SLA_MINUTES)
+    with city.read() as s:
+        wid = s.scalar(select(Worker.id))
+    lifecycle.assign(city, OPERATOR, iid, wid)
+    now = utcnow()
+    assert sla.escalate_unaccepted(city, accept_minutes=5, now=now + timedelta(minutes=4)) == []
+    assert sla.escalate_unaccepted(city, accept_minutes=5, now=now + timedelta(minutes=6)) == [iid]
+    assert sla.escalate_unaccepted(city, accept_minutes=5, now=now + timedelta(minutes=7)) == []
+    with city.read() as s:
+        item = s.get(Incident, iid)
+        task = s.scalar(select(Task).where(Task.incident_id == iid))
+    assert item.status == "new" and item.assigned_worker_id is None and task.status == "expired"
+    assert queries.queue_items(city)[0]["id"] == iid  # unassigned again: top of the queue
+    lifecycle.assign(city, OPERATOR, iid, wid)  # and can be dispatched again
