@@ -23,6 +23,7 @@ from data.runtime import Runtime, build_runtime, open_store
 from layouts import command, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
+from ops.jobs import JobBoard
 
 log = logging.getLogger("onemap")
 
@@ -62,6 +63,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     app.validation_layout = validation_layout(t, rt)
     shell_callbacks.register(app, rt, t)
     command_callbacks.register(app, rt, t)
+    command_callbacks.register_push(app, rt, t, JobBoard())
     worker_callbacks.register(app, rt, t)
     return app
 
@@ -80,6 +82,8 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
         shell.layout(),
         command.layout(t, {"data": [], "layout": {}}, empty_kpis, [], [], 0, rt.config.poll_ms, ""),
         worker.layout(t, me, [], rt.style, 0, rt.config.poll_ms),
+        command.priority_select(t, 3),  # the detail panel's controls appear once an item is picked
+        command.cancel_controls(t),
     ]
 
 

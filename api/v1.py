@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from data import queries
 from data.models import KINDS, STATUSES, utcnow
 from data.runtime import Runtime
-from ops import lifecycle
+from ops import bulk, lifecycle
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Invalid, NotFound, OneMapError
 from ops.privacy import mask_phone
@@ -233,6 +233,21 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         note = _text_field(data, "reason") or _text_field(data, "note")
         lifecycle.act_on_task(rt.store, actor, task_id, action, note)
         return jsonify(_plain({"task": queries.task_summary(rt.store, task_id)}))
+
+    @bp.post("/bulk/visits")
+    @authenticated
+    def bulk_visits(actor: Actor) -> Response:
+        upload = request.files.get("file")
+        raw = upload.read() if upload else request.get_data()
+        if not raw:
+            raise Invalid("send the CSV as the body (text/csv) or as a multipart 'file'", field="body")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Invalid("CSV must be UTF-8", field="body") from None
+        result = bulk.push_visits(rt.store, rt.index, actor, text, rt.config.sla_minutes)
+        errors = [{"line": line, "reason": reason} for line, reason, _ in result.errors]
+        return jsonify({"created": result.created, "rejected": len(errors), "errors": errors})
 
     @bp.get("/workers")
     @authenticated

@@ -3,6 +3,7 @@ the queue; assign from the detail drawer in one click; bulk assign; cancel; prio
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
@@ -15,8 +16,9 @@ from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
 from layouts.command import detail_panel, feed_items, kpi_values, queue_rows
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
-from ops import dispatch, lifecycle
+from ops import bulk, dispatch, lifecycle
 from ops.errors import OneMapError, Unauthorized
+from ops.jobs import JobBoard
 from ops.privacy import mask_phone
 from ops.suggestions import suggest
 
@@ -262,3 +264,75 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(Ids.CLOCK, "children"),
         Input(Ids.POLL, "n_intervals"),
     )
+
+
+def decode_upload(contents: str) -> str | None:
+    """The text of an uploaded file (data URL), UTF-8 or GBK; None when it is neither."""
+    _, _, data = contents.partition(",")
+    raw = base64.b64decode(data)
+    for encoding in ("utf-8-sig", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
+    """The bulk push panel: upload starts a job; the poll shows its progress; rejected rows download."""
+
+    @app.callback(
+        Output(CommandIds.PUSH_JOB, "data"),
+        Output(CommandIds.PUSH_RESULT, "children"),
+        Output(CommandIds.PUSH_PROGRESS, "value"),
+        Input(CommandIds.PUSH_UPLOAD, "contents"),
+        prevent_initial_call=True,
+    )
+    def start(contents: str | None) -> tuple[Any, ...]:
+        who = current_actor(rt)
+        if not contents or who is None:
+            return no_update, no_update, no_update
+        text = decode_upload(contents)
+        if text is None:
+            return None, t("push.bad_file"), 0
+        try:
+            lifecycle.require_dispatcher(who, "push tasks")
+        except OneMapError as exc:
+            return None, exc.message, 0
+        job = jobs.start(
+            lambda progress: bulk.push_visits(rt.store, rt.index, who, text, rt.config.sla_minutes, progress)
+        )
+        return job, t("push.running").format(done=0, total="…"), 0
+
+    @app.callback(
+        Output(CommandIds.PUSH_RESULT, "children", allow_duplicate=True),
+        Output(CommandIds.PUSH_PROGRESS, "value", allow_duplicate=True),
+        Output(CommandIds.PUSH_DOWNLOAD_BUTTON, "disabled"),
+        Input(Ids.POLL, "n_intervals"),
+        State(CommandIds.PUSH_JOB, "data"),
+        prevent_initial_call=True,
+    )
+    def watch(_n: int, job_id: str | None) -> tuple[Any, ...]:
+        job = jobs.get(job_id) if job_id else None
+        if job is None:
+            return no_update, no_update, no_update
+        if job.state == "running":
+            pct = 100 * job.done / job.total if job.total else 0
+            return t("push.running").format(done=job.done, total=job.total or "…"), pct, True
+        if job.state == "failed":
+            return t("push.failed").format(error=job.error), 0, True
+        result = job.result
+        text = t("push.result").format(created=result.created, rejected=len(result.errors))
+        return text, 100, not result.errors
+
+    @app.callback(
+        Output(CommandIds.PUSH_DOWNLOAD, "data"),
+        Input(CommandIds.PUSH_DOWNLOAD_BUTTON, "n_clicks"),
+        State(CommandIds.PUSH_JOB, "data"),
+        prevent_initial_call=True,
+    )
+    def download(clicks: int | None, job_id: str | None) -> Any:
+        job = jobs.get(job_id) if job_id else None
+        if not clicks or job is None or job.state != "done":
+            return no_update
+        return {"content": job.result.error_csv(), "filename": "bulk-push-rejected.csv", "type": "text/csv"}

@@ -130,6 +130,27 @@ def _fmt(when: datetime | None) -> str:
     return f"{when:%m-%d %H:%M:%S}" if when else "—"
 
 
+def priority_select(t: Text, value: int) -> dmc.Select:
+    return dmc.Select(
+        id=CommandIds.PRIORITY,
+        label=t("detail.priority"),
+        value=str(value),
+        data=[{"value": str(p), "label": t(f"priority.{p}")} for p in (1, 2, 3)],
+        allowDeselect=False,
+        w=160,
+    )
+
+
+def cancel_controls(t: Text) -> dmc.Group:
+    return dmc.Group(
+        [
+            dmc.TextInput(id=CommandIds.CANCEL_REASON, placeholder=t("detail.cancel_reason"), size="xs"),
+            dmc.Button(t("detail.cancel"), id=CommandIds.CANCEL, color="red", variant="outline", size="xs"),
+        ],
+        mt="sm",
+    )
+
+
 def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text, now: datetime) -> list[Any]:
     """What, where, when, grid, reporter (masked), photo, history, and one-click assignment."""
     if detail is None:
@@ -156,14 +177,7 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
         dmc.Title(f"#{detail['id']} {detail['title']}", order=4, mt=6),
         dmc.Text(detail["description"], size="sm", c="dimmed"),
         html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
-        dmc.Select(
-            id=CommandIds.PRIORITY,
-            label=t("detail.priority"),
-            value=str(detail["priority"]),
-            data=[{"value": str(p), "label": t(f"priority.{p}")} for p in (1, 2, 3)],
-            allowDeselect=False,
-            w=160,
-        ),
+        priority_select(t, detail["priority"]),
     ]
     if open_now:
         rows.append(dmc.Title(t("detail.suggest"), order=5, mt="sm"))
@@ -178,15 +192,7 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
                 disabled=sug.worker_id == detail["assigned_worker_id"],
             )
             rows.append(dmc.Group([html.Span(label, className="suggestion"), button], justify="space-between"))
-        rows.append(
-            dmc.Group(
-                [
-                    dmc.TextInput(id=CommandIds.CANCEL_REASON, placeholder=t("detail.cancel_reason"), size="xs"),
-                    dmc.Button(t("detail.cancel"), id=CommandIds.CANCEL, color="red", variant="outline", size="xs"),
-                ],
-                mt="sm",
-            )
-        )
+        rows.append(cancel_controls(t))
     history = [
         dmc.TimelineItem(
             title=f"{h['kind']} · {h['actor']}",
@@ -235,11 +241,29 @@ def layout(
         value=DEFAULT_LAYERS,
         children=dmc.Stack([dmc.Checkbox(label=t(f"layer.{name}"), value=name) for name in LAYER_TRACES], gap=6),
     )
+    push = dmc.Paper(
+        [
+            dmc.Title(t("push.title"), order=5),
+            dcc.Upload(
+                html.Div(t("push.upload"), className="upload-zone"), id=CommandIds.PUSH_UPLOAD, accept=".csv,text/csv"
+            ),
+            dmc.Progress(id=CommandIds.PUSH_PROGRESS, value=0, size="lg", mt=6),
+            dmc.Text(id=CommandIds.PUSH_RESULT, size="sm", mt=4),
+            dmc.Button(
+                t("push.download"), id=CommandIds.PUSH_DOWNLOAD_BUTTON, size="xs", variant="outline", disabled=True
+            ),
+            dcc.Download(id=CommandIds.PUSH_DOWNLOAD),
+            dcc.Store(id=CommandIds.PUSH_JOB),
+        ],
+        p="sm",
+        withBorder=True,
+    )
     side = html.Div(
         [
             dmc.Paper(
                 [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)], p="sm", withBorder=True
             ),
+            push,
             dmc.Paper(
                 [dmc.Title(t("feed.title"), order=4), html.Div(feed_items(feed, t), id=Ids.FEED, className="feed")],
                 p="sm",

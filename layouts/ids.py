@@ -48,6 +48,12 @@ class CommandIds(StrEnum):
     BULK = "command-bulk"
     BULK_INFO = "command-bulk-info"
     MESSAGE = "command-message"
+    PUSH_UPLOAD = "push-upload"
+    PUSH_JOB = "push-job"
+    PUSH_PROGRESS = "push-progress"
+    PUSH_RESULT = "push-result"
+    PUSH_DOWNLOAD_BUTTON = "push-download-button"
+    PUSH_DOWNLOAD = "push-download"
 
 
 class ShellIds(StrEnum):

@@ -138,3 +138,28 @@ def test_config_names_the_bad_variable():
         Config.from_env({"ONEMAP_LANG": "fr"})
     cfg = Config.from_env({"ONEMAP_PORT": "9000", "ONEMAP_DATABASE_URL": "postgresql+psycopg://x/y"})
     assert cfg.port == 9000 and cfg.store_kind == "postgresql"
+
+
+def test_every_callback_id_exists_on_some_page(app):
+    """Pages are rendered by the router, so Dash cannot check ids at start; this test does."""
+    ids: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, list | tuple):
+            for child in node:
+                walk(child)
+            return
+        if hasattr(node, "to_plotly_json"):
+            if isinstance(getattr(node, "id", None), str):
+                ids.add(node.id)
+            walk(getattr(node, "children", None))
+
+    walk(app.validation_layout)
+    used = set()
+    for key, spec in app.callback_map.items():
+        for dep in spec["inputs"] + spec["state"]:
+            used.add(dep["id"])
+        for part in key.strip(".").split("..."):
+            used.add(part.split(".")[0])
+    plain = {i for i in used if not i.startswith("{")}
+    assert plain - ids == set()

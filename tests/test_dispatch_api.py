@@ -171,3 +171,19 @@ def test_suggestions_rank_the_grid_workers_first_and_workers_show_load(api):
     load = {w["id"]: w["open_tasks"] for w in workers}
     assert load[items[0]["worker_id"]] == 1
     assert api.call("GET", "/workers?on_duty=maybe", "operator").status_code == 422
+
+
+def test_bulk_push_through_the_api(api):
+    with api.store.read() as s:
+        grid = s.get(Grid, 1)
+    body = f"lon,lat,note\n{grid.center_lon},{grid.center_lat},入户走访\nabc,26.5,坏行\n"
+    assert api.call("POST", "/bulk/visits", "w00001", data=body, content_type="text/csv").status_code == 403
+    r = api.call("POST", "/bulk/visits", "operator", data=body, content_type="text/csv")
+    assert r.status_code == 200
+    assert r.get_json() == {
+        "created": 1,
+        "rejected": 1,
+        "errors": [{"line": 3, "reason": "no location: lon and lat must be numbers"}],
+    }
+    r = api.call("POST", "/bulk/visits", "operator", data="lat,note\n", content_type="text/csv")
+    assert r.status_code == 422 and r.get_json()["field"] == "lon"

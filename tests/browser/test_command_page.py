@@ -98,6 +98,19 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
         assert abs(zoom - zoomed) < 0.01, (zoom, zoomed)
         page.wait_for_function(MAP_READY, timeout=30_000)
 
+        # Bulk push: upload a CSV, watch the bar reach the result, one row comes back rejected.
+        csv_path = ARTIFACTS.parent / "artifacts" / "visits.csv"
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        csv_path.write_text(
+            "lon,lat,note\n106.71,26.58,入户走访\n106.72,26.59,入户走访\n,,没有位置\n", encoding="utf-8"
+        )
+        page.locator("#push-upload input[type=file]").set_input_files(str(csv_path))
+        page.wait_for_function(
+            "() => document.querySelector('#push-result').textContent.includes('已生成 2 项任务，1 行未通过')",
+            timeout=20_000,
+        )
+        assert page.locator("#push-download-button").is_enabled()
+
         assert errors == [], errors
         assert hosts == {urlparse(server).netloc}, hosts
     finally:
