@@ -87,6 +87,7 @@ class Config:
     poll_ms: int = 1000
     accept_minutes: int = DEFAULT_ACCEPT_MINUTES
     secret_key: str | None = None
+    media_dir: str = str(ROOT / "media")
     sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
 
     @classmethod
@@ -117,6 +118,7 @@ class Config:
             poll_ms=_int(env, "ONEMAP_POLL_MS", cls.poll_ms, 200, 60000),
             accept_minutes=_int(env, "ONEMAP_ACCEPT_MINUTES", cls.accept_minutes, 1, 1440),
             secret_key=env.get("ONEMAP_SECRET_KEY") or None,
+            media_dir=env.get("ONEMAP_MEDIA_DIR") or cls.media_dir,
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -229,9 +229,17 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.post("/tasks/<int:task_id>/<any(accept, decline, arrive, resolve):action>")
     @authenticated
     def task_action(actor: Actor, task_id: int, action: str) -> Response:
-        data = _body({"note", "reason"})
+        if request.mimetype == "multipart/form-data":
+            data = {k: v for k, v in request.form.items()}
+            extra = sorted(set(data) - {"note", "reason"} | (set(request.files) - {"photo"}))
+            if extra:
+                raise Invalid(f"unknown field {extra[0]!r}", field=extra[0])
+            upload = request.files.get("photo")
+            photo = upload.read() if upload else None
+        else:
+            data, photo = _body({"note", "reason"}), None
         note = _text_field(data, "reason") or _text_field(data, "note")
-        lifecycle.act_on_task(rt.store, actor, task_id, action, note)
+        lifecycle.act_on_task(rt.store, actor, task_id, action, note, photo, rt.config.media_dir)
         return jsonify(_plain({"task": queries.task_summary(rt.store, task_id)}))
 
     @bp.post("/bulk/visits")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
@@ -10,7 +11,7 @@ from api.session import current_actor
 from data import queries
 from data.runtime import Runtime
 from layouts.i18n import Text
-from layouts.ids import TASK_ACTION, TASK_NOTE, WorkerIds
+from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PHOTO, WorkerIds
 from layouts.worker import mini_map, task_cards
 from ops import field, lifecycle
 from ops.errors import OneMapError, Unauthorized
@@ -62,15 +63,21 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input({"type": TASK_ACTION, "task": ALL, "action": ALL}, "n_clicks"),
         State({"type": TASK_NOTE, "task": ALL}, "value"),
         State({"type": TASK_NOTE, "task": ALL}, "id"),
+        State({"type": TASK_PHOTO, "task": ALL}, "contents"),
         prevent_initial_call=True,
     )
-    def act(clicks: list[int | None], notes: list[str | None], note_ids: list[dict[str, Any]]) -> tuple[Any, Any]:
+    def act(
+        clicks: list[int | None], notes: list[str | None], note_ids: list[dict[str, Any]], photos: list[str | None]
+    ) -> tuple[Any, Any]:
         if not any(clicks) or not isinstance(ctx.triggered_id, dict):
             return no_update, no_update
         task_id, action = int(ctx.triggered_id["task"]), ctx.triggered_id["action"]
-        note = next((n or "" for n, i in zip(notes, note_ids, strict=True) if i["task"] == task_id), "")
+        mine = [i["task"] == task_id for i in note_ids]
+        note = next((n or "" for n, m in zip(notes, mine, strict=True) if m), "")
+        upload = next((p for p, m in zip(photos, mine, strict=True) if m), None)
+        photo = base64.b64decode(upload.partition(",")[2]) if upload and action == "resolve" else None
         try:
-            status = lifecycle.act_on_task(rt.store, actor(), task_id, action, note)
+            status = lifecycle.act_on_task(rt.store, actor(), task_id, action, note, photo, rt.config.media_dir)
         except OneMapError as exc:
             return exc.message, no_update
         return t(f"status.{status}"), inbox()[0]

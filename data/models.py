@@ -231,6 +231,20 @@ class Event(Base):
     __table_args__ = (Index("ix_events_entity", "entity", "entity_id"),)
 
 
+class Photo(Base):
+    """A photo attached to an item (by the reporter or by the worker who resolved it)."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Setting(Base):
     """Process-wide values every app process must share (e.g. the session signing key)."""
 

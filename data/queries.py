@@ -20,6 +20,7 @@ from data.models import (
     Incident,
     ParkingSegment,
     ParkingSpace,
+    Photo,
     Road,
     Task,
     Worker,
@@ -346,8 +347,10 @@ def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
             .where(Event.entity == "incident", Event.entity_id == incident_id)
             .order_by(Event.id)
         ).all()
+        photos = s.scalars(select(Photo.name).where(Photo.incident_id == incident_id).order_by(Photo.id)).all()
     detail = row._asdict()
     detail["tasks"] = [t._asdict() for t in tasks]
+    detail["photos"] = list(photos)
     # A batch report writes one event for many items; the item row itself records its creation.
     created = {"id": None, "at": row.created_at, "kind": "incident.created", "actor": row.source, "data": {}}
     detail["history"] = [created] + [e._asdict() for e in events if e.kind != "incident.created"]

@@ -164,8 +164,8 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
         (t("detail.when"), _fmt(detail["created_at"])),
         (t("detail.due"), _fmt(detail["due_at"])),
         (t("detail.reporter"), f"{detail['reporter']['name'] or '—'} {detail['reporter']['phone'] or ''}"),
-        (t("detail.photo"), t("detail.no_photo")),
     ]
+    photos = [html.Img(src=f"/media/{name}", className="photo", alt=t("detail.photo")) for name in detail["photos"]]
     badges = [
         dmc.Badge(t(f"kind.{detail['kind']}"), color=KPI_COLORS[detail["kind"]], variant="filled"),
         dmc.Badge(t(f"status.{detail['status']}"), variant="outline", id="detail-status"),
@@ -177,6 +177,7 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
         dmc.Title(f"#{detail['id']} {detail['title']}", order=4, mt=6),
         dmc.Text(detail["description"], size="sm", c="dimmed"),
         html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
+        html.Div(photos or t("detail.no_photo"), className="photos"),
         priority_select(t, detail["priority"]),
     ]
     if open_now:

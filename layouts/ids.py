@@ -74,3 +74,4 @@ class WorkerIds(StrEnum):
 ASSIGN = "assign-worker"  # pattern-matching id type: {"type": ASSIGN, "worker": id}
 TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
 TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}
+TASK_PHOTO = "task-photo"  # {"type": TASK_PHOTO, "task": id}

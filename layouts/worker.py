@@ -10,7 +10,7 @@ from dash import dcc, html
 from geo.layers import BACKGROUND, ITEM_STYLE
 from layouts.command import KPI_COLORS
 from layouts.i18n import Text
-from layouts.ids import TASK_ACTION, TASK_NOTE, WorkerIds
+from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PHOTO, WorkerIds
 
 # Which buttons a task shows in each of its states.
 NEXT_ACTIONS = {"assigned": ("accept", "decline"), "accepted": ("arrive", "resolve"), "on_site": ("resolve",)}
@@ -47,6 +47,11 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                     dmc.Text(task["description"], size="sm", c="dimmed"),
                     dmc.Text(f"{t('detail.due')} {task['due_at']:%m-%d %H:%M}", size="sm"),
                     dmc.Textarea(id={"type": TASK_NOTE, "task": task["id"]}, placeholder=t("worker.note"), mt=6),
+                    dcc.Upload(
+                        html.Div(t("worker.photo"), className="upload-zone"),
+                        id={"type": TASK_PHOTO, "task": task["id"]},
+                        accept="image/*",
+                    ),
                     dmc.SimpleGrid(buttons, cols=len(buttons) or 1, mt=8),
                 ],
                 p="sm",

@@ -12,10 +12,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from data.models import ACTIVE_TASK_STATUSES, UNASSIGNED_STATUSES, Incident, Task, Worker, utcnow
+from data.models import ACTIVE_TASK_STATUSES, UNASSIGNED_STATUSES, Incident, Photo, Task, Worker, utcnow
 from data.store import Store, record_event
 from ops.accounts import Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
+from ops.media import store_photo
 
 DISPATCH_ROLES = ("operator", "supervisor", "admin")
 ACTIVE_ITEM_STATUSES = ("assigned", "accepted", "on_site")
@@ -167,11 +168,24 @@ def set_priority(
         record_event(s, "incident.priority", "incident", incident_id, actor.name, {"from": old, "to": priority})
 
 
-def act_on_task(store: Store, actor: Actor, task_id: int, action: str, note: str = "") -> str:
-    """Apply a worker's action to their task and mirror it on the item; return the new status."""
+def act_on_task(
+    store: Store,
+    actor: Actor,
+    task_id: int,
+    action: str,
+    note: str = "",
+    photo: bytes | None = None,
+    media_dir: str = "media",
+) -> str:
+    """Apply a worker's action to their task and mirror it on the item; return the new status.
+
+    A photo may come with ``resolve``; it is checked and stored before the transaction.
+    """
     if action not in TASK_ACTIONS:
         raise NotFound(f"unknown task action {action!r}; use one of {', '.join(TASK_ACTIONS)}")
     note = _check_note(note, required=action == "decline", what="decline")
+    if photo is not None and action != "resolve":
+        raise Invalid("a photo comes with resolve only", field="photo")
     sources, target = TASK_ACTIONS[action]
     with store.transaction() as s:
         task = s.get(Task, task_id)
@@ -189,11 +203,27 @@ def act_on_task(store: Store, actor: Actor, task_id: int, action: str, note: str
         ).rowcount
         if not won:
             raise Conflict(f"task {task_id} is {task.status}; cannot {action}", status=task.status)
+        stored = store_photo(media_dir, photo) if photo is not None else None
+        if stored:
+            s.add(
+                Photo(
+                    incident_id=task.incident_id,
+                    task_id=task_id,
+                    name=stored.name,
+                    width=stored.width,
+                    height=stored.height,
+                    uploaded_by=actor.name,
+                    created_at=now,
+                )
+            )
         values: dict[str, object] = {"status": target, "updated_at": now}
         if target == "resolved":
             values["resolved_at"] = now
         if target == "declined":
             values["assigned_worker_id"] = None
         s.execute(update(Incident).where(Incident.id == task.incident_id).values(**values))
-        record_event(s, f"task.{action}", "incident", task.incident_id, actor.name, {"task": task_id, "note": note})
+        data: dict[str, object] = {"task": task_id, "note": note}
+        if stored:
+            data["photo"] = stored.name
+        record_event(s, f"task.{action}", "incident", task.incident_id, actor.name, data)
         return target

@@ -1,6 +1,8 @@
 """Dispatch through the API as every role and as nobody: assignment, task actions, bad input."""
 
+import io
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +16,14 @@ from ops.incidents import NewIncident, report
 
 @pytest.fixture
 def api(tmp_path):
-    app = create_app(Config(database_url=f"sqlite:///{tmp_path / 'd.db'}", grid_count=60, parking_spaces=60))
+    app = create_app(
+        Config(
+            database_url=f"sqlite:///{tmp_path / 'd.db'}",
+            grid_count=60,
+            parking_spaces=60,
+            media_dir=str(tmp_path / "media"),
+        )
+    )
     rt = runtime_of(app)
     tokens = {}
     with rt.store.read() as s:
@@ -24,6 +33,7 @@ def api(tmp_path):
 
     class Api:
         store = rt.store
+        media_dir = rt.config.media_dir
 
         def call(self, method, path, who=None, **kw):
             headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
@@ -187,3 +197,33 @@ def test_bulk_push_through_the_api(api):
     }
     r = api.call("POST", "/bulk/visits", "operator", data="lat,note\n", content_type="text/csv")
     assert r.status_code == 422 and r.get_json()["field"] == "lon"
+
+
+def jpeg_with_gps() -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (26.0, 35.0, 0.0), 3: "E", 4: (106.0, 42.0, 0.0)}  # GPS IFD
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_resolve_with_a_photo_strips_exif_and_refuses_fakes(api, tmp_path):
+    from PIL import Image
+
+    iid = api.new_item()
+    task = api.call("POST", f"/incidents/{iid}/assign", "operator", json={"worker_id": 1}).get_json()["task"]
+    api.call("POST", f"/tasks/{task['id']}/accept", "w00001")
+    fake = {"note": "已处置", "photo": (io.BytesIO(b"not an image at all"), "scene.jpg")}
+    r = api.call("POST", f"/tasks/{task['id']}/resolve", "w00001", data=fake, content_type="multipart/form-data")
+    assert r.status_code == 422 and r.get_json()["field"] == "photo"
+    assert api.call("GET", f"/incidents/{iid}", "operator").get_json()["status"] == "accepted"  # nothing changed
+
+    real = {"note": "已处置", "photo": (io.BytesIO(jpeg_with_gps()), "scene.jpg")}
+    r = api.call("POST", f"/tasks/{task['id']}/resolve", "w00001", data=real, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    detail = api.call("GET", f"/incidents/{iid}", "operator").get_json()
+    (name,) = detail["photos"]
+    with Image.open(Path(api.media_dir) / name) as stored:
+        assert stored.size == (64, 48) and not stored.getexif()

@@ -79,7 +79,11 @@ def new_fire_for_worker_1(store: Store) -> int:
 def test_assign_accept_round_trip_across_processes(browser, two_apps):
     url_a, url_b, store = two_apps
     operator = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
-    worker = browser.new_context(viewport={"width": 412, "height": 915}).new_page()
+    worker = browser.new_context(
+        viewport={"width": 412, "height": 915},
+        geolocation={"longitude": 106.7123, "latitude": 26.5789},
+        permissions=["geolocation"],
+    ).new_page()
     try:
         operator.goto(url_a)
         log_in(operator, "operator")
@@ -112,6 +116,18 @@ def test_assign_accept_round_trip_across_processes(browser, two_apps):
         back = time.monotonic() - started
         print(f"accept in B -> status in A: {back:.2f} s")
         assert back < STEP_S, f"operator saw the acceptance after {back:.2f} s"
+
+        # With consent, the phone's position becomes the worker's position on every screen.
+        worker.locator("#worker-consent").check()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with store.read() as s:
+                me = s.get(Worker, 1)
+            if abs(me.lon - 106.7123) < 1e-6 and abs(me.lat - 26.5789) < 1e-6:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"position not shared: {me.lon}, {me.lat}")
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         operator.screenshot(path=str(ARTIFACTS / "one-truth-operator.png"))
