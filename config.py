@@ -5,6 +5,7 @@ Nothing here imports the rest of the project: every other module receives a ``Co
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -52,6 +53,27 @@ def _float(env: dict[str, str], name: str, default: float, lo: float, hi: float)
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={value} is outside {lo}..{hi}")
     return value
+
+
+def _sla(env: dict[str, str]) -> dict[str, dict[int, int]]:
+    """Due times: the defaults, with any kind/priority overridden by ONEMAP_SLA_MINUTES (JSON)."""
+    raw = env.get("ONEMAP_SLA_MINUTES")
+    sla = {kind: dict(by_priority) for kind, by_priority in DEFAULT_SLA_MINUTES.items()}
+    if not raw:
+        return sla
+    try:
+        given = json.loads(raw)
+        for kind, by_priority in given.items():
+            for priority, minutes in by_priority.items():
+                if kind not in sla or int(priority) not in (1, 2, 3) or int(minutes) <= 0:
+                    raise ValueError(f"{kind}/{priority}")
+                sla[kind][int(priority)] = int(minutes)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise ConfigError(
+            f'ONEMAP_SLA_MINUTES={raw!r}: use JSON like {{"fire": {{"1": 5}}}} with known kinds, '
+            f"priorities 1-3 and positive minutes ({exc})"
+        ) from exc
+    return sla
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -119,6 +141,7 @@ class Config:
             accept_minutes=_int(env, "ONEMAP_ACCEPT_MINUTES", cls.accept_minutes, 1, 1440),
             secret_key=env.get("ONEMAP_SECRET_KEY") or None,
             media_dir=env.get("ONEMAP_MEDIA_DIR") or cls.media_dir,
+            sla_minutes=_sla(env),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

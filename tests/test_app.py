@@ -4,7 +4,7 @@ import pytest
 from dash import Patch, no_update
 
 from app import create_app, runtime_of
-from callbacks.command import KPI_ORDER, refresh, viewport_bbox, visibility_patch
+from callbacks.command import KPI_ORDER, clicked_item, refresh, selected_items, viewport_bbox, visibility_patch
 from config import DEFAULT_SLA_MINUTES, Config, ConfigError
 from geo.layers import TRACE_INDEX, TRACES
 from layouts.i18n import Text, catalog
@@ -163,3 +163,21 @@ def test_every_callback_id_exists_on_some_page(app):
             used.add(part.split(".")[0])
     plain = {i for i in used if not i.startswith("{")}
     assert plain - ids == set()
+
+
+def test_due_times_are_configurable():
+    cfg = Config.from_env({"ONEMAP_SLA_MINUTES": '{"fire": {"1": 3}, "ticket": {"3": 600}}'})
+    assert cfg.sla_minutes["fire"][1] == 3 and cfg.sla_minutes["ticket"][3] == 600
+    assert cfg.sla_minutes["fire"][2] == DEFAULT_SLA_MINUTES["fire"][2]
+    for bad in ('{"dragon": {"1": 3}}', '{"fire": {"7": 3}}', "not json", '{"fire": {"1": -1}}'):
+        with pytest.raises(ConfigError, match="ONEMAP_SLA_MINUTES"):
+            Config.from_env({"ONEMAP_SLA_MINUTES": bad})
+
+
+def test_map_clicks_and_selections_pick_items_only():
+    fire, workers = TRACE_INDEX["fire"], TRACE_INDEX["workers"]
+    assert clicked_item({"points": [{"curveNumber": fire, "customdata": 42}]}) == 42
+    assert clicked_item({"points": [{"curveNumber": workers, "customdata": 7}]}) is None  # a worker, not an item
+    assert clicked_item(None) is None
+    lasso = {"points": [{"curveNumber": fire, "customdata": 3}, {"curveNumber": workers, "customdata": 9}]}
+    assert selected_items([{"id": 5}, {"id": 3}], lasso) == [5, 3]
