@@ -110,6 +110,8 @@ class Config:
     accept_minutes: int = DEFAULT_ACCEPT_MINUTES
     secret_key: str | None = None
     media_dir: str = str(ROOT / "media")
+    dedup_metres: float = 50.0
+    dedup_minutes: int = 10
     sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
 
     @classmethod
@@ -142,6 +144,8 @@ class Config:
             secret_key=env.get("ONEMAP_SECRET_KEY") or None,
             media_dir=env.get("ONEMAP_MEDIA_DIR") or cls.media_dir,
             sla_minutes=_sla(env),
+            dedup_metres=_float(env, "ONEMAP_DEDUP_METRES", cls.dedup_metres, 0.0, 5000.0),
+            dedup_minutes=_int(env, "ONEMAP_DEDUP_MINUTES", cls.dedup_minutes, 0, 1440),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

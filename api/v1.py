@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from api import ingest as ingest_routes
 from data import queries
 from data.models import KINDS, STATUSES, utcnow
 from data.runtime import Runtime
@@ -268,6 +269,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             raise Invalid("on_duty must be true or false", field="on_duty")
         rows = queries.find_workers(rt.store, int(grid) if grid else None, None if duty is None else duty == "true")
         return jsonify(_plain({"count": len(rows), "items": rows}))
+
+    ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)))
 
     @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(_rest: str) -> tuple[Response, int]:

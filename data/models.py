@@ -157,6 +157,7 @@ class Incident(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    report_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     __table_args__ = (
         Index("ix_incidents_status_kind", "status", "kind"),
@@ -213,6 +214,7 @@ class ParkingSpace(Base):
     lat: Mapped[float] = mapped_column(Float)
     occupied: Mapped[bool] = mapped_column(Boolean, default=False)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    comms_ok: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -229,6 +231,72 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_events_entity", "entity", "entity_id"),)
+
+
+class Report(Base):
+    """One citizen's (or one system's) report; several reports of one event join one incident."""
+
+    __tablename__ = "reports"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(64))
+    reporter_phone: Mapped[str | None] = mapped_column(String(32))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(32))
+    photo: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A client's retry key: the first answer is stored and replayed for the same request."""
+
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ux_idempotency_user_key", "user_id", "key", unique=True),)
+
+
+class ParkingEvent(Base):
+    """Every state report from a kerbside sensor (Curb Data Specification event names)."""
+
+    __tablename__ = "parking_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("parking_spaces.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(24))
+    event_time: Mapped[datetime] = mapped_column(DateTime)
+    sequence_number: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(Base):
+    """A CAP 1.2 alert; its areas are drawn on the map while it is active."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200), unique=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    sent: Mapped[datetime] = mapped_column(DateTime)
+    msg_type: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # active, updated, cancelled
+    event: Mapped[str] = mapped_column(String(200))
+    urgency: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    certainty: Mapped[str] = mapped_column(String(16))
+    headline: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    areas: Mapped[dict[str, Any]] = mapped_column(JSON)  # GeoJSON FeatureCollection, WGS-84
+    replaces: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Photo(Base):

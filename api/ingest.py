@@ -1,0 +1,95 @@
+"""Ingestion routes on the /api/v1 blueprint: citizen and 110 reports, parking events, worker
+positions, device alarms. POSTs honour `Idempotency-Key`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.idempotency import idempotent
+from data.runtime import Runtime
+from ops import ingest
+from ops.accounts import Actor
+from ops.errors import Invalid
+
+MAX_PHOTO_PART = 8 * 1024 * 1024
+
+
+def _json_body() -> Any:
+    if not request.data:
+        raise Invalid("body is empty: send JSON", field="body")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Invalid("body is not valid JSON", field="body")
+    return body
+
+
+def _report_and_photo() -> tuple[Any, bytes | None]:
+    """JSON body, or multipart with a `report` part (JSON) and an optional `photo` part."""
+    if request.mimetype != "multipart/form-data":
+        return _json_body(), None
+    extra = sorted((set(request.form) - {"report"}) | (set(request.files) - {"photo"}))
+    if extra:
+        raise Invalid(f"unknown part {extra[0]!r}; send 'report' (JSON) and 'photo'", field=extra[0])
+    try:
+        body = json.loads(request.form.get("report", ""))
+    except ValueError:
+        raise Invalid("report part is not valid JSON", field="report") from None
+    upload = request.files.get("photo")
+    photo = upload.read(MAX_PHOTO_PART + 1) if upload else None
+    return body, photo
+
+
+def _batch_answer(results: list[dict[str, Any]]) -> tuple[Response, int]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return jsonify({"counts": counts, "results": results}), 200
+
+
+def register(
+    bp: Blueprint,
+    rt: Runtime,
+    authenticated: Callable[..., Any],
+    incident_out: Callable[[int], dict[str, Any]],
+) -> None:
+    once = idempotent(rt.store)
+
+    @bp.post("/incidents")
+    @authenticated
+    @once
+    def report(actor: Actor) -> tuple[Response, int]:
+        body, photo = _report_and_photo()
+        parsed = ingest.parse_report(body, rt.index)
+        incident_id, joined = ingest.submit_report(
+            rt.store,
+            actor,
+            parsed,
+            rt.config.sla_minutes,
+            rt.config.dedup_metres,
+            rt.config.dedup_minutes,
+            photo,
+            rt.config.media_dir,
+        )
+        return jsonify({**incident_out(incident_id), "joined": joined}), 200 if joined else 201
+
+    @bp.post("/parking/events")
+    @authenticated
+    @once
+    def parking(actor: Actor) -> tuple[Response, int]:
+        return _batch_answer(ingest.ingest_parking(rt.store, actor, _json_body()))
+
+    @bp.post("/workers/positions")
+    @authenticated
+    @once
+    def positions(actor: Actor) -> tuple[Response, int]:
+        return _batch_answer(ingest.ingest_positions(rt.store, rt.index, actor, _json_body()))
+
+    @bp.post("/alarms")
+    @authenticated
+    @once
+    def alarms(actor: Actor) -> tuple[Response, int]:
+        return _batch_answer(ingest.ingest_alarms(rt.store, rt.index, actor, _json_body(), rt.config.sla_minutes))

@@ -1,0 +1,468 @@
+"""The doors: citizen reports (joined when they describe one event), parking sensor events,
+worker positions and device alarms. Every input is checked field by field; a refused input
+changes nothing and says which field and why."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+
+from data.models import OPEN_STATUSES, Incident, ParkingEvent, ParkingSpace, Photo, Report, Worker, utcnow
+from data.store import Store, record_event
+from geo.crs import SYSTEMS, distance_m, to_wgs84
+from geo.grid_index import OUTSIDE, GridIndex
+from ops import lifecycle
+from ops.accounts import Actor
+from ops.errors import Forbidden, Invalid
+from ops.field import move_workers
+from ops.incidents import due_at
+from ops.media import store_photo
+from ops.suggestions import suggest
+
+INGEST_ROLES = ("operator", "supervisor", "admin")
+REPORT_KINDS = ("fire", "police", "ticket")
+LIMITS = {"category": 64, "description": 2000, "title": 200, "name": 64, "case_number": 64}
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
+PARKING_EVENTS = ("park_start", "park_end", "comms_lost", "comms_restored")
+ALARM_TYPES = {"blood_pressure": "老人血压异常", "alarm_pillar": "一键报警柱", "smoke": "烟感报警"}
+MAX_BATCH = 5000
+
+
+def require_ingest(actor: Actor) -> None:
+    if actor.role not in INGEST_ROLES:
+        raise Forbidden(f"role {actor.role!r} may not feed data in")
+
+
+def _text(body: dict[str, Any], name: str, required: bool = False, prefix: str = "") -> str:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise Invalid(f"{prefix}{name} is required", field=prefix + name)
+        return ""
+    if not isinstance(value, str):
+        raise Invalid(f"{prefix}{name} must be a string", field=prefix + name)
+    if len(value) > LIMITS.get(name, 200):
+        raise Invalid(f"{prefix}{name} is longer than {LIMITS.get(name, 200)} characters", field=prefix + name)
+    return value.strip()
+
+
+def _number(body: dict[str, Any], name: str, prefix: str = "") -> float:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise Invalid(f"{prefix}{name} must be a number", field=prefix + name)
+    return float(value)
+
+
+def _extra(body: dict[str, Any], allowed: set[str], prefix: str = "") -> None:
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise Invalid(f"unknown field {prefix}{extra[0]!r}", field=prefix + extra[0])
+
+
+def locate(index: GridIndex, body: dict[str, Any], prefix: str = "") -> tuple[float, float, int]:
+    """(lon, lat, grid id) in WGS-84 from ``lon``, ``lat`` and an optional ``crs``; refuses
+    swapped coordinates, unknown systems and points outside the city."""
+    lon, lat = _number(body, "lon", prefix), _number(body, "lat", prefix)
+    crs = body.get("crs", "wgs84")
+    if not isinstance(crs, str) or crs.lower() not in SYSTEMS:
+        raise Invalid(f"unknown coordinate system {crs!r}; use one of {', '.join(SYSTEMS)}", field=prefix + "crs")
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        if -90 <= lon <= 90 and -180 <= lat <= 180:
+            raise Invalid("lon and lat look swapped: send longitude first", field=prefix + "lon")
+        raise Invalid("lon must be -180..180 and lat -90..90", field=prefix + "lon")
+    wlon, wlat = (float(v) for v in to_wgs84(lon, lat, crs.lower()))
+    grid = int(index.locate([wlon], [wlat])[0])
+    if grid == OUTSIDE:
+        if bool(index.looks_swapped([wlon], [wlat])[0]):
+            raise Invalid("lon and lat look swapped: send longitude first", field=prefix + "lon")
+        raise Invalid(f"({lon}, {lat}) is outside the city", field=prefix + "lat")
+    return wlon, wlat, grid
+
+
+@dataclass
+class CitizenReport:
+    kind: str
+    category: str
+    title: str
+    description: str
+    priority: int
+    lon: float
+    lat: float
+    grid_id: int
+    reporter_name: str
+    reporter_phone: str
+    case_number: str
+    source: str
+
+
+def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenReport:
+    """Check a POST /incidents body: every problem is an ``Invalid`` naming its field."""
+    if not isinstance(body, dict):
+        raise Invalid("body must be a JSON object", field="body")
+    _extra(
+        body, {"kind", "category", "title", "lon", "lat", "crs", "description", "priority", "reporter", "case_number"}
+    )
+    kind = body.get("kind")
+    if kind not in REPORT_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(REPORT_KINDS)}", field="kind")
+    category = _text(body, "category", required=True)
+    priority = body.get("priority", 1 if kind == "fire" else 3)
+    if isinstance(priority, bool) or priority not in (1, 2, 3):
+        raise Invalid("priority must be 1, 2 or 3", field="priority")
+    reporter = body.get("reporter", {})
+    if not isinstance(reporter, dict):
+        raise Invalid("reporter must be an object with name and phone", field="reporter")
+    _extra(reporter, {"name", "phone"}, "reporter.")
+    phone = _text(reporter, "phone", prefix="reporter.")
+    if phone and not PHONE.match(phone):
+        raise Invalid("reporter.phone is not a phone number", field="reporter.phone")
+    lon, lat, grid = locate(index, body)
+    return CitizenReport(
+        kind=kind,
+        category=category,
+        title=_text(body, "title") or category,
+        description=_text(body, "description"),
+        priority=int(priority),
+        lon=lon,
+        lat=lat,
+        grid_id=grid,
+        reporter_name=_text(reporter, "name", prefix="reporter."),
+        reporter_phone=phone,
+        case_number=_text(body, "case_number"),
+        source="110" if body.get("case_number") else source,
+    )
+
+
+def submit_report(
+    store: Store,
+    actor: Actor,
+    report: CitizenReport,
+    sla_minutes: dict[str, dict[int, int]],
+    dedup_m: float,
+    dedup_minutes: int,
+    photo: bytes | None = None,
+    media_dir: str = "media",
+) -> tuple[int, bool]:
+    """Store a report; it joins an open incident of the same kind within ``dedup_m`` metres and
+    ``dedup_minutes`` minutes, else starts a new one. Returns (incident id, joined)."""
+    require_ingest(actor)
+    now = utcnow()
+    with store.transaction() as s:
+        stored = store_photo(media_dir, photo) if photo is not None else None
+        dlat = dedup_m / 111_320.0
+        dlon = dlat / max(np.cos(np.radians(report.lat)), 0.1)
+        nearby = s.execute(
+            select(Incident.id, Incident.lon, Incident.lat).where(
+                Incident.kind == report.kind,
+                Incident.status.in_(OPEN_STATUSES),
+                Incident.created_at >= now - timedelta(minutes=dedup_minutes),
+                Incident.lon.between(report.lon - dlon, report.lon + dlon),
+                Incident.lat.between(report.lat - dlat, report.lat + dlat),
+            )
+        ).all()
+        joined = None
+        if nearby:
+            d = distance_m([r.lon for r in nearby], [r.lat for r in nearby], report.lon, report.lat)
+            if d.min() <= dedup_m:
+                joined = nearby[int(np.argmin(d))].id
+        if joined is None:
+            item = Incident(
+                kind=report.kind,
+                category=report.category,
+                priority=report.priority,
+                status="new",
+                title=report.title,
+                description=report.description,
+                lon=report.lon,
+                lat=report.lat,
+                grid_id=report.grid_id,
+                reporter_name=report.reporter_name or None,
+                reporter_phone=report.reporter_phone or None,
+                source=report.source,
+                external_id=report.case_number or None,
+                created_at=now,
+                updated_at=now,
+                due_at=due_at(now, report.kind, report.priority, sla_minutes),
+                report_count=1,
+            )
+            s.add(item)
+            s.flush()
+            incident_id = item.id
+            record_event(
+                s,
+                "incident.created",
+                "incident",
+                incident_id,
+                actor.name,
+                {"ids": [incident_id], "kinds": [report.kind], "source": report.source},
+            )
+        else:
+            incident_id = joined
+            s.execute(
+                update(Incident)
+                .where(Incident.id == joined)
+                .values(report_count=Incident.report_count + 1, updated_at=now)
+            )
+            record_event(s, "incident.reported_again", "incident", joined, actor.name, {"source": report.source})
+        s.add(
+            Report(
+                incident_id=incident_id,
+                reporter_name=report.reporter_name or None,
+                reporter_phone=report.reporter_phone or None,
+                lon=report.lon,
+                lat=report.lat,
+                description=report.description,
+                source=report.source,
+                photo=stored.name if stored else None,
+                created_at=now,
+            )
+        )
+        if stored:
+            s.add(
+                Photo(
+                    incident_id=incident_id,
+                    name=stored.name,
+                    width=stored.width,
+                    height=stored.height,
+                    uploaded_by=actor.name,
+                    created_at=now,
+                )
+            )
+    return incident_id, joined is not None
+
+
+def _event_time(value: Any, field: str) -> datetime:
+    """ISO 8601 (with or without zone) or Unix milliseconds, as naive UTC."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return datetime.fromtimestamp(value / 1000.0, UTC).replace(tzinfo=None)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    raise Invalid(f"{field} must be ISO 8601 or Unix milliseconds", field=field)
+
+
+def _batch(body: Any, key: str) -> list[Any]:
+    if not isinstance(body, dict) or set(body) != {key} or not isinstance(body[key], list):
+        raise Invalid(f'body must be {{"{key}": [...]}}', field=key)
+    if not body[key]:
+        raise Invalid(f"{key} is empty", field=key)
+    if len(body[key]) > MAX_BATCH:
+        raise Invalid(f"{key} holds more than {MAX_BATCH} items; split the batch", field=key)
+    return body[key]
+
+
+def ingest_parking(store: Store, actor: Actor, body: Any) -> list[dict[str, Any]]:
+    """Apply a batch of kerbside events in one transaction; answer item by item.
+
+    Occupancy and comms state move only forward in ``sequence_number``: a late or repeated event
+    is stored once (by ``event_id``) and never overrides a newer one.
+    """
+    require_ingest(actor)
+    events = _batch(body, "events")
+    results: list[dict[str, Any]] = []
+    parsed = []
+    for i, ev in enumerate(events):
+        p = f"events[{i}]."
+        try:
+            if not isinstance(ev, dict):
+                raise Invalid("each event must be an object", field=f"events[{i}]")
+            _extra(ev, {"event_id", "event_type", "event_time", "curb_space_id", "device_id", "sequence_number"}, p)
+            event_type = ev.get("event_type")
+            if event_type not in PARKING_EVENTS:
+                raise Invalid(f"event_type must be one of {', '.join(PARKING_EVENTS)}", field=p + "event_type")
+            seq = ev.get("sequence_number")
+            if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+                raise Invalid("sequence_number must be a non-negative integer", field=p + "sequence_number")
+            parsed.append(
+                (
+                    i,
+                    _text(ev, "event_id", True, p),
+                    event_type,
+                    _event_time(ev.get("event_time"), p + "event_time"),
+                    _text(ev, "curb_space_id", True, p),
+                    _text(ev, "device_id", True, p),
+                    seq,
+                )
+            )
+            results.append({"index": i, "status": "pending"})
+        except Invalid as exc:
+            results.append({"index": i, "status": "rejected", "field": exc.field, "reason": exc.message})
+    now = utcnow()
+    with store.transaction() as s:
+        codes = {p[4] for p in parsed}
+        spaces = {
+            r.code: r
+            for r in s.execute(
+                select(ParkingSpace.id, ParkingSpace.code, ParkingSpace.seq).where(ParkingSpace.code.in_(codes))
+            )
+        }
+        seen = set(s.scalars(select(ParkingEvent.event_id).where(ParkingEvent.event_id.in_([p[1] for p in parsed]))))
+        latest: dict[int, int] = {r.id: r.seq for r in spaces.values()}
+        applied = 0
+        for i, event_id, event_type, at, code, device, seq in sorted(parsed, key=lambda p: p[6]):
+            if code not in spaces:
+                results[i] = {
+                    "index": i,
+                    "status": "rejected",
+                    "field": f"events[{i}].curb_space_id",
+                    "reason": f"unknown curb_space_id {code!r}",
+                }
+                continue
+            if event_id in seen:
+                results[i] = {"index": i, "status": "duplicate"}
+                continue
+            seen.add(event_id)
+            space_id = spaces[code].id
+            s.add(
+                ParkingEvent(
+                    event_id=event_id,
+                    space_id=space_id,
+                    event_type=event_type,
+                    event_time=at,
+                    sequence_number=seq,
+                    device_id=device,
+                    received_at=now,
+                )
+            )
+            if seq <= latest[space_id]:
+                results[i] = {"index": i, "status": "stale"}  # kept in history, state already newer
+                continue
+            latest[space_id] = seq
+            values: dict[str, Any] = {"seq": seq, "updated_at": at}
+            if event_type in ("park_start", "park_end"):
+                values["occupied"] = event_type == "park_start"
+            else:
+                values["comms_ok"] = event_type == "comms_restored"
+            s.execute(update(ParkingSpace).where(ParkingSpace.id == space_id, ParkingSpace.seq < seq).values(**values))
+            results[i] = {"index": i, "status": "applied"}
+            applied += 1
+        if applied:
+            record_event(s, "parking.changed", "parking", None, actor.name, {"count": applied})
+    return results
+
+
+def ingest_positions(store: Store, index: GridIndex, actor: Actor, body: Any) -> list[dict[str, Any]]:
+    """Store a batch of worker positions; answer item by item."""
+    require_ingest(actor)
+    items = _batch(body, "positions")
+    results: list[dict[str, Any]] = []
+    moves: dict[int, tuple[float, float]] = {}
+    with store.read() as s:
+        known = set(s.scalars(select(Worker.id)))
+    for i, item in enumerate(items):
+        p = f"positions[{i}]."
+        try:
+            if not isinstance(item, dict):
+                raise Invalid("each position must be an object", field=f"positions[{i}]")
+            _extra(item, {"worker_id", "lon", "lat", "crs", "at"}, p)
+            wid = item.get("worker_id")
+            if isinstance(wid, bool) or not isinstance(wid, int) or wid not in known:
+                raise Invalid("worker_id is not a known worker", field=p + "worker_id")
+            if "at" in item:
+                _event_time(item["at"], p + "at")
+            lon, lat, _ = locate(index, item, p)
+            moves[wid] = (lon, lat)
+            results.append({"index": i, "status": "applied"})
+        except Invalid as exc:
+            results.append({"index": i, "status": "rejected", "field": exc.field, "reason": exc.message})
+    if moves:
+        move_workers(store, actor, [(w, x, y) for w, (x, y) in moves.items()])
+    return results
+
+
+def ingest_alarms(
+    store: Store, index: GridIndex, actor: Actor, body: Any, sla_minutes: dict[str, dict[int, int]]
+) -> list[dict[str, Any]]:
+    """Device alarms become urgent items assigned at once to their grid's nearest worker."""
+    require_ingest(actor)
+    items = _batch(body, "alarms")
+    results: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        p = f"alarms[{i}]."
+        try:
+            if not isinstance(item, dict):
+                raise Invalid("each alarm must be an object", field=f"alarms[{i}]")
+            _extra(item, {"event_id", "device_id", "type", "lon", "lat", "crs", "description", "at"}, p)
+            kind = item.get("type")
+            if kind not in ALARM_TYPES:
+                raise Invalid(f"type must be one of {', '.join(ALARM_TYPES)}", field=p + "type")
+            event_id, device = _text(item, "event_id", True, p), _text(item, "device_id", True, p)
+            lon, lat, grid = locate(index, item, p)
+            results.append(
+                _raise_alarm(
+                    store,
+                    actor,
+                    event_id,
+                    device,
+                    kind,
+                    _text(item, "description", prefix=p),
+                    lon,
+                    lat,
+                    grid,
+                    sla_minutes,
+                )
+                | {"index": i}
+            )
+        except Invalid as exc:
+            results.append({"index": i, "status": "rejected", "field": exc.field, "reason": exc.message})
+    return results
+
+
+def _raise_alarm(
+    store: Store,
+    actor: Actor,
+    event_id: str,
+    device: str,
+    kind: str,
+    description: str,
+    lon: float,
+    lat: float,
+    grid: int,
+    sla_minutes: dict[str, dict[int, int]],
+) -> dict[str, Any]:
+    now = utcnow()
+    with store.transaction() as s:
+        existing = s.scalar(select(Incident.id).where(Incident.source == "device", Incident.external_id == event_id))
+        if existing is not None:
+            return {"status": "duplicate", "incident_id": existing}
+        item = Incident(
+            kind="alarm",
+            category=ALARM_TYPES[kind],
+            priority=1,
+            status="new",
+            title=ALARM_TYPES[kind],
+            description=description or f"设备 {device}",
+            lon=lon,
+            lat=lat,
+            grid_id=grid,
+            source="device",
+            external_id=event_id,
+            created_at=now,
+            updated_at=now,
+            due_at=due_at(now, "alarm", 1, sla_minutes),
+        )
+        s.add(item)
+        s.flush()
+        incident_id = item.id
+        record_event(
+            s,
+            "incident.created",
+            "incident",
+            incident_id,
+            actor.name,
+            {"ids": [incident_id], "kinds": ["alarm"], "device": device},
+        )
+    best = suggest(store, incident_id, limit=1)
+    if best and best[0].own_grid:
+        task = lifecycle.assign(store, actor, incident_id, best[0].worker_id)
+        return {"status": "created", "incident_id": incident_id, "task_id": task, "worker_id": best[0].worker_id}
+    return {"status": "created", "incident_id": incident_id}
