@@ -1,0 +1,211 @@
+"""The doors: every class of bad input gets a 4xx naming the field and stores nothing; retries are
+safe; one event reported by many joins one incident; sensors resolve by sequence."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app import create_app, runtime_of
+from config import Config
+from data.models import Event, Incident, ParkingSpace, Photo, Report, Task, Worker
+from geo.crs import distance_m, wgs84_to_gcj02
+
+TOKEN = "ingest-token-0123456789"
+H = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def door(tmp_path):
+    app = create_app(
+        Config(
+            database_url=f"sqlite:///{tmp_path / 'i.db'}",
+            grid_count=60,
+            parking_spaces=60,
+            bootstrap_token=TOKEN,
+            media_dir=str(tmp_path / "media"),
+        )
+    )
+    rt = runtime_of(app)
+    client = app.server.test_client()
+
+    class Door:
+        store = rt.store
+        index = rt.index
+
+        def post(self, path, headers=None, **kw):
+            return client.post(f"/api/v1{path}", headers={**H, **(headers or {})}, **kw)
+
+        def counts(self):
+            with rt.store.read() as s:
+                return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Incident, Report, Photo, Event))
+
+    return Door()
+
+
+def fire(**over):
+    body = {
+        "kind": "fire",
+        "category": "住宅火灾",
+        "lon": 106.71,
+        "lat": 26.58,
+        "description": "三楼冒烟",
+        "reporter": {"name": "张三", "phone": "13812345678"},
+    }
+    body.update(over)
+    return body
+
+
+def png(size=(40, 30)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+BAD = [
+    ("malformed json", {"data": "{kind: fire", "content_type": "application/json"}, "body"),
+    ("not an object", {"json": [1, 2]}, "body"),
+    ("missing field", {"json": {k: v for k, v in fire().items() if k != "category"}}, "category"),
+    ("extra field", {"json": fire(colour="red")}, "colour"),
+    ("extra reporter field", {"json": fire(reporter={"name": "a", "age": 3})}, "reporter.age"),
+    ("wrong kind", {"json": fire(kind="flood")}, "kind"),
+    ("swapped lon/lat", {"json": fire(lon=26.58, lat=106.71)}, "lon"),
+    ("outside the city", {"json": fire(lon=116.40, lat=39.90)}, "lat"),
+    ("unknown crs", {"json": fire(crs="utm48")}, "crs"),
+    ("lon not a number", {"json": fire(lon="106.7")}, "lon"),
+    ("text over its limit", {"json": fire(description="火" * 2001)}, "description"),
+    ("bad phone", {"json": fire(reporter={"phone": "call me"})}, "reporter.phone"),
+    ("bad priority", {"json": fire(priority=9)}, "priority"),
+]
+
+
+@pytest.mark.parametrize(("case", "request_kw", "field"), BAD, ids=[b[0] for b in BAD])
+def test_bad_reports_are_422_naming_the_field_and_store_nothing(door, case, request_kw, field):
+    before = door.counts()
+    r = door.post("/incidents", **request_kw)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["field"] == field, case
+    assert door.counts() == before
+
+
+@pytest.mark.parametrize(
+    ("photo", "why"),
+    [(b"GIF89a not really", "not a readable image"), (b"\xff\xd8" + b"0" * (8 * 1024 * 1024), "larger than 8 MB")],
+    ids=["fake", "oversized"],
+)
+def test_bad_photos_are_refused(door, photo, why):
+    import json
+
+    before = door.counts()
+    data = {"report": json.dumps(fire()), "photo": (io.BytesIO(photo), "fire.jpg")}
+    r = door.post("/incidents", data=data, content_type="multipart/form-data")
+    assert r.status_code == 422 and r.get_json()["field"] == "photo" and why in r.get_json()["message"]
+    assert door.counts() == before
+
+
+def test_a_report_with_a_photo_keeps_the_photo(door):
+    import json
+
+    data = {"report": json.dumps(fire()), "photo": (io.BytesIO(png()), "fire.png")}
+    r = door.post("/incidents", data=data, content_type="multipart/form-data")
+    assert r.status_code == 201
+    assert len(r.get_json()["photos"]) == 1 and r.get_json()["reporter"]["phone"] == "138****5678"
+
+
+def test_the_same_request_five_times_stores_one_item(door):
+    answers = [door.post("/incidents", json=fire(), headers={"Idempotency-Key": "abc-1"}) for _ in range(5)]
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.get_json()["id"] for a in answers}) == 1
+    assert door.counts()[:2] == (1, 1)
+    other = door.post("/incidents", json=fire(lon=106.8), headers={"Idempotency-Key": "abc-1"})
+    assert other.status_code == 422 and other.get_json()["field"] == "Idempotency-Key"
+    assert door.counts()[:2] == (1, 1)
+
+
+def test_one_fire_reported_by_many_is_one_incident(door):
+    first = door.post("/incidents", json=fire()).get_json()
+    for dx in (0.0001, 0.0002, -0.0002, 0.0003):  # 10 to 30 m away
+        r = door.post("/incidents", json=fire(lon=106.71 + dx, reporter={"name": "李四"}))
+        assert r.status_code == 200 and r.get_json()["joined"] and r.get_json()["id"] == first["id"]
+    far = door.post("/incidents", json=fire(lon=106.7110)).get_json()  # ~100 m: another fire
+    police = door.post("/incidents", json=fire(kind="police", category="治安")).get_json()  # another kind
+    assert far["id"] != first["id"] and police["id"] != first["id"]
+    with door.store.read() as s:
+        assert s.get(Incident, first["id"]).report_count == 5
+        assert s.scalar(select(func.count()).select_from(Report).where(Report.incident_id == first["id"])) == 5
+    with door.store.transaction() as s:  # eleven minutes later the same spot is a new event
+        s.execute(update(Incident).values(created_at=Incident.created_at - timedelta(minutes=11)))
+    late = door.post("/incidents", json=fire()).get_json()
+    assert late["id"] not in (first["id"], far["id"])
+
+
+def test_gcj02_input_is_stored_as_wgs84_and_skipping_the_conversion_would_show(door):
+    lon, lat = 106.7123, 26.5811
+    glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
+    got = door.post("/incidents", json=fire(lon=glon, lat=glat, crs="gcj02")).get_json()
+    assert distance_m(got["lon"], got["lat"], lon, lat) < 0.5
+    assert distance_m(glon, glat, lon, lat) > 300  # what a missing conversion would have stored
+
+
+def test_parking_events_resolve_by_sequence_and_event_id(door):
+    def ev(eid, kind, seq):
+        return {
+            "event_id": eid,
+            "event_type": kind,
+            "event_time": "2026-11-23T08:00:00+08:00",
+            "curb_space_id": "P01-001",
+            "device_id": "pile-1",
+            "sequence_number": seq,
+        }
+
+    r = door.post("/parking/events", json={"events": [ev("a", "park_start", 10), ev("b", "park_end", 12)]})
+    assert r.get_json()["counts"] == {"applied": 2}
+    late = door.post("/parking/events", json={"events": [ev("c", "park_start", 11), ev("b", "park_end", 12)]})
+    assert [x["status"] for x in late.get_json()["results"]] == ["stale", "duplicate"]
+    lost = door.post("/parking/events", json={"events": [ev("d", "comms_lost", 13)]})
+    assert lost.get_json()["counts"] == {"applied": 1}
+    with door.store.read() as s:
+        space = s.scalar(select(ParkingSpace).where(ParkingSpace.code == "P01-001"))
+    assert space.occupied is False and space.seq == 13 and space.comms_ok is False
+    bad = door.post(
+        "/parking/events",
+        json={"events": [ev("e", "park_start", -1), {**ev("f", "park_end", 14), "curb_space_id": "NOPE"}]},
+    )
+    fields = [x.get("field") for x in bad.get_json()["results"]]
+    assert fields == ["events[0].sequence_number", "events[1].curb_space_id"]
+    assert door.post("/parking/events", json={"wrong": []}).status_code == 422
+
+
+def test_device_alarm_becomes_a_task_for_the_grids_worker(door):
+    with door.store.read() as s:
+        worker = s.get(Worker, 1)
+    grid = door.index.polygons[list(door.index.ids).index(worker.grid_id)].representative_point()
+    alarm = {"event_id": "band-7-0001", "device_id": "band-7", "type": "blood_pressure", "lon": grid.x, "lat": grid.y}
+    r = door.post("/alarms", json={"alarms": [alarm, alarm | {"type": "volcano", "event_id": "x"}]})
+    created, rejected = r.get_json()["results"]
+    assert created["status"] == "created" and rejected["field"] == "alarms[1].type"
+    with door.store.read() as s:
+        task = s.scalar(select(Task).where(Task.incident_id == created["incident_id"]))
+        worker_grid = s.get(Worker, task.worker_id).grid_id
+    assert worker_grid == worker.grid_id
+    again = door.post("/alarms", json={"alarms": [alarm]}).get_json()["results"][0]
+    assert again == {"index": 0, "status": "duplicate", "incident_id": created["incident_id"]}
+
+
+def test_positions_batch_answers_item_by_item(door):
+    r = door.post(
+        "/workers/positions",
+        json={
+            "positions": [
+                {"worker_id": 1, "lon": 106.71, "lat": 26.58},
+                {"worker_id": 2, "lon": 26.58, "lat": 106.71},
+                {"worker_id": 3, "lon": 106.71, "lat": 26.58, "speed": 4},
+            ]
+        },
+    )
+    assert [x["status"] for x in r.get_json()["results"]] == ["applied", "rejected", "rejected"]
+    with door.store.read() as s:
+        assert (s.get(Worker, 1).lon, s.get(Worker, 1).lat) == (106.71, 26.58)
