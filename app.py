@@ -12,7 +12,7 @@ from typing import Any
 from dash import Dash
 from sqlalchemy.exc import IntegrityError
 
-from api import map_assets, media, session
+from api import map_assets, media, open311, session
 from api.v1 import create_blueprint
 from callbacks import command as command_callbacks
 from callbacks import shell as shell_callbacks
@@ -56,6 +56,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     app.server.register_blueprint(create_blueprint(rt))
     app.server.register_blueprint(map_assets.create_blueprint())
     app.server.register_blueprint(media.create_blueprint(rt))
+    app.server.register_blueprint(open311.create_blueprint(rt))
     login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
     app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
     session.install_guard(app.server, rt)

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api.idempotency import idempotent
 from data.runtime import Runtime
-from ops import ingest
+from ops import cap, ingest
 from ops.accounts import Actor
 from ops.errors import Invalid
 
@@ -55,6 +55,7 @@ def register(
     rt: Runtime,
     authenticated: Callable[..., Any],
     incident_out: Callable[[int], dict[str, Any]],
+    plain: Callable[[Any], Any],
 ) -> None:
     once = idempotent(rt.store)
 
@@ -93,3 +94,18 @@ def register(
     @once
     def alarms(actor: Actor) -> tuple[Response, int]:
         return _batch_answer(ingest.ingest_alarms(rt.store, rt.index, actor, _json_body(), rt.config.sla_minutes))
+
+    @bp.post("/alerts/cap")
+    @authenticated
+    @once
+    def cap_alert(actor: Actor) -> tuple[Response, int]:
+        if not request.data:
+            raise Invalid("body is empty: send a CAP 1.2 <alert> as XML", field="body")
+        alert_id, state = cap.apply(rt.store, actor, cap.parse(request.get_data()))
+        return jsonify({"id": alert_id, "state": state}), 201
+
+    @bp.get("/alerts")
+    @authenticated
+    def alerts(_actor: Actor) -> Response:
+        items = cap.list_alerts(rt.store, request.args.get("state"))
+        return jsonify({"count": len(items), "items": [plain(a) for a in items]})

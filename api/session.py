@@ -13,7 +13,16 @@ from data.runtime import Runtime
 from ops.accounts import Actor, actor_for_user, check_password, shared_secret
 from ops.errors import Unauthorized
 
-OPEN_PREFIXES = ("/login", "/logout", "/api/", "/map/", "/assets/", "/_dash-component-suites/", "/_favicon.ico")
+OPEN_PREFIXES = (
+    "/login",
+    "/logout",
+    "/api/",
+    "/open311/",
+    "/map/",
+    "/assets/",
+    "/_dash-component-suites/",
+    "/_favicon.ico",
+)
 HOME = {"worker": "/worker"}
 
 

@@ -270,7 +270,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         rows = queries.find_workers(rt.store, int(grid) if grid else None, None if duty is None else duty == "true")
         return jsonify(_plain({"count": len(rows), "items": rows}))
 
-    ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)))
+    ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)), _plain)
 
     @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(_rest: str) -> tuple[Response, int]:

@@ -13,7 +13,7 @@ from data.store import Store
 from geo import layers
 from geo.layers import geometry_to_display, lines_xy, to_display
 
-LIVE_LAYERS = ("grids", "items", "workers", "parking")
+LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts")
 
 
 @dataclass
@@ -59,6 +59,8 @@ def live_traces(store: Store, static: StaticLayers, crs: str, which: set[str]) -
         w = queries.worker_positions(store)
         lon, lat = to_display(w["lon"], w["lat"], crs)
         out["workers"] = layers.workers_trace(lon, lat, w["id"], w["name"], static.labels["worker"])
+    if "alerts" in which:
+        out["alerts"] = layers.alerts_trace(queries.active_alert_areas(store), crs)
     if "parking" in which:
         segs = queries.parking_segments(store)
         for trace in layers.parking_traces([(s.geom, s.occupancy) for s in segs], crs):

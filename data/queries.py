@@ -15,6 +15,7 @@ from data.models import (
     MAP_KINDS,
     OPEN_STATUSES,
     UNASSIGNED_STATUSES,
+    Alert,
     Event,
     Grid,
     Incident,
@@ -36,6 +37,7 @@ EVENT_LAYERS = {
     "worker": ("workers", "kpi"),
     "grid": ("grids", "items", "workers", "kpi", "feed"),
     "city": ("grids", "items", "workers", "parking", "kpi", "feed"),
+    "alert": ("alerts",),
 }
 
 
@@ -451,3 +453,10 @@ def worker_inbox(store: Store, user_id: int) -> tuple[dict[str, Any] | None, lis
             .order_by(Incident.priority, Incident.due_at)
         ).all()
     return worker._asdict(), [t._asdict() for t in tasks]
+
+
+def active_alert_areas(store: Store) -> list[shapely.Geometry]:
+    """The shapes of every active CAP alert, for the map."""
+    with store.read() as s:
+        collections = s.scalars(select(Alert.areas).where(Alert.state == "active")).all()
+    return [shapely.geometry.shape(f["geometry"]) for fc in collections for f in fc["features"]]

@@ -25,6 +25,7 @@ TRACES = (
     "grids",
     "districts",
     "roads",
+    "alerts",
     "parking_low",
     "parking_mid",
     "parking_high",
@@ -40,6 +41,7 @@ TRACE_INDEX = {name: i for i, name in enumerate(TRACES)}
 # Which traces each operator toggle shows or hides.
 LAYER_TRACES = {
     "grids": ("grids",),
+    "alerts": ("alerts",),
     "parking": ("parking_low", "parking_mid", "parking_high", "parking_spaces"),
     "workers": ("workers",),
     "ticket": ("ticket",),
@@ -208,6 +210,14 @@ def spaces_trace(
         "hovertemplate": f"{label} %{{text}}<extra></extra>",
         "showlegend": False,
     }
+
+
+def alerts_trace(areas: list[shapely.Geometry], crs: str) -> dict[str, Any]:
+    """Active CAP alert areas: filled outlines, one trace for all."""
+    outlines = [geometry_to_display(part.exterior, crs) for area in areas for part in shapely.get_parts(area)]
+    trace = line_trace("alerts", *lines_xy(outlines), color="#ff5050", width=2.5)
+    trace.update(fill="toself", fillcolor="rgba(255, 80, 80, 0.18)")
+    return trace
 
 
 def parking_traces(segments: list[tuple[shapely.LineString, float]], crs: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from geo.layers import LAYER_TRACES
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
 
-DEFAULT_LAYERS = ["grids", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers"]
+DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers"]
 KPI_COLORS = {
     "fire": "red",
     "police": "blue",

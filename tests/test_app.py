@@ -6,7 +6,7 @@ from dash import Patch, no_update
 from app import create_app, runtime_of
 from callbacks.command import KPI_ORDER, clicked_item, refresh, selected_items, viewport_bbox, visibility_patch
 from config import DEFAULT_SLA_MINUTES, Config, ConfigError
-from geo.layers import TRACE_INDEX, TRACES
+from geo.layers import TRACE_INDEX
 from layouts.i18n import Text, catalog
 from ops.accounts import Actor
 from ops.incidents import NewIncident, report
@@ -118,7 +118,7 @@ def test_layer_toggle_patches_visibility_only():
     ops = visibility_patch(["fire"]).to_plotly_json()["operations"]
     vis = {o["location"][1]: o["params"]["value"] for o in ops}
     assert vis[TRACE_INDEX["fire"]] is True and vis[TRACE_INDEX["workers"]] is False
-    assert TRACE_INDEX["roads"] not in vis and len(TRACES) == 13
+    assert TRACE_INDEX["roads"] not in vis and TRACE_INDEX["districts"] not in vis  # base layers stay
 
 
 def test_parking_spaces_only_when_zoomed_in():

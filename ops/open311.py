@@ -1,0 +1,166 @@
+"""Open311 GeoReport v2 on top of service tickets: the service list, requests in and out.
+A request posted here is a ticket on the map; its Open311 status follows the ticket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from data.models import OPEN_STATUSES, Incident, Photo
+from data.store import Store
+from ops.errors import Invalid, NotFound
+
+AGENCY = "OneMap 城市综合指挥中心"
+# service_code → (name shown to citizens, group)
+SERVICES: dict[str, tuple[str, str]] = {
+    "sanitation": ("环境卫生", "市容环境"),
+    "street_vending": ("占道经营", "市容环境"),
+    "noise": ("噪音扰民", "社会治安"),
+    "road_damage": ("道路破损", "市政设施"),
+    "streetlight": ("路灯故障", "市政设施"),
+    "illegal_parking": ("违章停车", "交通"),
+    "neighbour_dispute": ("邻里纠纷", "社会治安"),
+    "utilities": ("供水供电", "市政设施"),
+    "garbage": ("垃圾清运", "市容环境"),
+    "inquiry": ("政策咨询", "政务服务"),
+}
+NAME_TO_CODE = {name: code for code, (name, _) in SERVICES.items()}
+MAX_REQUESTS = 1000
+
+
+def services() -> list[dict[str, Any]]:
+    return [
+        {
+            "service_code": code,
+            "service_name": name,
+            "description": name,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": name,
+            "group": group,
+        }
+        for code, (name, group) in SERVICES.items()
+    ]
+
+
+def definition(code: str) -> dict[str, Any]:
+    if code not in SERVICES:
+        raise NotFound(f"unknown service_code {code!r}", field="service_code")
+    return {"service_code": code, "attributes": []}
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat(timespec="seconds") + "Z" if when else None
+
+
+def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
+    # Public: no reporter name or phone leaves through Open311.
+    closed = row.status not in OPEN_STATUSES
+    return {
+        "service_request_id": str(row.id),
+        "status": "closed" if closed else "open",
+        "status_notes": row.status,
+        "service_name": row.category,
+        "service_code": NAME_TO_CODE.get(row.category, "other"),
+        "description": row.description,
+        "agency_responsible": AGENCY,
+        "service_notice": "",
+        "requested_datetime": _iso(row.created_at),
+        "updated_datetime": _iso(row.updated_at),
+        "expected_datetime": _iso(row.due_at),
+        "address": "",
+        "address_id": "",
+        "zipcode": "",
+        "lat": row.lat,
+        "long": row.lon,
+        "media_url": f"{base_url}media/{photo}" if photo else "",
+    }
+
+
+def _date(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{name} must be a W3C date-time", field=name) from None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dict[str, Any]]:
+    """GET requests with the standard filters: ids, service_code, start/end date, status."""
+    stmt = select(
+        Incident.id,
+        Incident.status,
+        Incident.category,
+        Incident.description,
+        Incident.created_at,
+        Incident.updated_at,
+        Incident.due_at,
+        Incident.lat,
+        Incident.lon,
+    ).where(Incident.kind == "ticket")
+    if args.get("service_request_id"):
+        ids = [i.strip() for i in args["service_request_id"].split(",")]
+        if not all(i.isdigit() for i in ids):
+            raise Invalid("service_request_id must be comma-separated numbers", field="service_request_id")
+        stmt = stmt.where(Incident.id.in_([int(i) for i in ids]))
+    if args.get("service_code"):
+        codes = args["service_code"].split(",")
+        unknown = [c for c in codes if c not in SERVICES]
+        if unknown:
+            raise Invalid(f"unknown service_code {unknown[0]!r}", field="service_code")
+        stmt = stmt.where(Incident.category.in_([SERVICES[c][0] for c in codes]))
+    start, end = _date(args.get("start_date"), "start_date"), _date(args.get("end_date"), "end_date")
+    if start:
+        stmt = stmt.where(Incident.created_at >= start)
+    if end:
+        stmt = stmt.where(Incident.created_at <= end)
+    status = args.get("status")
+    if status:
+        if status not in ("open", "closed"):
+            raise Invalid("status must be open or closed", field="status")
+        stmt = stmt.where(
+            Incident.status.in_(OPEN_STATUSES) if status == "open" else Incident.status.not_in(OPEN_STATUSES)
+        )
+    with store.read() as s:
+        rows = s.execute(stmt.order_by(Incident.id.desc()).limit(MAX_REQUESTS)).all()
+        photos = dict(
+            s.execute(select(Photo.incident_id, Photo.name).where(Photo.incident_id.in_([r.id for r in rows]))).all()
+        )
+    return [_request(r, photos.get(r.id), base_url) for r in rows]
+
+
+def get_request(store: Store, request_id: str, base_url: str) -> list[dict[str, Any]]:
+    if not request_id.isdigit():
+        raise NotFound(f"no service request {request_id!r}")
+    found = find_requests(store, {"service_request_id": request_id}, base_url)
+    if not found:
+        raise NotFound(f"no service request {request_id}")
+    return found
+
+
+def report_body(form: dict[str, str]) -> dict[str, Any]:
+    """An Open311 POST as a OneMap ticket report (for ``ingest.parse_report``)."""
+    code = form.get("service_code", "")
+    if code not in SERVICES:
+        raise Invalid(f"unknown service_code {code!r}", field="service_code")
+    if not form.get("lat") or not form.get("long"):
+        raise Invalid("lat and long are required (address-only requests cannot be placed on the map)", field="lat")
+    try:
+        lat, lon = float(form["lat"]), float(form["long"])
+    except ValueError:
+        raise Invalid("lat and long must be numbers", field="lat") from None
+    name = " ".join(filter(None, (form.get("first_name", "").strip(), form.get("last_name", "").strip())))
+    body: dict[str, Any] = {
+        "kind": "ticket",
+        "category": SERVICES[code][0],
+        "lon": lon,
+        "lat": lat,
+        "crs": form.get("crs", "wgs84"),
+        "description": form.get("description", ""),
+        "reporter": {k: v for k, v in (("name", name), ("phone", form.get("phone", "").strip())) if v},
+    }
+    return body
