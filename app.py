@@ -10,9 +10,10 @@ import sys
 from typing import Any
 
 from dash import Dash
+from flask import jsonify
 from sqlalchemy.exc import IntegrityError
 
-from api import map_assets, media, open311, session
+from api import map_assets, media, open311, openapi, session
 from api.v1 import create_blueprint
 from callbacks import command as command_callbacks
 from callbacks import shell as shell_callbacks
@@ -60,6 +61,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
     app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
     session.install_guard(app.server, rt)
+    app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
 
     app.layout = shell.layout()
     app.validation_layout = validation_layout(t, rt)

@@ -26,6 +26,7 @@ from ops.privacy import mask_phone
 from ops.suggestions import suggest
 
 MAX_LIMIT = 1000
+MAX_ID = 2**63 - 1
 
 
 def _bearer() -> str | None:
@@ -146,6 +147,13 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code or 500
+
+    @bp.url_value_preprocessor
+    def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # A path id beyond 64 bits cannot exist; say so instead of letting the database overflow.
+        for value in (values or {}).values():
+            if isinstance(value, int) and value > MAX_ID:
+                raise NotFound("no such id")
 
     @bp.get("/health")
     def health() -> tuple[Response, int]:

@@ -122,13 +122,19 @@ def open_items(store: Store, now: datetime | None = None, limit: int = 100_000) 
                 Incident.status,
                 Incident.title,
                 Incident.due_at,
+                Incident.report_count,
             )
             .where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(MAP_KINDS))
             .order_by(Incident.id.desc())
             .limit(limit)
         ).all()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     due = np.array(cols[7], dtype="datetime64[us]")
+    reports = np.array(cols[8], dtype=np.int64)
+    titles = np.array(cols[6], dtype=object)
+    # One event reported by many shows once on the map, with its report count.
+    many = reports > 1
+    titles[many] = [f"{t} ×{n}" for t, n in zip(titles[many], reports[many], strict=True)]
     return ItemColumns(
         id=np.array(cols[0], dtype=np.int64),
         kind=np.array(cols[1], dtype=object),
@@ -136,7 +142,7 @@ def open_items(store: Store, now: datetime | None = None, limit: int = 100_000) 
         lat=np.array(cols[3], dtype=np.float64),
         priority=np.array(cols[4], dtype=np.int64),
         status=np.array(cols[5], dtype=object),
-        title=np.array(cols[6], dtype=object),
+        title=titles,
         overdue=due < np.datetime64(now, "us") if len(due) else np.zeros(0, dtype=bool),
     )
 

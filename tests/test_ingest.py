@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 
 from app import create_app, runtime_of
 from config import Config
+from data import queries
 from data.models import Event, Incident, ParkingSpace, Photo, Report, Task, Worker
 from geo.crs import distance_m, wgs84_to_gcj02
 
@@ -133,6 +134,8 @@ def test_one_fire_reported_by_many_is_one_incident(door):
     far = door.post("/incidents", json=fire(lon=106.7110)).get_json()  # ~100 m: another fire
     police = door.post("/incidents", json=fire(kind="police", category="治安")).get_json()  # another kind
     assert far["id"] != first["id"] and police["id"] != first["id"]
+    items = queries.open_items(door.store)
+    assert items.title[list(items.id).index(first["id"])] == "住宅火灾 ×5"  # one dot on the map, five reports
     with door.store.read() as s:
         assert s.get(Incident, first["id"]).report_count == 5
         assert s.scalar(select(func.count()).select_from(Report).where(Report.incident_id == first["id"])) == 5

@@ -1,0 +1,249 @@
+"""The OpenAPI 3 description of /api/v1, served at /api/openapi.json and used by the fuzz tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from data.models import KINDS, STATUSES
+from geo.crs import SYSTEMS
+from ops.ingest import ALARM_TYPES, PARKING_EVENTS, REPORT_KINDS
+
+ID = {"type": "integer", "minimum": 1}
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _responses(ok: str = "200", *errors: str) -> dict[str, Any]:
+    out: dict[str, Any] = {ok: {"description": "success", **_json({"type": "object"})}}
+    for code in ("401", *errors):
+        out[code] = {"description": "error", **_json(ERROR)}
+    return out
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": required or [], "additionalProperties": False}
+
+
+LOCATION = {"lon": {"type": "number"}, "lat": {"type": "number"}, "crs": {"type": "string", "enum": list(SYSTEMS)}}
+
+
+def spec() -> dict[str, Any]:
+    """The whole document."""
+    id_param = [{"name": "id", "in": "path", "required": True, "schema": ID}]
+    report = _obj(
+        {
+            "kind": {"type": "string", "enum": list(REPORT_KINDS)},
+            "category": {"type": "string", "maxLength": 64},
+            "title": {"type": "string", "maxLength": 200},
+            "description": {"type": "string", "maxLength": 2000},
+            "priority": {"type": "integer", "enum": [1, 2, 3]},
+            "case_number": {"type": "string", "maxLength": 64},
+            "reporter": _obj({"name": {"type": "string", "maxLength": 64}, "phone": {"type": "string"}}),
+            **LOCATION,
+        },
+        ["kind", "category", "lon", "lat"],
+    )
+    parking_event = _obj(
+        {
+            "event_id": {"type": "string"},
+            "event_type": {"type": "string", "enum": list(PARKING_EVENTS)},
+            "event_time": {"type": "string", "format": "date-time"},
+            "curb_space_id": {"type": "string"},
+            "device_id": {"type": "string"},
+            "sequence_number": {"type": "integer", "minimum": 0},
+        },
+        ["event_id", "event_type", "event_time", "curb_space_id", "device_id", "sequence_number"],
+    )
+    position = _obj(
+        {"worker_id": ID, "at": {"type": "string", "format": "date-time"}, **LOCATION}, ["worker_id", "lon", "lat"]
+    )
+    alarm = _obj(
+        {
+            "event_id": {"type": "string"},
+            "device_id": {"type": "string"},
+            "type": {"type": "string", "enum": list(ALARM_TYPES)},
+            "description": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"},
+            **LOCATION,
+        },
+        ["event_id", "device_id", "type", "lon", "lat"],
+    )
+    idem = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 200},
+    }
+    paths: dict[str, Any] = {
+        "/api/v1/health": {
+            "get": {
+                "summary": "Health",
+                "security": [],
+                "responses": {
+                    "200": {"description": "up", **_json({"type": "object"})},
+                    "503": {"description": "store down", **_json({"type": "object"})},
+                },
+            }
+        },
+        "/api/v1/grids": {"get": {"summary": "Grids as GeoJSON", "responses": _responses()}},
+        "/api/v1/incidents": {
+            "get": {
+                "summary": "Find incidents",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+                    {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
+                    {"name": "bbox", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+                "responses": _responses("200", "422"),
+            },
+            "post": {
+                "summary": "Report an incident (a duplicate joins the incident it repeats)",
+                "parameters": [idem],
+                "requestBody": {"required": True, **_json(report)},
+                "responses": {
+                    **_responses("201", "403", "409", "422"),
+                    "200": {"description": "joined an existing incident", **_json({"type": "object"})},
+                },
+            },
+        },
+        "/api/v1/incidents/{id}": {"get": {"parameters": id_param, "responses": _responses("200", "404")}},
+        "/api/v1/incidents/{id}/suggestions": {"get": {"parameters": id_param, "responses": _responses("200", "404")}},
+        "/api/v1/incidents/{id}/assign": {
+            "post": {
+                "parameters": id_param,
+                "requestBody": {"required": True, **_json(_obj({"worker_id": ID}, ["worker_id"]))},
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        },
+        "/api/v1/incidents/{id}/reassign": {
+            "post": {
+                "parameters": id_param,
+                "requestBody": {
+                    "required": True,
+                    **_json(_obj({"worker_id": ID, "reason": {"type": "string"}}, ["worker_id"])),
+                },
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        },
+        "/api/v1/incidents/{id}/priority": {
+            "post": {
+                "parameters": id_param,
+                "requestBody": {
+                    "required": True,
+                    **_json(_obj({"priority": {"type": "integer", "enum": [1, 2, 3]}}, ["priority"])),
+                },
+                "responses": _responses("200", "403", "404", "422"),
+            }
+        },
+        "/api/v1/workers": {
+            "get": {
+                "parameters": [
+                    {"name": "grid_id", "in": "query", "schema": ID},
+                    {"name": "on_duty", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+                ],
+                "responses": _responses("200", "422"),
+            }
+        },
+        "/api/v1/workers/positions": {
+            "post": {
+                "parameters": [idem],
+                "requestBody": {
+                    "required": True,
+                    **_json(_obj({"positions": {"type": "array", "items": position, "minItems": 1}}, ["positions"])),
+                },
+                "responses": _responses("200", "403", "422"),
+            }
+        },
+        "/api/v1/parking/events": {
+            "post": {
+                "parameters": [idem],
+                "requestBody": {
+                    "required": True,
+                    **_json(_obj({"events": {"type": "array", "items": parking_event, "minItems": 1}}, ["events"])),
+                },
+                "responses": _responses("200", "403", "422"),
+            }
+        },
+        "/api/v1/alarms": {
+            "post": {
+                "parameters": [idem],
+                "requestBody": {
+                    "required": True,
+                    **_json(_obj({"alarms": {"type": "array", "items": alarm, "minItems": 1}}, ["alarms"])),
+                },
+                "responses": _responses("200", "403", "422"),
+            }
+        },
+        "/api/v1/alerts": {
+            "get": {
+                "parameters": [
+                    {
+                        "name": "state",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["active", "updated", "cancelled"]},
+                    }
+                ],
+                "responses": _responses("200", "422"),
+            }
+        },
+        "/api/v1/alerts/cap": {
+            "post": {
+                "parameters": [idem],
+                "requestBody": {"required": True, "content": {"application/xml": {"schema": {"type": "string"}}}},
+                "responses": _responses("201", "403", "409", "422"),
+            }
+        },
+        "/api/v1/bulk/visits": {
+            "post": {
+                "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+                "responses": _responses("200", "403", "422"),
+            }
+        },
+    }
+    for action in ("cancel", "close", "reopen"):
+        paths[f"/api/v1/incidents/{{id}}/{action}"] = {
+            "post": {
+                "parameters": id_param,
+                "requestBody": {"required": False, **_json(_obj({"reason": {"type": "string"}}))},
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        }
+    for action in ("accept", "decline", "arrive", "resolve"):
+        paths[f"/api/v1/tasks/{{id}}/{action}"] = {
+            "post": {
+                "parameters": id_param,
+                "requestBody": {
+                    "required": False,
+                    **_json(_obj({"note": {"type": "string"}, "reason": {"type": "string"}})),
+                },
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "OneMap API",
+            "version": "1.0.0",
+            "description": "Dispatch command center: ingestion, dispatch and the one map. See docs/api.md.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message": {"type": "string"},
+                        "field": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "security": [{"bearer": []}],
+    }

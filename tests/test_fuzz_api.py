@@ -1,0 +1,51 @@
+"""Fuzz the API from its own OpenAPI description (schemathesis): no request gets a 5xx, and a
+refused request stores nothing."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from sqlalchemy import func, select
+
+from app import create_app, runtime_of
+from config import Config
+from data.models import Alert, Event, Incident, ParkingEvent, Report, Task
+
+TOKEN = "fuzz-token-0123456789abcdef"
+TABLES = (Incident, Report, Task, Alert, ParkingEvent, Event)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    return create_app(
+        Config(
+            database_url=f"sqlite:///{folder / 'f.db'}",
+            grid_count=60,
+            parking_spaces=60,
+            bootstrap_token=TOKEN,
+            media_dir=str(folder / "media"),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_app):
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", fuzz_app.server)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+def counts(app) -> tuple[int, ...]:
+    with runtime_of(app).store.read() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t)) for t in TABLES)
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_no_5xx_and_refusals_store_nothing(case, fuzz_app):
+    before = counts(fuzz_app)
+    response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code < 500, (case.method, case.path, response.text[:500])
+    if 400 <= response.status_code < 500:
+        assert counts(fuzz_app) == before, (case.method, case.path, response.status_code, response.text[:300])
