@@ -77,6 +77,21 @@ def register(
         )
         return jsonify({**incident_out(incident_id), "joined": joined}), 200 if joined else 201
 
+    @bp.post("/incidents/batch")
+    @authenticated
+    @once
+    def report_batch(actor: Actor) -> tuple[Response, int]:
+        body = _json_body()
+        if not isinstance(body, dict) or set(body) != {"reports"} or not isinstance(body["reports"], list):
+            raise Invalid('body must be {"reports": [...]}', field="reports")
+        if not 0 < len(body["reports"]) <= ingest.MAX_BATCH:
+            raise Invalid(f"reports must hold 1..{ingest.MAX_BATCH} items", field="reports")
+        cfg = rt.config
+        results = ingest.submit_batch(
+            rt.store, rt.index, actor, body["reports"], cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes
+        )
+        return _batch_answer(results)
+
     @bp.post("/parking/events")
     @authenticated
     @once

@@ -195,36 +195,43 @@ def _seat_wgs84(center: list[float]) -> tuple[float, float]:
     return float(lon), float(lat)
 
 
-def make_parking(roads: list[DemoRoad], spaces: int, seed: int, segments: int = 11) -> list[DemoSegment]:
-    """Kerbside parking on ``segments`` stretches of core roads, spaces every 6 m."""
+def make_parking(roads: list[DemoRoad], spaces: int, seed: int, per_segment: int = 94) -> list[DemoSegment]:
+    """Kerbside parking on stretches of core roads, ``per_segment`` spaces 6 m apart on each.
+
+    The default city has 1,031 spaces on 11 segments; a bigger city uses both kerbs of each stretch
+    and stretches further from the core.
+    """
     if spaces <= 0:
         return []
     rng = np.random.default_rng(seed + 2)
     cx, cy = _core_m()
     core = [r for r in roads if r.kind in ("ring", "radial")]
-    stretches: list[tuple[str, shapely.LineString]] = []
-    per = int(np.ceil(spaces / segments))
-    length = per * 6.0
+    segments = int(np.ceil(spaces / per_segment))
+    length = per_segment * 6.0
+    stretches: list[tuple[float, str, shapely.LineString]] = []
     for road in core:
         line_m = _to_m(road.geometry)
-        for start in np.arange(300.0, line_m.length - length, length * 3):
+        for start in np.arange(300.0, line_m.length - length, length * 1.5):
             piece = substring(line_m, start, start + length)
             mid = piece.interpolate(0.5, normalized=True)
-            if np.hypot(mid.x - cx, mid.y - cy) < 8000:
-                stretches.append((road.name, piece))
-    order = rng.permutation(len(stretches))[:segments]
+            distance = float(np.hypot(mid.x - cx, mid.y - cy))
+            for side in (0.0, 8.0, -8.0):  # the near kerb first, then both sides of the street
+                kerb = piece if side == 0 else piece.offset_curve(side)
+                stretches.append((distance + abs(side) * 1e4, road.name, kerb))
+    stretches.sort(key=lambda s: s[0])
+    chosen = stretches[: max(segments * 3, 11)]
+    order = rng.permutation(len(chosen))[:segments]
     out = []
     left = spaces
-    for n, idx in enumerate(order):
-        name, piece = stretches[idx]
-        count = min(per, left)
+    for n, idx in enumerate(sorted(order, key=lambda i: chosen[i][0])):
+        _, name, piece = chosen[idx]
+        count = min(per_segment, left)
         left -= count
-        dist = (np.arange(count) + 0.5) * 6.0
-        pts = shapely.line_interpolate_point(piece, dist)
+        pts = shapely.line_interpolate_point(piece, (np.arange(count) + 0.5) * 6.0)
         lon, lat = from_metres(shapely.get_x(pts), shapely.get_y(pts))
         out.append(
             DemoSegment(
-                name=f"{name}泊位段{n + 1:02d}",
+                name=f"{name}泊位段{n + 1:03d}",
                 geometry=_to_deg(piece),
                 spaces=list(zip(lon.tolist(), lat.tolist(), strict=True)),
             )

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from scipy.spatial import cKDTree
+from sqlalchemy import bindparam, insert, select, update
 
 from data.models import OPEN_STATUSES, Incident, ParkingEvent, ParkingSpace, Photo, Report, Worker, utcnow
 from data.store import Store, record_event
-from geo.crs import SYSTEMS, distance_m, to_wgs84
+from geo.crs import SYSTEMS, distance_m, to_metres, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
 from ops import lifecycle
 from ops.accounts import Actor
@@ -100,8 +101,8 @@ class CitizenReport:
     source: str
 
 
-def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenReport:
-    """Check a POST /incidents body: every problem is an ``Invalid`` naming its field."""
+def _report_fields(body: Any, source: str) -> tuple[dict[str, Any], float, float, str]:
+    """Everything of a report but its place: (fields, raw lon, raw lat, crs); ``Invalid`` names the field."""
     if not isinstance(body, dict):
         raise Invalid("body must be a JSON object", field="body")
     _extra(
@@ -121,21 +122,58 @@ def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenRep
     phone = _text(reporter, "phone", prefix="reporter.")
     if phone and not PHONE.match(phone):
         raise Invalid("reporter.phone is not a phone number", field="reporter.phone")
-    lon, lat, grid = locate(index, body)
-    return CitizenReport(
-        kind=kind,
-        category=category,
-        title=_text(body, "title") or category,
-        description=_text(body, "description"),
-        priority=int(priority),
-        lon=lon,
-        lat=lat,
-        grid_id=grid,
-        reporter_name=_text(reporter, "name", prefix="reporter."),
-        reporter_phone=phone,
-        case_number=_text(body, "case_number"),
-        source="110" if body.get("case_number") else source,
-    )
+    lon, lat = _number(body, "lon"), _number(body, "lat")
+    crs = body.get("crs", "wgs84")
+    if not isinstance(crs, str) or crs.lower() not in SYSTEMS:
+        raise Invalid(f"unknown coordinate system {crs!r}; use one of {', '.join(SYSTEMS)}", field="crs")
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        swapped = -90 <= lon <= 90 and -180 <= lat <= 180
+        raise Invalid(
+            "lon and lat look swapped: send longitude first" if swapped else "lon must be -180..180 and lat -90..90",
+            field="lon",
+        )
+    fields = {
+        "kind": kind,
+        "category": category,
+        "title": _text(body, "title") or category,
+        "description": _text(body, "description"),
+        "priority": int(priority),
+        "reporter_name": _text(reporter, "name", prefix="reporter."),
+        "reporter_phone": phone,
+        "case_number": _text(body, "case_number"),
+        "source": "110" if body.get("case_number") else source,
+    }
+    return fields, lon, lat, crs.lower()
+
+
+def _place_all(index: GridIndex, lon: np.ndarray, lat: np.ndarray, crs: list[str]) -> tuple[np.ndarray, ...]:
+    """WGS-84 positions, grid ids and a swapped flag for many points at once."""
+    lon, lat = lon.copy(), lat.copy()
+    systems = np.array(crs, dtype=object)
+    for system in set(crs):
+        m = systems == system
+        lon[m], lat[m] = to_wgs84(lon[m], lat[m], system)
+    grid = index.locate(lon, lat)
+    swapped = np.zeros(len(lon), dtype=bool)
+    outside = grid == OUTSIDE
+    if outside.any():
+        swapped[outside] = index.looks_swapped(lon[outside], lat[outside])
+    return lon, lat, grid, swapped
+
+
+def _outside_error(lon: float, lat: float, swapped: bool) -> Invalid:
+    if swapped:
+        return Invalid("lon and lat look swapped: send longitude first", field="lon")
+    return Invalid(f"({lon}, {lat}) is outside the city", field="lat")
+
+
+def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenReport:
+    """Check a POST /incidents body: every problem is an ``Invalid`` naming its field."""
+    fields, lon, lat, crs = _report_fields(body, source)
+    wlon, wlat, grid, swapped = _place_all(index, np.array([lon]), np.array([lat]), [crs])
+    if grid[0] == OUTSIDE:
+        raise _outside_error(lon, lat, bool(swapped[0]))
+    return CitizenReport(lon=float(wlon[0]), lat=float(wlat[0]), grid_id=int(grid[0]), **fields)
 
 
 def submit_report(
@@ -234,6 +272,145 @@ def submit_report(
                 )
             )
     return incident_id, joined is not None
+
+
+def submit_batch(
+    store: Store,
+    index: GridIndex,
+    actor: Actor,
+    bodies: list[Any],
+    sla_minutes: dict[str, dict[int, int]],
+    dedup_m: float,
+    dedup_minutes: int,
+) -> list[dict[str, Any]]:
+    """Many reports at once, in one transaction: checked one by one, placed and de-duplicated
+    together (against open incidents and within the batch), stored with executemany.
+    Answers item by item: ``created`` or ``joined`` with the incident id, or ``rejected``."""
+    require_ingest(actor)
+    results: list[dict[str, Any]] = [{} for _ in bodies]
+    good: list[tuple[int, dict[str, Any]]] = []
+    raw_lon, raw_lat, crs = [], [], []
+    for i, body in enumerate(bodies):
+        try:
+            fields, lon, lat, system = _report_fields(body, "api")
+        except Invalid as exc:
+            results[i] = {"index": i, "status": "rejected", "field": exc.field, "reason": exc.message}
+            continue
+        good.append((i, fields))
+        raw_lon.append(lon)
+        raw_lat.append(lat)
+        crs.append(system)
+    if not good:
+        return results
+    lon, lat, grid, swapped = _place_all(index, np.array(raw_lon), np.array(raw_lat), crs)
+    placed = []
+    for k, (i, fields) in enumerate(good):
+        if grid[k] == OUTSIDE:
+            exc = _outside_error(raw_lon[k], raw_lat[k], bool(swapped[k]))
+            results[i] = {"index": i, "status": "rejected", "field": exc.field, "reason": exc.message}
+        else:
+            placed.append((k, i, fields))
+    if not placed:
+        return results
+    keep = np.array([k for k, _, _ in placed])
+    x, y = to_metres(lon[keep], lat[keep])
+    kinds = np.array([f["kind"] for _, _, f in placed], dtype=object)
+    now = utcnow()
+    leader = np.arange(len(placed))  # which batch item each report joins (itself when new)
+    joined_existing = np.full(len(placed), -1, dtype=np.int64)
+    with store.transaction() as s:
+        for kind in set(kinds):
+            m = np.nonzero(kinds == kind)[0]
+            open_now = s.execute(
+                select(Incident.id, Incident.lon, Incident.lat).where(
+                    Incident.kind == kind,
+                    Incident.status.in_(OPEN_STATUSES),
+                    Incident.created_at >= now - timedelta(minutes=dedup_minutes),
+                    Incident.lon.between(float(lon[keep][m].min()) - 0.01, float(lon[keep][m].max()) + 0.01),
+                    Incident.lat.between(float(lat[keep][m].min()) - 0.01, float(lat[keep][m].max()) + 0.01),
+                )
+            ).all()
+            if open_now:
+                ex, ey = to_metres([r.lon for r in open_now], [r.lat for r in open_now])
+                dist, nearest = cKDTree(np.column_stack([ex, ey])).query(
+                    np.column_stack([x[m], y[m]]), distance_upper_bound=dedup_m
+                )
+                hit = np.isfinite(dist)
+                joined_existing[m[hit]] = [open_now[j].id for j in nearest[hit]]
+            fresh = m[joined_existing[m] < 0]
+            if len(fresh) > 1:
+                # Within the batch, a report joins the earliest report of its group.
+                for a, b in sorted(cKDTree(np.column_stack([x[fresh], y[fresh]])).query_pairs(dedup_m)):
+                    first, later = fresh[a], fresh[b]
+                    leader[later] = min(leader[later], leader[first])
+        new_rows, new_pos = [], []
+        for p, (_, _, f) in enumerate(placed):
+            if joined_existing[p] < 0 and leader[p] == p:
+                new_pos.append(p)
+                new_rows.append(
+                    {
+                        "kind": f["kind"],
+                        "category": f["category"],
+                        "priority": f["priority"],
+                        "status": "new",
+                        "title": f["title"],
+                        "description": f["description"],
+                        "lon": float(lon[keep][p]),
+                        "lat": float(lat[keep][p]),
+                        "grid_id": int(grid[keep][p]),
+                        "reporter_name": f["reporter_name"] or None,
+                        "reporter_phone": f["reporter_phone"] or None,
+                        "source": f["source"],
+                        "external_id": f["case_number"] or None,
+                        "created_at": now,
+                        "updated_at": now,
+                        "due_at": due_at(now, f["kind"], f["priority"], sla_minutes),
+                        "report_count": 1,
+                    }
+                )
+        new_ids = (
+            s.scalars(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), new_rows).all()
+            if new_rows
+            else []
+        )
+        incident_of = dict(zip(new_pos, new_ids, strict=True))
+        extra: dict[int, int] = {}
+        reports = []
+        for p, (_, i, f) in enumerate(placed):
+            target = int(joined_existing[p]) if joined_existing[p] >= 0 else incident_of[int(leader[p])]
+            is_new = joined_existing[p] < 0 and leader[p] == p
+            if not is_new:
+                extra[target] = extra.get(target, 0) + 1
+            results[i] = {"index": i, "status": "created" if is_new else "joined", "incident_id": target}
+            reports.append(
+                {
+                    "incident_id": target,
+                    "reporter_name": f["reporter_name"] or None,
+                    "reporter_phone": f["reporter_phone"] or None,
+                    "lon": float(lon[keep][p]),
+                    "lat": float(lat[keep][p]),
+                    "description": f["description"],
+                    "source": f["source"],
+                    "created_at": now,
+                }
+            )
+        if extra:
+            s.connection().execute(
+                update(Incident)
+                .where(Incident.id == bindparam("iid"))
+                .values(report_count=Incident.report_count + bindparam("n"), updated_at=now),
+                [{"iid": k, "n": v} for k, v in extra.items()],
+            )
+        s.execute(insert(Report), reports)
+        record_event(
+            s,
+            "incident.created",
+            "incident",
+            new_ids[-1] if new_ids else None,
+            actor.name,
+            {"ids": list(new_ids), "kinds": sorted(set(kinds)), "joined": sum(extra.values())},
+        )
+    return results
 
 
 def _event_time(value: Any, field: str) -> datetime:

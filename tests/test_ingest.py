@@ -212,3 +212,24 @@ def test_positions_batch_answers_item_by_item(door):
     assert [x["status"] for x in r.get_json()["results"]] == ["applied", "rejected", "rejected"]
     with door.store.read() as s:
         assert (s.get(Worker, 1).lon, s.get(Worker, 1).lat) == (106.71, 26.58)
+
+
+def test_a_batch_of_reports_is_placed_and_joined_together(door):
+    existing = door.post("/incidents", json=fire(lon=106.70, lat=26.57)).get_json()["id"]
+    reports = [
+        fire(lon=106.7200, lat=26.59),  # new
+        fire(lon=106.7201, lat=26.59),  # ~10 m from the first: joins it
+        fire(lon=106.7001, lat=26.57),  # ~10 m from the open incident: joins it
+        fire(lon=116.40, lat=39.90),  # outside the city
+        fire(category=""),  # missing category
+        fire(kind="police", category="治安", lon=106.7200, lat=26.59),  # same place, other kind: new
+    ]
+    r = door.post("/incidents/batch", json={"reports": reports})
+    results = r.get_json()["results"]
+    assert [x["status"] for x in results] == ["created", "joined", "joined", "rejected", "rejected", "created"]
+    assert results[1]["incident_id"] == results[0]["incident_id"] and results[2]["incident_id"] == existing
+    assert [results[3]["field"], results[4]["field"]] == ["lat", "category"]
+    with door.store.read() as s:
+        assert s.get(Incident, existing).report_count == 2
+        assert s.get(Incident, results[0]["incident_id"]).report_count == 2
+        assert s.scalar(select(func.count()).select_from(Report)) == 5

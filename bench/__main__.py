@@ -1,0 +1,72 @@
+"""The benchmark suite: `python -m bench [--scale small|city] [--json PATH] [--database-url URL]`.
+
+Builds a city at the chosen scale into a fresh store, then prints each figure beside the limit it
+is measured against in the same run, as a ratio. Benchmarks are not tests: run them on demand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import figures
+from bench.city import SCALES, build
+from config import Config
+from data.runtime import build_runtime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--database-url", help="an empty database to build the city in (default: a temp SQLite)")
+    parser.add_argument("--only", nargs="*", help="run only figures whose name contains one of these words")
+    args = parser.parse_args(argv)
+    scale = SCALES[args.scale]
+    workdir = Path(tempfile.mkdtemp(prefix="onemap-bench-"))
+    url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    print(f"building the {scale.name} city in {url.split('@')[-1]} …")
+    started = time.perf_counter()
+    store = build(url, scale)
+    print(f"  city ready in {time.perf_counter() - started:.0f} s")
+    labels = {"open": "open", "worker": "worker", "space": "space"}
+    rt = build_runtime(Config(database_url=url, media_dir=str(workdir / "media")), store, labels)
+
+    steps = [
+        ("grid", lambda: [figures.grid_assignment(store, rt, scale)]),
+        ("suggest", lambda: [figures.suggestions(store, rt, scale)]),
+        ("map", lambda: figures.map_payloads(store, rt, scale)),
+        ("ingest", lambda: [figures.ingest_path(store, rt, scale)]),
+        ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),
+        ("memory", lambda: [figures.peak_memory(url)]),
+    ]
+    results: list[figures.Figure] = []
+    for name, step in steps:
+        if args.only and not any(word in name for word in args.only):
+            continue
+        for fig in step():
+            results.append(fig)
+            mark = "ok " if fig.ok else "MISS"
+            ratio = f"{fig.ratio:8.3f}" if fig.ratio else "       -"
+            print(
+                f"[{mark}] {fig.name:<44} ours {fig.ours:12.4g}  limit {fig.limit:12.4g} {fig.unit:<9}"
+                f" ratio {ratio}  goal {fig.goal} {fig.note}"
+            )
+            sys.stdout.flush()
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"scale": scale.name, "store": store.kind, "figures": figures.as_json(results)},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

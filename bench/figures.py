@@ -1,0 +1,274 @@
+"""Each figure measures the project's path and, in the same run, the limit it is held against."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from plotly.io.json import to_json_plotly
+from scipy.spatial import cKDTree
+from sqlalchemy import insert, select, update
+
+from bench.city import Scale, random_points
+from config import DEFAULT_SLA_MINUTES, ROOT
+from data import map_view, queries
+from data.models import Incident, ParkingSpace, Worker
+from data.runtime import Runtime
+from data.store import Store
+from geo.crs import to_metres
+from layouts.i18n import Text
+from ops import bulk, ingest
+from ops.accounts import Actor
+from ops.suggestions import suggest
+
+OPERATOR = Actor(user_id=None, name="bench", role="operator")
+
+
+@dataclass
+class Figure:
+    name: str
+    ours: float
+    limit: float
+    unit: str
+    ratio: float  # ours relative to the limit, in the sense the goal states
+    goal: str
+    ok: bool
+    note: str = ""
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def grid_assignment(store: Store, rt: Runtime, scale: Scale) -> Figure:
+    rng = np.random.default_rng(1)
+    xmin, ymin, xmax, ymax = rt.index.bounds
+    x, y = rng.uniform(xmin, xmax, scale.points), rng.uniform(ymin, ymax, scale.points)
+    ours = best_of(lambda: rt.index.locate(x, y), 2)
+
+    def raw() -> None:
+        tree = shapely.STRtree(shapely.points(x, y))
+        tree.query(rt.index.polygons, predicate="contains")
+
+    limit = best_of(raw, 2)
+    rate = limit / ours  # our points per second over raw points per second
+    return Figure(
+        f"grid assignment of {scale.points:,} points",
+        scale.points / ours,
+        scale.points / limit,
+        "points/s",
+        rate,
+        "≥ 0.5× raw STRtree rate",
+        rate >= 0.5,
+    )
+
+
+def ingest_path(store: Store, rt: Runtime, scale: Scale) -> Figure:
+    n = 20_000 if scale.name == "city" else 5_000
+    rng = np.random.default_rng(2)
+    lon, lat, _ = random_points(rt.index, n, rng)
+    bodies = [
+        {
+            "kind": "ticket",
+            "category": "基准",
+            "lon": float(a),
+            "lat": float(b),
+            "description": "x",
+            "reporter": {"name": "王", "phone": "13812345678"},
+        }
+        for a, b in zip(lon, lat, strict=True)
+    ]
+    started = time.perf_counter()
+    ingest.submit_batch(store, rt.index, OPERATOR, bodies, DEFAULT_SLA_MINUTES, 50.0, 10)
+    ours = time.perf_counter() - started
+    now = queries.utcnow()
+    rows = [
+        {
+            "kind": "ticket",
+            "category": "基准",
+            "priority": 3,
+            "status": "new",
+            "title": "基准",
+            "description": "x",
+            "lon": float(a),
+            "lat": float(b),
+            "source": "raw",
+            "created_at": now,
+            "updated_at": now,
+            "due_at": now,
+        }
+        for a, b in zip(lon, lat, strict=True)
+    ]
+    started = time.perf_counter()
+    with store.transaction() as s:
+        s.execute(insert(Incident), rows)
+    limit = time.perf_counter() - started
+    ratio = limit / ours
+    return Figure(
+        f"ingest {n} reports, full path",
+        n / ours,
+        n / limit,
+        "rows/s",
+        ratio,
+        "≥ 0.25× raw Core executemany",
+        ratio >= 0.25,
+    )
+
+
+def bulk_push(store: Store, rt: Runtime, scale: Scale) -> Figure:
+    n = 380_000 if scale.name == "city" else 38_000
+    lon, lat, _ = random_points(rt.index, n, np.random.default_rng(3))
+    text = "lon,lat,note\n" + "\n".join(f"{a:.6f},{b:.6f},入户走访" for a, b in zip(lon, lat, strict=True))
+    started = time.perf_counter()
+    result = bulk.push_visits(store, rt.index, OPERATOR, text, DEFAULT_SLA_MINUTES)
+    took = time.perf_counter() - started
+    budget = 60.0 * n / 380_000
+    return Figure(
+        f"bulk push of {n:,} visits ({store.kind})",
+        took,
+        budget,
+        "s",
+        took / budget,
+        "≤ 1.0 of 60 s per 380,000 rows",
+        took <= budget and result.created == n,
+    )
+
+
+def _serialized(obj: Any) -> int:
+    return len(to_json_plotly(obj).encode())
+
+
+def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
+    from callbacks.command import refresh
+
+    t = Text("zh-CN")
+    layers = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers"]
+    started = time.perf_counter()
+    full = map_view.full_figure(store, rt.static, rt.crs, rt.style, layers)
+    first_bytes = _serialized(full)
+    first_time = time.perf_counter() - started
+    cursor = store.latest_event_id()
+
+    # A live tick: 100 items changed, 500 parking spaces changed, every worker moved.
+    rng = np.random.default_rng(4)
+    with store.transaction() as s:
+        ids = s.scalars(select(Incident.id).where(Incident.status == "new").limit(100)).all()
+        s.execute(update(Incident).where(Incident.id.in_(ids)).values(status="assigned"))
+    from ops import field
+
+    spaces = store_ids(store, ParkingSpace.id)
+    field.update_parking(
+        store,
+        OPERATOR,
+        [
+            field.SpaceChange(int(i), bool(rng.integers(2)), 10**12)
+            for i in rng.choice(spaces, min(500, len(spaces)), replace=False)
+        ],
+    )
+    w = queries.worker_positions(store)
+    field.move_workers(
+        store, OPERATOR, list(zip(w["id"].tolist(), (w["lon"] + 1e-4).tolist(), w["lat"].tolist(), strict=True))
+    )
+    with store.transaction() as s:
+        from data.store import record_event
+
+        record_event(s, "incident.assigned", "incident", ids[0] if ids else None, "bench", {"count": len(ids)})
+    started = time.perf_counter()
+    patch = refresh(rt, t, cursor)[0]
+    tick_bytes = _serialized(patch.to_plotly_json())
+    tick_time = time.perf_counter() - started
+    started = time.perf_counter()
+    rebuilt = _serialized(map_view.full_figure(store, rt.static, rt.crs, rt.style, layers))
+    rebuild_time = time.perf_counter() - started
+    return [
+        Figure(
+            "map first load",
+            first_bytes / 1e6,
+            first_time,
+            "MB / s",
+            0.0,
+            "recorded",
+            True,
+            f"{first_bytes / 1e6:.2f} MB in {first_time:.2f} s",
+        ),
+        Figure(
+            "live tick payload vs full figure",
+            tick_bytes / 1e6,
+            rebuilt / 1e6,
+            "MB",
+            tick_bytes / rebuilt,
+            "≤ 1/20",
+            tick_bytes / rebuilt <= 0.05,
+        ),
+        Figure(
+            "live tick server time vs full rebuild",
+            tick_time,
+            rebuild_time,
+            "s",
+            tick_time / rebuild_time,
+            "≤ 1/20",
+            tick_time / rebuild_time <= 0.05,
+        ),
+    ]
+
+
+def store_ids(store: Store, column: Any) -> np.ndarray:
+    with store.read() as s:
+        return np.array(s.scalars(select(column)).all())
+
+
+def suggestions(store: Store, rt: Runtime, scale: Scale) -> Figure:
+    with store.read() as s:
+        items = s.scalars(select(Incident.id).where(Incident.status == "new").limit(50)).all()
+        pos = s.execute(select(Worker.lon, Worker.lat).where(Worker.on_duty.is_(True))).all()
+    suggest(store, items[0])  # warm caches, as a running app has them
+    started = time.perf_counter()
+    for iid in items:
+        suggest(store, iid)
+    ours = (time.perf_counter() - started) / len(items)
+    x, y = to_metres([p.lon for p in pos], [p.lat for p in pos])
+    tree = cKDTree(np.column_stack([x, y]))
+    with store.read() as s:
+        targets = s.execute(select(Incident.lon, Incident.lat).where(Incident.id.in_(items))).all()
+    tx, ty = to_metres([t.lon for t in targets], [t.lat for t in targets])
+    started = time.perf_counter()
+    for q in zip(tx, ty, strict=True):
+        tree.query(q, k=8)
+    limit = (time.perf_counter() - started) / len(items)
+    return Figure(
+        f"suggestions among {len(pos):,} workers",
+        ours * 1e3,
+        limit * 1e3,
+        "ms/query",
+        ours / limit,
+        "≤ 3× raw KD-tree query",
+        ours / limit <= 3.0,
+    )
+
+
+def peak_memory(url: str) -> Figure:
+    code = (
+        "import resource, sys; sys.path.insert(0, '.');"
+        "from app import create_app, runtime_of; from config import Config; from data import map_view;"
+        f"app = create_app(Config(database_url={url!r}, simulate=False), seed=False); rt = runtime_of(app);"
+        "map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, ['grids', 'ticket', 'workers']);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    mb = int(out.stdout.strip().splitlines()[-1]) / 1024
+    return Figure("peak memory of one app process", mb, 2048.0, "MB", mb / 2048.0, "recorded (≤ 2 GB)", mb <= 2048)
+
+
+def as_json(figures: list[Figure]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in figures]
