@@ -199,7 +199,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.get("/incidents/<int:incident_id>/suggestions")
     @authenticated
     def suggestions(_actor: Actor, incident_id: int) -> Response:
-        return jsonify({"items": [asdict(s) for s in suggest(rt.store, incident_id)]})
+        return jsonify({"items": [asdict(s) for s in suggest(rt.store, incident_id, snapshot=rt.workers())]})
 
     @bp.post("/incidents/<int:incident_id>/assign")
     @authenticated

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
     steps = [
         ("grid", lambda: [figures.grid_assignment(store, rt, scale)]),
-        ("suggest", lambda: [figures.suggestions(store, rt, scale)]),
+        ("suggest", lambda: figures.suggestions(store, rt, scale)),
         ("map", lambda: figures.map_payloads(store, rt, scale)),
         ("ingest", lambda: [figures.ingest_path(store, rt, scale)]),
         ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),

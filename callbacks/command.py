@@ -98,7 +98,7 @@ def detail_view(rt: Runtime, t: Text, incident_id: int) -> list[Any]:
     if detail is None:
         return detail_panel(None, [], t, utcnow())
     detail["reporter"] = {"name": detail.pop("reporter_name"), "phone": mask_phone(detail.pop("reporter_phone"))}
-    return detail_panel(detail, suggest(rt.store, incident_id), t, utcnow())
+    return detail_panel(detail, suggest(rt.store, incident_id, snapshot=rt.workers()), t, utcnow())
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
@@ -254,7 +254,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if not clicks or not ids:
             return no_update
         try:
-            result = dispatch.auto_assign(rt.store, actor(), ids)
+            result = dispatch.auto_assign(rt.store, actor(), ids, rt.workers(max_age_s=0))
         except OneMapError as exc:
             return exc.message
         return t("msg.bulk").format(ok=len(result.assigned), bad=len(result.failed))

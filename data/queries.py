@@ -29,6 +29,7 @@ from data.models import (
 )
 from data.store import Store
 from geo.grid_index import GridIndex
+from geo.worker_index import WorkerIndex
 
 # Which map layers an event kind invalidates.
 EVENT_LAYERS = {
@@ -466,3 +467,35 @@ def active_alert_areas(store: Store) -> list[shapely.Geometry]:
     with store.read() as s:
         collections = s.scalars(select(Alert.areas).where(Alert.state == "active")).all()
     return [shapely.geometry.shape(f["geometry"]) for fc in collections for f in fc["features"]]
+
+
+@dataclass
+class WorkerSnapshot:
+    """On-duty workers with their positions indexed, names, roles and active task counts."""
+
+    index: WorkerIndex
+    people: list[tuple[int, str, str, int]]  # (id, name, role, grid id) by index position
+    loads: np.ndarray
+
+
+def worker_snapshot(store: Store) -> WorkerSnapshot:
+    with store.read() as s:
+        rows = s.execute(
+            select(Worker.id, Worker.name, Worker.role, Worker.grid_id, Worker.lon, Worker.lat)
+            .where(Worker.on_duty.is_(True), Worker.lon.is_not(None))
+            .order_by(Worker.id)
+        ).all()
+        loads = dict(
+            s.execute(
+                select(Task.worker_id, func.count())
+                .where(Task.status.in_(ACTIVE_TASK_STATUSES))
+                .group_by(Task.worker_id)
+            ).all()
+        )
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+    index = WorkerIndex(cols[0], np.array(cols[4], dtype=float), np.array(cols[5], dtype=float), cols[3])
+    return WorkerSnapshot(
+        index=index,
+        people=[(r.id, r.name, r.role, r.grid_id) for r in rows],
+        loads=np.array([loads.get(int(i), 0) for i in index.ids], dtype=np.int64),
+    )

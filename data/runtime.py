@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,14 @@ class Runtime:
     index: GridIndex
     static: StaticLayers
     style: dict[str, Any] = field(default_factory=dict)
+    _workers: tuple[float, queries.WorkerSnapshot] | None = None
+
+    def workers(self, max_age_s: float = 2.0) -> queries.WorkerSnapshot:
+        """Where the on-duty workers are and how busy: rebuilt when older than ``max_age_s``."""
+        now = time.monotonic()
+        if self._workers is None or now - self._workers[0] > max_age_s:
+            self._workers = (now, queries.worker_snapshot(self.store))
+        return self._workers[1]
 
     @property
     def crs(self) -> str:

@@ -130,6 +130,11 @@ def to_metres(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
     return _arr(x), _arr(y)
 
 
+def point_to_metres(lon: float, lat: float) -> tuple[float, float]:
+    """One WGS-84 point to UTM 48N metres, without array overhead (for per-request hot paths)."""
+    return _transformer("EPSG:4326", UTM_48N).transform(lon, lat)
+
+
 def from_metres(x: ArrayLike, y: ArrayLike) -> tuple[Floats, Floats]:
     """UTM 48N metres back to WGS-84 degrees."""
     lon, lat = _transformer(UTM_48N, "EPSG:4326").transform(_arr(x), _arr(y))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from data.queries import WorkerSnapshot, worker_snapshot
 from data.store import Store
 from ops import lifecycle
 from ops.accounts import Actor
@@ -17,13 +18,16 @@ class BulkResult:
     failed: dict[int, str] = field(default_factory=dict)
 
 
-def auto_assign(store: Store, actor: Actor, incident_ids: list[int]) -> BulkResult:
+def auto_assign(
+    store: Store, actor: Actor, incident_ids: list[int], snapshot: WorkerSnapshot | None = None
+) -> BulkResult:
     """Give each item to its top suggestion (its own grid's nearest worker); report each failure."""
     lifecycle.require_dispatcher(actor, "assign")
     result = BulkResult()
+    snapshot = snapshot or worker_snapshot(store)
     for iid in incident_ids:
         try:
-            best = suggest(store, iid, limit=1)
+            best = suggest(store, iid, limit=1, snapshot=snapshot)
             if not best:
                 result.failed[iid] = "no worker on duty"
                 continue

@@ -1,19 +1,23 @@
 """Who should take an item: its own grid's workers first, then the nearest on-duty workers,
-by distance in metres (UTM 48N) and by how many tasks each already has."""
+by distance in metres (UTM 48N) and by how many tasks each already has.
+
+Ranking runs on a ``WorkerSnapshot`` held in memory (rebuilt every few seconds by the runtime),
+so a suggestion costs a KD-tree query, not a scan of every worker."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from data.models import ACTIVE_TASK_STATUSES, Incident, Task, Worker
+from data.models import Incident
+from data.queries import WorkerSnapshot, worker_snapshot
 from data.store import Store
-from geo.crs import to_metres
+from geo.crs import point_to_metres
 from ops.errors import NotFound
 
-# One open task weighs like this many metres of extra walk when ranking outside the item's grid.
+# One open task weighs like this many metres of extra walk when ranking.
 LOAD_PENALTY_M = 400.0
 
 
@@ -28,44 +32,38 @@ class Suggestion:
     open_tasks: int
 
 
-def suggest(store: Store, incident_id: int, limit: int = 8) -> list[Suggestion]:
-    """Ranked candidates for one item: own grid first (nearest first), then by distance plus load."""
-    with store.read() as s:
-        item = s.get(Incident, incident_id)
-        if item is None:
-            raise NotFound(f"incident {incident_id} does not exist")
-        rows = s.execute(
-            select(Worker.id, Worker.name, Worker.role, Worker.grid_id, Worker.lon, Worker.lat).where(
-                Worker.on_duty.is_(True), Worker.lon.is_not(None)
-            )
-        ).all()
-        loads = dict(
-            s.execute(
-                select(Task.worker_id, func.count())
-                .where(Task.status.in_(ACTIVE_TASK_STATUSES))
-                .group_by(Task.worker_id)
-            ).all()
-        )
-    if not rows:
+def rank(snapshot: WorkerSnapshot, lon: float, lat: float, grid_id: int | None, limit: int = 8) -> list[Suggestion]:
+    """Own-grid workers first (nearest first), then the nearest others by distance plus load."""
+    index = snapshot.index
+    if not len(index):
         return []
-    ids = np.array([r.id for r in rows])
-    x, y = to_metres([r.lon for r in rows], [r.lat for r in rows])
-    ix, iy = to_metres(item.lon, item.lat)
-    dist = np.hypot(x - ix, y - iy)
-    load = np.array([loads.get(int(i), 0) for i in ids])
-    own = np.array([r.grid_id == item.grid_id for r in rows])
-    # Own-grid workers sort before everyone else; within each group, distance plus load decides.
-    score = dist + LOAD_PENALTY_M * load - own * 1e9
-    order = np.argsort(score, kind="stable")[:limit]
-    return [
-        Suggestion(
-            worker_id=int(ids[i]),
-            name=rows[i].name,
-            role=rows[i].role,
-            grid_id=rows[i].grid_id,
-            own_grid=bool(own[i]),
-            distance_m=round(float(dist[i]), 1),
-            open_tasks=int(load[i]),
-        )
-        for i in order
-    ]
+    x, y = point_to_metres(lon, lat)
+    _, near = index.nearest(x, y, 2 * limit)
+    pos = np.concatenate([index.in_grid(grid_id), near])  # may repeat a worker; dropped below
+    delta = index.xy[pos] - (x, y)
+    dist = np.sqrt((delta * delta).sum(axis=1))
+    in_own = index.grid_ids[pos] == (grid_id if grid_id is not None else -1)
+    loads = snapshot.loads[pos]
+    order = np.argsort(dist + LOAD_PENALTY_M * loads - in_own * 1e9, kind="stable")[: 3 * limit]
+    # Plain lists from here: per-element numpy scalars would cost more than the ranking itself.
+    picked = pos[order].tolist()
+    dists, owns, task_counts = dist[order].tolist(), in_own[order].tolist(), loads[order].tolist()
+    out: list[Suggestion] = []
+    seen: set[int] = set()
+    for p, d, own, n in zip(picked, dists, owns, task_counts, strict=True):
+        if p in seen:
+            continue
+        seen.add(p)
+        out.append(Suggestion(*snapshot.people[p], own, round(d, 1), n))
+        if len(out) == limit:
+            break
+    return out
+
+
+def suggest(store: Store, incident_id: int, limit: int = 8, snapshot: WorkerSnapshot | None = None) -> list[Suggestion]:
+    """Ranked candidates for one item (a fresh snapshot when none is given)."""
+    with store.read() as s:
+        item = s.execute(select(Incident.lon, Incident.lat, Incident.grid_id).where(Incident.id == incident_id)).first()
+    if item is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return rank(snapshot or worker_snapshot(store), item.lon, item.lat, item.grid_id, limit)
