@@ -26,7 +26,28 @@ KPI_ORDER = list(KPI_IDS)
 ITEM_TRACES = {TRACE_INDEX[k] for k in ITEM_STYLE}
 
 
-def refresh(rt: Runtime, t: Text, cursor: int | None) -> tuple[Any, ...]:
+# What a live update sends of each layer: the rest of a trace (shapes, styles) stays in the browser.
+PATCHED = {"grids": (("z",), ("zmax",)), "parking": (("marker", "color"),)}
+POINT_KEYS = (("lon",), ("lat",), ("customdata",), ("text",))
+
+
+def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]]) -> None:
+    """Write only the changing arrays of each trace into ``patch``."""
+    for name, trace in traces.items():
+        target = patch["data"][TRACE_INDEX[name]]
+        for path in PATCHED.get(name, POINT_KEYS):
+            value: Any = trace
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is None:
+                continue
+            slot = target
+            for key in path[:-1]:
+                slot = slot[key]
+            slot[path[-1]] = value
+
+
+def refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None = None) -> tuple[Any, ...]:
     """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, *KPI texts)."""
     latest, healthy = rt.cursor()
     badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
@@ -35,15 +56,7 @@ def refresh(rt: Runtime, t: Text, cursor: int | None) -> tuple[Any, ...]:
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     patch = Patch()
     live = layers & set(map_view.LIVE_LAYERS)
-    for name, trace in map_view.live_traces(rt.store, rt.static, rt.crs, live).items():
-        i = TRACE_INDEX[name]
-        if name == "grids":
-            patch["data"][i]["z"] = trace["z"]
-            patch["data"][i]["zmax"] = trace["zmax"]
-            continue
-        for key in ("lon", "lat", "customdata", "text"):
-            if key in trace:
-                patch["data"][i][key] = trace[key]
+    patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, live, view))
     feed = feed_items(queries.latest_items(rt.store), t) if "feed" in layers else no_update
     rows = queue_rows(queries.queue_items(rt.store), t) if "items" in layers else no_update
     if "kpi" in layers:
@@ -64,18 +77,28 @@ def visibility_patch(visible: list[str]) -> Patch:
     return patch
 
 
-def viewport_bbox(relayout: dict[str, Any] | None) -> tuple[float, float, float, float] | None:
-    """The visible WGS-84 box when zoomed in far enough for single parking spaces, else None."""
-    if not relayout or "map.zoom" not in relayout or relayout["map.zoom"] < SPACES_MIN_ZOOM:
+def view_from_relayout(relayout: dict[str, Any] | None, previous: map_view.View | None) -> map_view.View | None:
+    """The operator's zoom and visible WGS-84 box after a pan or zoom (None when the event says neither)."""
+    if not relayout or "map.zoom" not in relayout:
         return None
+    zoom = float(relayout["map.zoom"])
     corners = relayout.get("map._derived", {}).get("coordinates")
     if corners:
-        lons = [c[0] for c in corners]
-        lats = [c[1] for c in corners]
-        return min(lons), min(lats), max(lons), max(lats)
-    center = relayout.get("map.center", {})
-    span = 360.0 / 2 ** relayout["map.zoom"]
-    return center["lon"] - span, center["lat"] - span / 2, center["lon"] + span, center["lat"] + span / 2
+        lons, lats = [c[0] for c in corners], [c[1] for c in corners]
+        return {"zoom": zoom, "bbox": [min(lons), min(lats), max(lons), max(lats)]}
+    center = relayout.get("map.center") or (previous or {}).get("center")
+    if not center:
+        return {"zoom": zoom, "bbox": None}
+    span = 360.0 / 2**zoom
+    bbox = [center["lon"] - span, center["lat"] - span / 2, center["lon"] + span, center["lat"] + span / 2]
+    return {"zoom": zoom, "bbox": bbox}
+
+
+def viewport_bbox(view: map_view.View | None) -> tuple[float, float, float, float] | None:
+    """The visible box when zoomed in far enough for single parking spaces, else None."""
+    if not view or not view.get("bbox") or view["zoom"] < SPACES_MIN_ZOOM:
+        return None
+    return tuple(view["bbox"])  # type: ignore[return-value]
 
 
 def clicked_item(click: dict[str, Any] | None) -> int | None:
@@ -120,10 +143,11 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         *[Output(KPI_IDS[k], "children") for k in KPI_ORDER],
         Input(Ids.POLL, "n_intervals"),
         State(Ids.CURSOR, "data"),
+        State(CommandIds.VIEW, "data"),
         prevent_initial_call=True,
     )
-    def poll(_n: int, cursor: int | None) -> tuple[Any, ...]:
-        return refresh(rt, t, cursor)
+    def poll(_n: int, cursor: int | None, view: map_view.View | None) -> tuple[Any, ...]:
+        return refresh(rt, t, cursor, view)
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
@@ -132,17 +156,24 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         return visibility_patch(visible)
 
     @app.callback(
-        Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.MAP, "relayoutData"), prevent_initial_call=True
+        Output(Ids.MAP, "figure", allow_duplicate=True),
+        Output(CommandIds.VIEW, "data"),
+        Input(Ids.MAP, "relayoutData"),
+        State(CommandIds.VIEW, "data"),
+        prevent_initial_call=True,
     )
-    def zoom_spaces(relayout: dict[str, Any] | None) -> Patch:
-        if not relayout or "map.zoom" not in relayout:
-            return no_update
-        trace = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(relayout))
+    def follow_view(relayout: dict[str, Any] | None, previous: map_view.View | None) -> tuple[Any, Any]:
+        view = view_from_relayout(relayout, previous)
+        if view is None:
+            return no_update, no_update
         patch = Patch()
-        i = TRACE_INDEX["parking_spaces"]
+        if map_view.detailed(view) or map_view.detailed(previous):
+            patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, view))
+        spaces = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(view))
+        target = patch["data"][TRACE_INDEX["parking_spaces"]]
         for key in ("lon", "lat", "text", "marker"):
-            patch["data"][i][key] = trace[key]
-        return patch
+            target[key] = spaces[key]
+        return patch, view
 
     @app.callback(
         Output(CommandIds.SELECTED, "data"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import shapely
 from shapely.geometry import mapping, shape
 
 from data import queries
@@ -14,6 +15,8 @@ from geo import layers
 from geo.layers import geometry_to_display, lines_xy, to_display
 
 LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts")
+LOW_ZOOM_PER_KIND = 2000  # below the detail zoom: the most urgent items of each kind; grids show the rest
+View = dict[str, Any]  # {"zoom": float, "bbox": [lon_min, lat_min, lon_max, lat_max]} from the browser
 
 
 @dataclass
@@ -25,28 +28,56 @@ class StaticLayers:
     geojson: dict[str, Any]
     traces: dict[str, dict[str, Any]]
     labels: dict[str, str]  # hover words in the UI language: "open", "worker", "space"
+    parking_ids: np.ndarray  # segment ids in the order of the parking markers
+    parking_lon: np.ndarray
+    parking_lat: np.ndarray
+    parking_names: list[str]
 
 
 def static_layers(store: Store, crs: str, labels: dict[str, str]) -> StaticLayers:
     geojson = queries.grid_geojson(store)
     names = [f["properties"]["name"] for f in geojson["features"]]
     for feature in geojson["features"]:
-        if crs != "wgs84":
-            feature["geometry"] = mapping(geometry_to_display(shape(feature["geometry"]), crs))
+        # Five decimals (about a metre) is plenty on screen and halves what the first load sends.
+        display = geometry_to_display(shape(feature["geometry"]), crs)
+        feature["geometry"] = mapping(shapely.transform(display, lambda xy: np.round(xy, 5)))
         # The choropleth needs only the shape: the properties are served by the API.
         feature["properties"] = {}
     ids = np.array([f["id"] for f in geojson["features"]], dtype=np.int64)
     outlines = [geometry_to_display(g, crs) for g in queries.district_outlines(store)]
     road_lines = [geometry_to_display(g, crs) for _, _, g in queries.roads(store)]
+    segments = queries.parking_segments(store)
+    kerbs = [geometry_to_display(seg.geom, crs) for seg in segments]
+    middles = [k.interpolate(0.5, normalized=True) for k in kerbs]
     traces = {
         "districts": layers.line_trace("districts", *lines_xy(outlines), color="#7aa2d6", width=2.2),
         "roads": layers.line_trace("roads", *lines_xy(road_lines), color="#4a5d80", width=1.6),
+        "parking_lines": layers.line_trace("parking_lines", *lines_xy(kerbs), color="#8da2c0", width=3),
     }
-    return StaticLayers(ids, names, geojson, traces, labels)
+    return StaticLayers(
+        ids,
+        names,
+        geojson,
+        traces,
+        labels,
+        parking_ids=np.array([seg.id for seg in segments], dtype=np.int64),
+        parking_lon=np.array([p.x for p in middles]),
+        parking_lat=np.array([p.y for p in middles]),
+        parking_names=[seg.name for seg in segments],
+    )
 
 
-def live_traces(store: Store, static: StaticLayers, crs: str, which: set[str]) -> dict[str, dict[str, Any]]:
-    """The traces of the layers in ``which`` (a subset of ``LIVE_LAYERS``), keyed by trace name."""
+def detailed(view: View | None) -> bool:
+    return bool(view and view.get("bbox") and view.get("zoom", 0) >= layers.DETAIL_ZOOM)
+
+
+def live_traces(
+    store: Store, static: StaticLayers, crs: str, which: set[str], view: View | None = None
+) -> dict[str, dict[str, Any]]:
+    """The traces of the layers in ``which`` (a subset of ``LIVE_LAYERS``), keyed by trace name.
+
+    Items are everything inside the viewport when zoomed in, else the most urgent of each kind.
+    """
     out: dict[str, dict[str, Any]] = {}
     if "grids" in which:
         _, load = queries.open_load_by_grid(store)
@@ -54,17 +85,21 @@ def live_traces(store: Store, static: StaticLayers, crs: str, which: set[str]) -
             static.geojson, static.grid_ids, load, static.grid_names, static.labels["open"]
         )
     if "items" in which:
-        out.update(layers.item_layers(queries.open_items(store), crs))
+        if detailed(view):
+            items = queries.open_items(store, bbox=tuple(view["bbox"]))  # type: ignore[index]
+        else:
+            items = queries.open_items(store, per_kind=LOW_ZOOM_PER_KIND)
+        out.update(layers.item_layers(items, crs))
     if "workers" in which:
         w = queries.worker_positions(store)
         lon, lat = to_display(w["lon"], w["lat"], crs)
-        out["workers"] = layers.workers_trace(lon, lat, w["id"], w["name"], static.labels["worker"])
+        out["workers"] = layers.workers_trace(lon, lat, w["id"], static.labels["worker"])
     if "alerts" in which:
         out["alerts"] = layers.alerts_trace(queries.active_alert_areas(store), crs)
     if "parking" in which:
-        segs = queries.parking_segments(store)
-        for trace in layers.parking_traces([(s.geom, s.occupancy) for s in segs], crs):
-            out[trace["name"]] = trace
+        occupancy = {seg.id: seg.occupancy for seg in queries.parking_segments(store)}
+        values = np.array([occupancy.get(int(i), 0.0) for i in static.parking_ids])
+        out["parking"] = layers.parking_trace(static.parking_lon, static.parking_lat, values, static.parking_names)
     return out
 
 
@@ -78,10 +113,10 @@ def spaces_trace(
 
 
 def full_figure(
-    store: Store, static: StaticLayers, crs: str, style: dict[str, Any], visible: list[str]
+    store: Store, static: StaticLayers, crs: str, style: dict[str, Any], visible: list[str], view: View | None = None
 ) -> dict[str, Any]:
     """The first-load figure: every layer."""
     traces = dict(static.traces)
-    traces.update(live_traces(store, static, crs, set(LIVE_LAYERS)))
+    traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view))
     traces["parking_spaces"] = spaces_trace(store, static, crs, None)
     return layers.command_figure(traces, style, visible)

@@ -109,26 +109,38 @@ class ItemColumns:
     overdue: np.ndarray
 
 
-def open_items(store: Store, now: datetime | None = None, limit: int = 100_000) -> ItemColumns:
-    """Every open item, newest first, as columns."""
+def open_items(
+    store: Store,
+    now: datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    per_kind: int | None = None,
+    limit: int = 20_000,
+) -> ItemColumns:
+    """Open items as columns: inside ``bbox`` when given, else the ``per_kind`` most urgent of each kind."""
     now = now or utcnow()
+    columns = (
+        Incident.id,
+        Incident.kind,
+        Incident.lon,
+        Incident.lat,
+        Incident.priority,
+        Incident.status,
+        Incident.title,
+        Incident.due_at,
+        Incident.report_count,
+    )
+    base = select(*columns).where(Incident.status.in_(OPEN_STATUSES))
+    if bbox:
+        base = base.where(Incident.lon.between(bbox[0], bbox[2]), Incident.lat.between(bbox[1], bbox[3]))
     with store.read() as s:
-        rows = s.execute(
-            select(
-                Incident.id,
-                Incident.kind,
-                Incident.lon,
-                Incident.lat,
-                Incident.priority,
-                Incident.status,
-                Incident.title,
-                Incident.due_at,
-                Incident.report_count,
-            )
-            .where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(MAP_KINDS))
-            .order_by(Incident.id.desc())
-            .limit(limit)
-        ).all()
+        if per_kind is not None and not bbox:
+            rows = []
+            for kind in MAP_KINDS:
+                stmt = base.where(Incident.kind == kind).order_by(Incident.priority, Incident.id.desc())
+                rows += s.execute(stmt.limit(per_kind)).all()
+        else:
+            stmt = base.where(Incident.kind.in_(MAP_KINDS)).order_by(Incident.id.desc()).limit(limit)
+            rows = s.execute(stmt).all()
     cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     due = np.array(cols[7], dtype="datetime64[us]")
     reports = np.array(cols[8], dtype=np.int64)

@@ -17,6 +17,7 @@ from geo.crs import from_wgs84
 CENTER = {"lon": 106.71, "lat": 26.58}
 ZOOM = 10.2
 SPACES_MIN_ZOOM = 15.0
+DETAIL_ZOOM = 13.0  # below it the map shows aggregates and the most urgent items; above, everything in view
 BACKGROUND = "#0b1220"
 UIREVISION = "onemap-command"
 
@@ -26,9 +27,8 @@ TRACES = (
     "districts",
     "roads",
     "alerts",
-    "parking_low",
-    "parking_mid",
-    "parking_high",
+    "parking_lines",
+    "parking",
     "parking_spaces",
     "workers",
     "overdue",
@@ -42,7 +42,7 @@ TRACE_INDEX = {name: i for i, name in enumerate(TRACES)}
 LAYER_TRACES = {
     "grids": ("grids",),
     "alerts": ("alerts",),
-    "parking": ("parking_low", "parking_mid", "parking_high", "parking_spaces"),
+    "parking": ("parking_lines", "parking", "parking_spaces"),
     "workers": ("workers",),
     "ticket": ("ticket",),
     "police": ("police",),
@@ -56,11 +56,15 @@ ITEM_STYLE = {
     "alarm": {"color": "#c77dff", "size": 9},
     "fire": {"color": "#ff3b30", "size": 12},
 }
-PARKING_BUCKETS = (
-    ("parking_low", 0.0, 0.6, "#2ecc71"),
-    ("parking_mid", 0.6, 0.85, "#f39c12"),
-    ("parking_high", 0.85, 1.01, "#e74c3c"),
-)
+# Parking occupancy: green below 60 %, amber to 85 %, red above (stepped, so colours mean thresholds).
+PARKING_COLORSCALE = [
+    [0.0, "#2ecc71"],
+    [0.6, "#2ecc71"],
+    [0.6, "#f39c12"],
+    [0.85, "#f39c12"],
+    [0.85, "#e74c3c"],
+    [1.0, "#e74c3c"],
+]
 GRID_COLORSCALE = [[0.0, "#13233f"], [0.3, "#1f4e79"], [0.6, "#b7791f"], [1.0, "#e53e3e"]]
 
 
@@ -138,7 +142,7 @@ def grid_trace(
         "geojson": geojson,
         "featureidkey": "id",
         "locations": ids,
-        "z": load,
+        "z": load.astype(np.int32),
         "zmin": 0,
         "zmax": max(5, int(load.max()) if len(load) else 5),
         "colorscale": GRID_COLORSCALE,
@@ -155,9 +159,9 @@ def items_trace(kind: str, lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, ti
         "type": "scattermap",
         "name": kind,
         "mode": "markers",
-        "lon": lon,
-        "lat": lat,
-        "customdata": ids,
+        "lon": lon.astype(np.float32),
+        "lat": lat.astype(np.float32),
+        "customdata": ids.astype(np.int32),
         "text": titles,
         "marker": {"size": style["size"], "color": style["color"], "opacity": 0.9},
         "hovertemplate": "%{text} #%{customdata}<extra></extra>",
@@ -179,19 +183,17 @@ def overdue_trace(lon: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
     }
 
 
-def workers_trace(
-    lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, names: np.ndarray, label: str = "worker"
-) -> dict[str, Any]:
+def workers_trace(lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, label: str = "worker") -> dict[str, Any]:
+    """Every on-duty worker; float32 positions (a metre is 1e-5 degrees, float32 keeps ~0.2 m here)."""
     return {
         "type": "scattermap",
         "name": "workers",
         "mode": "markers",
-        "lon": lon,
-        "lat": lat,
-        "customdata": ids,
-        "text": names,
+        "lon": lon.astype(np.float32),
+        "lat": lat.astype(np.float32),
+        "customdata": ids.astype(np.int32),
         "marker": {"size": 5, "color": "#3ee0cf", "opacity": 0.8},
-        "hovertemplate": f"{label} %{{text}}<extra></extra>",
+        "hovertemplate": f"{label} #%{{customdata}}<extra></extra>",
         "showlegend": False,
     }
 
@@ -220,13 +222,25 @@ def alerts_trace(areas: list[shapely.Geometry], crs: str) -> dict[str, Any]:
     return trace
 
 
-def parking_traces(segments: list[tuple[shapely.LineString, float]], crs: str) -> list[dict[str, Any]]:
-    """Road segments in three occupancy buckets (free, busy, full): one line trace each."""
-    out = []
-    for name, lo, hi, color in PARKING_BUCKETS:
-        lines = [geometry_to_display(g, crs) for g, occ in segments if lo <= occ < hi]
-        out.append(line_trace(name, *lines_xy(lines), color=color, width=5))
-    return out
+def parking_trace(lon: np.ndarray, lat: np.ndarray, occupancy: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """One marker per road segment at its middle, coloured by occupancy (green <60 %, amber, red >85 %)."""
+    return {
+        "type": "scattermap",
+        "name": "parking",
+        "mode": "markers",
+        "lon": lon,
+        "lat": lat,
+        "text": names,
+        "marker": {
+            "size": 11,
+            "color": occupancy.astype(np.float32),
+            "cmin": 0,
+            "cmax": 1,
+            "colorscale": PARKING_COLORSCALE,
+        },
+        "hovertemplate": "%{text}<br>%{marker.color:.0%}<extra></extra>",
+        "showlegend": False,
+    }
 
 
 def item_layers(items: Any, crs: str) -> dict[str, dict[str, Any]]:

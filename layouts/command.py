@@ -322,6 +322,7 @@ def layout(
             dcc.Store(id=Ids.CURSOR, data=cursor),
             dcc.Store(id=CommandIds.SELECTED),
             dcc.Store(id=CommandIds.SELECTION, data=[]),
+            dcc.Store(id=CommandIds.VIEW),
         ],
         className="command",
     )

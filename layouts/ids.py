@@ -48,6 +48,7 @@ class CommandIds(StrEnum):
     BULK = "command-bulk"
     BULK_INFO = "command-bulk-info"
     MESSAGE = "command-message"
+    VIEW = "command-view"
     PUSH_UPLOAD = "push-upload"
     PUSH_JOB = "push-job"
     PUSH_PROGRESS = "push-progress"

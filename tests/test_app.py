@@ -4,7 +4,15 @@ import pytest
 from dash import Patch, no_update
 
 from app import create_app, runtime_of
-from callbacks.command import KPI_ORDER, clicked_item, refresh, selected_items, viewport_bbox, visibility_patch
+from callbacks.command import (
+    KPI_ORDER,
+    clicked_item,
+    refresh,
+    selected_items,
+    view_from_relayout,
+    viewport_bbox,
+    visibility_patch,
+)
 from config import DEFAULT_SLA_MINUTES, Config, ConfigError
 from geo.layers import TRACE_INDEX
 from layouts.i18n import Text, catalog
@@ -122,8 +130,10 @@ def test_layer_toggle_patches_visibility_only():
 
 
 def test_parking_spaces_only_when_zoomed_in():
-    assert viewport_bbox({"map.zoom": 12, "map.center": {"lon": 106.7, "lat": 26.6}}) is None
-    box = viewport_bbox({"map.zoom": 16, "map.center": {"lon": 106.7, "lat": 26.6}})
+    far = view_from_relayout({"map.zoom": 12, "map.center": {"lon": 106.7, "lat": 26.6}}, None)
+    assert viewport_bbox(far) is None
+    near = view_from_relayout({"map.zoom": 16, "map.center": {"lon": 106.7, "lat": 26.6}}, None)
+    box = viewport_bbox(near)
     assert box[0] < 106.7 < box[2] and box[1] < 26.6 < box[3]
 
 
@@ -181,3 +191,22 @@ def test_map_clicks_and_selections_pick_items_only():
     assert clicked_item(None) is None
     lasso = {"points": [{"curveNumber": fire, "customdata": 3}, {"curveNumber": workers, "customdata": 9}]}
     assert selected_items([{"id": 5}, {"id": 3}], lasso) == [5, 3]
+
+
+def test_zoomed_in_the_map_shows_every_item_in_view_and_zoomed_out_the_most_urgent(app):
+    rt = runtime_of(app)
+    inside = rt.index.polygons[0].representative_point()
+    elsewhere = rt.index.polygons[-1].representative_point()
+    report(
+        rt.store,
+        rt.index,
+        Actor(None, "op", "operator"),
+        [NewIncident("ticket", "噪音", "噪音", p.x, p.y) for p in (inside, elsewhere)],
+        DEFAULT_SLA_MINUTES,
+    )
+    from data import map_view
+
+    box = [inside.x - 0.001, inside.y - 0.001, inside.x + 0.001, inside.y + 0.001]
+    near = map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, {"zoom": 15, "bbox": box})
+    far = map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, {"zoom": 10, "bbox": box})
+    assert len(near["ticket"]["lon"]) == 1 and len(far["ticket"]["lon"]) == 2
