@@ -4,8 +4,10 @@ the queue; assign from the detail drawer in one click; bulk assign; cancel; prio
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
+import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from api.session import current_actor
@@ -31,8 +33,17 @@ PATCHED = {"grids": (("z",), ("zmax",)), "parking": (("marker", "color"),)}
 POINT_KEYS = (("lon",), ("lat",), ("customdata",), ("text",))
 
 
-def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]]) -> None:
-    """Write only the changing arrays of each trace into ``patch``."""
+def _digest(value: Any) -> str:
+    data = value.tobytes() if isinstance(value, np.ndarray) and value.dtype != object else repr(value).encode()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]], sent: dict[str, str] | None = None) -> dict[str, str]:
+    """Write the changing arrays of each trace into ``patch``; skip any the browser already holds.
+
+    ``sent`` maps "trace.key" to a digest of what this screen last received; the new map is returned.
+    """
+    known = dict(sent or {})
     for name, trace in traces.items():
         target = patch["data"][TRACE_INDEX[name]]
         for path in PATCHED.get(name, POINT_KEYS):
@@ -41,22 +52,30 @@ def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]]) -> None:
                 value = value.get(key) if isinstance(value, dict) else None
             if value is None:
                 continue
+            slot_name = ".".join((name, *path))
+            digest = _digest(value)
+            if known.get(slot_name) == digest:
+                continue
+            known[slot_name] = digest
             slot = target
             for key in path[:-1]:
                 slot = slot[key]
             slot[path[-1]] = value
+    return known
 
 
-def refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None = None) -> tuple[Any, ...]:
-    """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, *KPI texts)."""
+def refresh(
+    rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None = None, sent: dict[str, str] | None = None
+) -> tuple[Any, ...]:
+    """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, digests, *KPI texts)."""
     latest, healthy = rt.cursor()
     badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
     if cursor is not None and latest <= cursor:
-        return (no_update, no_update, *badge, no_update, no_update, *[no_update] * len(KPI_ORDER))
+        return (no_update, no_update, *badge, no_update, no_update, no_update, *[no_update] * len(KPI_ORDER))
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     patch = Patch()
     live = layers & set(map_view.LIVE_LAYERS)
-    patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, live, view))
+    digests = patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, live, view), sent)
     feed = feed_items(queries.latest_items(rt.store), t) if "feed" in layers else no_update
     rows = queue_rows(queries.queue_items(rt.store), t) if "items" in layers else no_update
     if "kpi" in layers:
@@ -64,7 +83,7 @@ def refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
-    return (patch, max(newest, latest), *badge, feed, rows, *kpi)
+    return (patch, max(newest, latest), *badge, feed, rows, digests, *kpi)
 
 
 def visibility_patch(visible: list[str]) -> Patch:
@@ -140,14 +159,16 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(Ids.LIVE_BADGE, "color"),
         Output(Ids.FEED, "children"),
         Output(CommandIds.QUEUE, "rowData"),
+        Output(CommandIds.DIGESTS, "data"),
         *[Output(KPI_IDS[k], "children") for k in KPI_ORDER],
         Input(Ids.POLL, "n_intervals"),
         State(Ids.CURSOR, "data"),
         State(CommandIds.VIEW, "data"),
+        State(CommandIds.DIGESTS, "data"),
         prevent_initial_call=True,
     )
-    def poll(_n: int, cursor: int | None, view: map_view.View | None) -> tuple[Any, ...]:
-        return refresh(rt, t, cursor, view)
+    def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> tuple[Any, ...]:
+        return refresh(rt, t, cursor, view, sent)
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.bus import Bus, MemoryBus
@@ -111,3 +111,21 @@ def record_event(
     session.flush()
     session.info.setdefault("event_ids", []).append(ev.id)
     return ev
+
+
+def insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert many rows with Core executemany and return their new ids in input order.
+
+    SQLite runs an INSERT … RETURNING row by row; but a write transaction here holds SQLite's only
+    write lock (BEGIN IMMEDIATE), so new integer keys are exactly max(id)+1 … max(id)+n. PostgreSQL
+    batches RETURNING itself and keeps the order.
+    """
+    if not rows:
+        return []
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
+        conn.execute(insert(table), rows)
+        return list(range(start + 1, start + 1 + len(rows)))
+    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(conn.execute(stmt, rows).scalars())

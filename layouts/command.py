@@ -323,6 +323,7 @@ def layout(
             dcc.Store(id=CommandIds.SELECTED),
             dcc.Store(id=CommandIds.SELECTION, data=[]),
             dcc.Store(id=CommandIds.VIEW),
+            dcc.Store(id=CommandIds.DIGESTS, data={}),
         ],
         className="command",
     )

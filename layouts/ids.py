@@ -49,6 +49,7 @@ class CommandIds(StrEnum):
     BULK_INFO = "command-bulk-info"
     MESSAGE = "command-message"
     VIEW = "command-view"
+    DIGESTS = "command-digests"
     PUSH_UPLOAD = "push-upload"
     PUSH_JOB = "push-job"
     PUSH_PROGRESS = "push-progress"

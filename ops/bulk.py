@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import insert, select
 
 from data.models import Incident, Task, Worker, utcnow
-from data.store import Store, record_event
+from data.store import Store, insert_returning_ids, record_event
 from geo.crs import SYSTEMS, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
 from ops.accounts import Actor
@@ -138,7 +138,7 @@ def push_visits(
                 }
                 for i in part
             ]
-            ids = s.scalars(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), items).all()
+            ids = insert_returning_ids(s, Incident.__table__, items)
             tasks = [
                 {
                     "incident_id": iid,
@@ -149,7 +149,7 @@ def push_visits(
                 }
                 for iid, item in zip(ids, items, strict=True)
             ]
-            s.execute(insert(Task), tasks)
+            s.connection().execute(insert(Task.__table__), tasks)
             if progress:
                 progress(start + len(part), len(keep))
         record_event(

@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 from sqlalchemy import bindparam, insert, select, update
 
 from data.models import OPEN_STATUSES, Incident, ParkingEvent, ParkingSpace, Photo, Report, Worker, utcnow
-from data.store import Store, record_event
+from data.store import Store, insert_returning_ids, record_event
 from geo.crs import SYSTEMS, distance_m, to_metres, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
 from ops import lifecycle
@@ -368,11 +368,7 @@ def submit_batch(
                         "report_count": 1,
                     }
                 )
-        new_ids = (
-            s.scalars(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), new_rows).all()
-            if new_rows
-            else []
-        )
+        new_ids = insert_returning_ids(s, Incident.__table__, new_rows)
         incident_of = dict(zip(new_pos, new_ids, strict=True))
         extra: dict[int, int] = {}
         reports = []
@@ -401,7 +397,7 @@ def submit_batch(
                 .values(report_count=Incident.report_count + bindparam("n"), updated_at=now),
                 [{"iid": k, "n": v} for k, v in extra.items()],
             )
-        s.execute(insert(Report), reports)
+        s.connection().execute(insert(Report.__table__), reports)
         record_event(
             s,
             "incident.created",

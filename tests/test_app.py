@@ -109,7 +109,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
     touched = {(o["location"][1], o["location"][2]) for o in ops}
     assert (TRACE_INDEX["fire"], "lon") in touched and (TRACE_INDEX["grids"], "z") in touched
     assert (TRACE_INDEX["workers"], "lon") not in touched  # only what changed goes out
-    kpis = dict(zip(KPI_ORDER, _rest[4:], strict=True))
+    kpis = dict(zip(KPI_ORDER, _rest[5:], strict=True))
     assert [row["id"] for row in _rest[3]] == [ids[0]]  # the queue now lists the new item
     assert kpis["fire"] == "1" and kpis["unassigned"] == "1"
 
@@ -210,3 +210,24 @@ def test_zoomed_in_the_map_shows_every_item_in_view_and_zoomed_out_the_most_urge
     near = map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, {"zoom": 15, "bbox": box})
     far = map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, {"zoom": 10, "bbox": box})
     assert len(near["ticket"]["lon"]) == 1 and len(far["ticket"]["lon"]) == 2
+
+
+def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    p = rt.index.polygons[0].representative_point()
+    report(
+        rt.store,
+        rt.index,
+        Actor(None, "op", "operator"),
+        [NewIncident("fire", "火", "火", p.x, p.y)],
+        DEFAULT_SLA_MINUTES,
+    )
+    first = refresh(rt, t, 0)
+    digests, cursor = first[6], first[1]
+    from ops import field
+
+    field.move_workers(rt.store, Actor(None, "op", "operator"), [(1, p.x, p.y)])
+    patch, *_ = refresh(rt, t, cursor, None, digests)
+    touched = {o["location"][1] for o in patch.to_plotly_json()["operations"]}
+    assert touched == {TRACE_INDEX["workers"]}  # items, grids and parking are already on the screen
