@@ -31,6 +31,14 @@ def current_actor(rt: Runtime) -> Actor | None:
     return actor_for_user(rt.store, session.get("uid"))
 
 
+def require_actor(rt: Runtime) -> Actor:
+    """The logged-in actor, or ``Unauthorized`` (for callbacks that change something)."""
+    actor = current_actor(rt)
+    if actor is None:
+        raise Unauthorized("log in first")
+    return actor
+
+
 def _safe_next(target: str | None) -> str:
     # Only local paths: a login link must never send someone to another site.
     if target and target.startswith("/") and not target.startswith("//"):

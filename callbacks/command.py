@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
-from api.session import current_actor
+from api.session import current_actor, require_actor
 from data import map_view, queries
 from data.models import utcnow
 from data.runtime import Runtime
@@ -19,7 +19,7 @@ from layouts.command import detail_panel, feed_items, kpi_values, queue_rows
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
 from ops import bulk, dispatch, lifecycle
-from ops.errors import OneMapError, Unauthorized
+from ops.errors import OneMapError
 from ops.jobs import JobBoard
 from ops.privacy import mask_phone
 from ops.suggestions import suggest
@@ -146,12 +146,6 @@ def detail_view(rt: Runtime, t: Text, incident_id: int) -> list[Any]:
 def register(app: Dash, rt: Runtime, t: Text) -> None:
     """Attach the command page's callbacks to ``app``."""
 
-    def actor():
-        who = current_actor(rt)
-        if who is None:
-            raise Unauthorized("log in first")
-        return who
-
     @app.callback(
         Output(Ids.MAP, "figure"),
         Output(Ids.CURSOR, "data"),
@@ -244,9 +238,9 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         try:
             detail = queries.incident_detail(rt.store, incident_id) or {}
             if detail.get("status") in lifecycle.ACTIVE_ITEM_STATUSES:
-                lifecycle.reassign(rt.store, actor(), incident_id, worker_id)
+                lifecycle.reassign(rt.store, require_actor(rt), incident_id, worker_id)
             else:
-                lifecycle.assign(rt.store, actor(), incident_id, worker_id)
+                lifecycle.assign(rt.store, require_actor(rt), incident_id, worker_id)
         except OneMapError as exc:
             return exc.message
         name = next((w["name"] for w in queries.find_workers(rt.store) if w["id"] == worker_id), str(worker_id))
@@ -263,7 +257,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if not clicks or incident_id is None:
             return no_update
         try:
-            lifecycle.act_on_item(rt.store, actor(), incident_id, "cancel", reason or "")
+            lifecycle.act_on_item(rt.store, require_actor(rt), incident_id, "cancel", reason or "")
         except OneMapError as exc:
             return exc.message
         return t("msg.cancelled")
@@ -279,7 +273,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if value is None or detail is None or int(value) == detail["priority"]:
             return no_update
         try:
-            lifecycle.set_priority(rt.store, actor(), incident_id, int(value), rt.config.sla_minutes)
+            lifecycle.set_priority(rt.store, require_actor(rt), incident_id, int(value), rt.config.sla_minutes)
         except OneMapError as exc:
             return exc.message
         return t("msg.priority")
@@ -306,7 +300,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if not clicks or not ids:
             return no_update
         try:
-            result = dispatch.auto_assign(rt.store, actor(), ids, rt.workers(max_age_s=0))
+            result = dispatch.auto_assign(rt.store, require_actor(rt), ids, rt.workers(max_age_s=0))
         except OneMapError as exc:
             return exc.message
         return t("msg.bulk").format(ok=len(result.assigned), bad=len(result.failed))

@@ -7,14 +7,14 @@ from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, no_update
 
-from api.session import current_actor
+from api.session import require_actor
 from data import queries
 from data.runtime import Runtime
 from layouts.i18n import Text
 from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PHOTO, WorkerIds
 from layouts.worker import mini_map, task_cards
 from ops import field, lifecycle
-from ops.errors import OneMapError, Unauthorized
+from ops.errors import OneMapError
 
 # Ask the phone for its position when consent is given, then every 15 polls.
 GEOLOCATE_JS = """
@@ -32,14 +32,8 @@ function(checked, n) {
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
-    def actor():
-        who = current_actor(rt)
-        if who is None:
-            raise Unauthorized("log in first")
-        return who
-
     def inbox() -> tuple[Any, Any]:
-        me, tasks = queries.worker_inbox(rt.store, actor().user_id or 0)
+        me, tasks = queries.worker_inbox(rt.store, require_actor(rt).user_id or 0)
         return task_cards(tasks, t), mini_map(me, tasks, rt.style)
 
     @app.callback(
@@ -77,7 +71,9 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         upload = next((p for p, m in zip(photos, mine, strict=True) if m), None)
         photo = base64.b64decode(upload.partition(",")[2]) if upload and action == "resolve" else None
         try:
-            status = lifecycle.act_on_task(rt.store, actor(), task_id, action, note, photo, rt.config.media_dir)
+            status = lifecycle.act_on_task(
+                rt.store, require_actor(rt), task_id, action, note, photo, rt.config.media_dir
+            )
         except OneMapError as exc:
             return exc.message, no_update
         return t(f"status.{status}"), inbox()[0]
@@ -99,7 +95,9 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if not pos:
             return no_update
         try:
-            field.report_own_position(rt.store, actor(), float(pos["lon"]), float(pos["lat"]), rt.index.bounds)
+            field.report_own_position(
+                rt.store, require_actor(rt), float(pos["lon"]), float(pos["lat"]), rt.index.bounds
+            )
         except (OneMapError, KeyError, TypeError, ValueError) as exc:
             return getattr(exc, "message", "invalid position")
         return no_update

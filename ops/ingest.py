@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
 from data.models import OPEN_STATUSES, Incident, ParkingEvent, ParkingSpace, Photo, Report, Worker, utcnow
 from data.store import Store, insert_returning_ids, record_event
@@ -65,24 +66,31 @@ def _extra(body: dict[str, Any], allowed: set[str], prefix: str = "") -> None:
         raise Invalid(f"unknown field {prefix}{extra[0]!r}", field=prefix + extra[0])
 
 
-def locate(index: GridIndex, body: dict[str, Any], prefix: str = "") -> tuple[float, float, int]:
-    """(lon, lat, grid id) in WGS-84 from ``lon``, ``lat`` and an optional ``crs``; refuses
-    swapped coordinates, unknown systems and points outside the city."""
+def _coordinates(body: dict[str, Any], prefix: str = "") -> tuple[float, float, str]:
+    """(lon, lat, crs) as given: numbers in range, a known system, longitude first."""
     lon, lat = _number(body, "lon", prefix), _number(body, "lat", prefix)
     crs = body.get("crs", "wgs84")
     if not isinstance(crs, str) or crs.lower() not in SYSTEMS:
         raise Invalid(f"unknown coordinate system {crs!r}; use one of {', '.join(SYSTEMS)}", field=prefix + "crs")
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        if -90 <= lon <= 90 and -180 <= lat <= 180:
-            raise Invalid("lon and lat look swapped: send longitude first", field=prefix + "lon")
-        raise Invalid("lon must be -180..180 and lat -90..90", field=prefix + "lon")
-    wlon, wlat = (float(v) for v in to_wgs84(lon, lat, crs.lower()))
-    grid = int(index.locate([wlon], [wlat])[0])
-    if grid == OUTSIDE:
-        if bool(index.looks_swapped([wlon], [wlat])[0]):
-            raise Invalid("lon and lat look swapped: send longitude first", field=prefix + "lon")
-        raise Invalid(f"({lon}, {lat}) is outside the city", field=prefix + "lat")
-    return wlon, wlat, grid
+        swapped = -90 <= lon <= 90 and -180 <= lat <= 180
+        message = "lon and lat look swapped: send longitude first" if swapped else "lon must be -180..180, lat -90..90"
+        raise Invalid(message, field=prefix + "lon")
+    return lon, lat, crs.lower()
+
+
+def locate(index: GridIndex, body: dict[str, Any], prefix: str = "") -> tuple[float, float, int]:
+    """(lon, lat, grid id) in WGS-84 from ``lon``, ``lat`` and an optional ``crs``; refuses
+    swapped coordinates, unknown systems and points outside the city."""
+    return _place_one(index, *_coordinates(body, prefix), prefix)
+
+
+def _place_one(index: GridIndex, lon: float, lat: float, crs: str, prefix: str = "") -> tuple[float, float, int]:
+    wlon, wlat, grid, swapped = _place_all(index, np.array([lon]), np.array([lat]), [crs])
+    if grid[0] == OUTSIDE:
+        exc = _outside_error(lon, lat, bool(swapped[0]))
+        raise Invalid(exc.message, field=prefix + (exc.field or ""))
+    return float(wlon[0]), float(wlat[0]), int(grid[0])
 
 
 @dataclass
@@ -122,16 +130,7 @@ def _report_fields(body: Any, source: str) -> tuple[dict[str, Any], float, float
     phone = _text(reporter, "phone", prefix="reporter.")
     if phone and not PHONE.match(phone):
         raise Invalid("reporter.phone is not a phone number", field="reporter.phone")
-    lon, lat = _number(body, "lon"), _number(body, "lat")
-    crs = body.get("crs", "wgs84")
-    if not isinstance(crs, str) or crs.lower() not in SYSTEMS:
-        raise Invalid(f"unknown coordinate system {crs!r}; use one of {', '.join(SYSTEMS)}", field="crs")
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        swapped = -90 <= lon <= 90 and -180 <= lat <= 180
-        raise Invalid(
-            "lon and lat look swapped: send longitude first" if swapped else "lon must be -180..180 and lat -90..90",
-            field="lon",
-        )
+    lon, lat, crs = _coordinates(body)
     fields = {
         "kind": kind,
         "category": category,
@@ -143,7 +142,7 @@ def _report_fields(body: Any, source: str) -> tuple[dict[str, Any], float, float
         "case_number": _text(body, "case_number"),
         "source": "110" if body.get("case_number") else source,
     }
-    return fields, lon, lat, crs.lower()
+    return fields, lon, lat, crs
 
 
 def _place_all(index: GridIndex, lon: np.ndarray, lat: np.ndarray, crs: list[str]) -> tuple[np.ndarray, ...]:
@@ -170,10 +169,8 @@ def _outside_error(lon: float, lat: float, swapped: bool) -> Invalid:
 def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenReport:
     """Check a POST /incidents body: every problem is an ``Invalid`` naming its field."""
     fields, lon, lat, crs = _report_fields(body, source)
-    wlon, wlat, grid, swapped = _place_all(index, np.array([lon]), np.array([lat]), [crs])
-    if grid[0] == OUTSIDE:
-        raise _outside_error(lon, lat, bool(swapped[0]))
-    return CitizenReport(lon=float(wlon[0]), lat=float(wlat[0]), grid_id=int(grid[0]), **fields)
+    wlon, wlat, grid = _place_one(index, lon, lat, crs)
+    return CitizenReport(lon=wlon, lat=wlat, grid_id=grid, **fields)
 
 
 def submit_report(
@@ -228,17 +225,7 @@ def submit_report(
                 due_at=due_at(now, report.kind, report.priority, sla_minutes),
                 report_count=1,
             )
-            s.add(item)
-            s.flush()
-            incident_id = item.id
-            record_event(
-                s,
-                "incident.created",
-                "incident",
-                incident_id,
-                actor.name,
-                {"ids": [incident_id], "kinds": [report.kind], "source": report.source},
-            )
+            incident_id = _new_incident(s, actor, item, {"source": report.source})
         else:
             incident_id = joined
             s.execute(
@@ -407,6 +394,16 @@ def submit_batch(
             {"ids": list(new_ids), "kinds": sorted(set(kinds)), "joined": sum(extra.values())},
         )
     return results
+
+
+def _new_incident(s: Session, actor: Actor, item: Incident, detail: dict[str, Any]) -> int:
+    """Add one incident and its creation event inside the caller's transaction; return its id."""
+    s.add(item)
+    s.flush()
+    record_event(
+        s, "incident.created", "incident", item.id, actor.name, {"ids": [item.id], "kinds": [item.kind], **detail}
+    )
+    return item.id
 
 
 def _event_time(value: Any, field: str) -> datetime:
@@ -623,17 +620,7 @@ def _raise_alarm(
             updated_at=now,
             due_at=due_at(now, "alarm", 1, sla_minutes),
         )
-        s.add(item)
-        s.flush()
-        incident_id = item.id
-        record_event(
-            s,
-            "incident.created",
-            "incident",
-            incident_id,
-            actor.name,
-            {"ids": [incident_id], "kinds": ["alarm"], "device": device},
-        )
+        incident_id = _new_incident(s, actor, item, {"device": device})
     best = suggest(store, incident_id, limit=1)
     if best and best[0].own_grid:
         task = lifecycle.assign(store, actor, incident_id, best[0].worker_id)
