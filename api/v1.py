@@ -175,6 +175,13 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         }
         return jsonify(body), 200 if store_ok else 503
 
+    @bp.get("/cursor")
+    @authenticated
+    def cursor(_actor: Actor) -> Response:
+        """The newest change id (what every screen polls) and whether live push is healthy."""
+        latest, live = rt.cursor()
+        return jsonify({"cursor": latest, "live": live})
+
     @bp.get("/grids")
     @authenticated
     def grids(_actor: Actor) -> Response:

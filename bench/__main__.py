@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--database-url", help="an empty database to build the city in (default: a temp SQLite)")
     parser.add_argument("--only", nargs="*", help="run only figures whose name contains one of these words")
+    parser.add_argument("--redis-url", help="a Redis for the fan-out figure (default: ONEMAP_TEST_REDIS_URL)")
     args = parser.parse_args(argv)
     scale = SCALES[args.scale]
     workdir = Path(tempfile.mkdtemp(prefix="onemap-bench-"))
@@ -44,6 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),
         ("memory", lambda: [figures.peak_memory(url)]),
     ]
+    redis_url = args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL")
+    chromium = shutil.which("chromium")
+    if redis_url:
+        steps.append(("fanout", lambda: figures.fan_out(url, redis_url)))
+    else:
+        print("  (no Redis: set --redis-url or ONEMAP_TEST_REDIS_URL for the fan-out figure)")
+    if chromium:
+        steps.append(("browser", lambda: [figures.time_to_map(url, chromium)]))
+    else:
+        print("  (no chromium on PATH: the time-to-map figure is skipped)")
     results: list[figures.Figure] = []
     for name, step in steps:
         if args.only and not any(word in name for word in args.only):

@@ -16,9 +16,7 @@ import redis
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "onemap:events"
-LATEST_KEY = "onemap:latest_event"
-STREAM = "onemap:stream"
+PREFIX = "onemap"
 
 # Raise the key only: two processes publishing out of order never move the cursor backwards.
 _RAISE_SCRIPT = """
@@ -35,6 +33,7 @@ class Bus(Protocol):
     kind: str
     shared: bool  # True when other processes hear what this one publishes
 
+    def bind(self, namespace: str) -> None: ...
     def publish(self, event_id: int) -> None: ...
     def latest(self) -> int | None: ...
     def wait(self, after: int, timeout: float) -> int | None: ...
@@ -51,6 +50,9 @@ class MemoryBus:
     def __init__(self) -> None:
         self._latest = 0
         self._cond = threading.Condition()
+
+    def bind(self, namespace: str) -> None:
+        return None  # one process, one store: nothing to tell apart
 
     def publish(self, event_id: int) -> None:
         with self._cond:
@@ -84,6 +86,12 @@ class RedisBus:
         self._redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._raise = self._redis.register_script(_RAISE_SCRIPT)
         self._down_since: float | None = None
+        self.bind("")
+
+    def bind(self, namespace: str) -> None:
+        """Use keys of one database (its instance id), so another database's cursor never leaks in."""
+        base = f"{PREFIX}:{namespace}" if namespace else PREFIX
+        self.channel, self.latest_key, self.stream = f"{base}:events", f"{base}:latest_event", f"{base}:stream"
 
     def _failed(self, exc: Exception) -> None:
         if self._down_since is None:
@@ -92,14 +100,14 @@ class RedisBus:
 
     def publish(self, event_id: int) -> None:
         try:
-            self._raise(keys=[LATEST_KEY, STREAM], args=[event_id, CHANNEL])
+            self._raise(keys=[self.latest_key, self.stream], args=[event_id, self.channel])
             self._down_since = None
         except redis.RedisError as exc:
             self._failed(exc)
 
     def latest(self) -> int | None:
         try:
-            raw = self._redis.get(LATEST_KEY)
+            raw = self._redis.get(self.latest_key)
             self._down_since = None
         except redis.RedisError as exc:
             self._failed(exc)
@@ -111,7 +119,7 @@ class RedisBus:
         deadline = time.monotonic() + timeout
         try:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(self.channel)
             try:
                 current = self.latest()
                 if current is not None and current > after:

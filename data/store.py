@@ -3,18 +3,20 @@ and after the commit one bus announcement of the newest event id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, func, insert, select
+from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.bus import Bus, MemoryBus
-from data.models import Event, utcnow
+from data.models import Event, Setting, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -56,6 +58,27 @@ class Store:
             self._read_engine = self.engine
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        if inspect(self.engine).has_table("settings"):
+            self._bind_bus()
+
+    def _bind_bus(self) -> None:
+        # Redis keys carry this database's identity: a database rebuilt from scratch (ids restart at 1)
+        # must not inherit the old cursor, and two deployments may share one Redis.
+        self.bus.bind(self.setting("instance", lambda: uuid.uuid4().hex))
+
+    def setting(self, name: str, make: Callable[[], str]) -> str:
+        """A value stored once for the whole deployment; the first process to ask creates it."""
+        with self.read() as s:
+            value = s.scalar(select(Setting.value).where(Setting.key == name))
+        if value is not None:
+            return value
+        try:
+            with self.transaction() as s:
+                s.add(Setting(key=name, value=make()))
+        except IntegrityError:
+            pass  # another process stored it first: use theirs
+        with self.read() as s:
+            return s.scalar(select(Setting.value).where(Setting.key == name))
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -63,6 +86,7 @@ class Store:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["engine"] = self.engine
         command.upgrade(cfg, "head")
+        self._bind_bus()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -7,10 +7,9 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from data.models import ROLES, ApiToken, Setting, User, utcnow
+from data.models import ROLES, ApiToken, User, utcnow
 from data.store import Store, record_event
 from ops.errors import Invalid, Unauthorized
 
@@ -117,14 +116,4 @@ def actor_for_user(store: Store, user_id: int | None) -> Actor | None:
 
 def shared_secret(store: Store, name: str = "session_key") -> str:
     """A random secret stored once in the database, so every app process signs sessions alike."""
-    with store.read() as s:
-        value = s.scalar(select(Setting.value).where(Setting.key == name))
-    if value is not None:
-        return value
-    try:
-        with store.transaction() as s:
-            s.add(Setting(key=name, value=secrets.token_hex(32)))
-    except IntegrityError:
-        pass  # another process stored it first: use theirs
-    with store.read() as s:
-        return s.scalar(select(Setting.value).where(Setting.key == name))
+    return store.setting(name, lambda: secrets.token_hex(32))

@@ -44,3 +44,17 @@ def test_redis_outage_is_reported_not_raised():
     dead.publish(7)  # must not raise: the store already committed
     assert dead.latest() is None
     assert dead.healthy() is False
+
+
+def test_each_database_has_its_own_cursor_in_a_shared_redis(redis_url, tmp_path):
+    from data.store import Store
+
+    old = Store(f"sqlite:///{tmp_path / 'old.db'}", RedisBus(redis_url))
+    old.migrate()
+    old.bus.publish(5000)  # a long-lived deployment, far ahead
+    fresh = Store(f"sqlite:///{tmp_path / 'fresh.db'}", RedisBus(redis_url))
+    fresh.migrate()
+    fresh.bus.publish(3)
+    assert fresh.bus.latest() == 3 and old.bus.latest() == 5000
+    again = Store(f"sqlite:///{tmp_path / 'fresh.db'}", RedisBus(redis_url))  # another process, same database
+    assert again.bus.latest() == 3
