@@ -40,16 +40,18 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(WorkerIds.INBOX, "children"),
         Output(WorkerIds.MAP, "figure"),
         Output(WorkerIds.CURSOR, "data"),
+        Output(WorkerIds.LIVE, "children"),
         Input(WorkerIds.POLL, "n_intervals"),
         State(WorkerIds.CURSOR, "data"),
         prevent_initial_call=True,
     )
     def poll(_n: int, cursor: int | None) -> tuple[Any, ...]:
-        latest, _ = rt.cursor()
+        latest, healthy = rt.cursor()
+        live = "" if healthy else t("live.degraded")
         if cursor is not None and latest <= cursor:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, live
         cards, figure = inbox()
-        return cards, figure, latest
+        return cards, figure, latest, live
 
     @app.callback(
         Output(WorkerIds.MESSAGE, "children"),

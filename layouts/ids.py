@@ -71,6 +71,7 @@ class WorkerIds(StrEnum):
     CONSENT = "worker-consent"
     POSITION = "worker-position"
     MESSAGE = "worker-message"
+    LIVE = "worker-live"
 
 
 ASSIGN = "assign-worker"  # pattern-matching id type: {"type": ASSIGN, "worker": id}

@@ -129,6 +129,7 @@ def layout(
                 className="mini-map",
             ),
             html.Div(id=WorkerIds.MESSAGE, className="message", role="status"),
+            dmc.Text(id=WorkerIds.LIVE, c="red", size="sm"),
             html.Div(task_cards(tasks, t), id=WorkerIds.INBOX),
             dcc.Interval(id=WorkerIds.POLL, interval=poll_ms),
             dcc.Store(id=WorkerIds.CURSOR, data=cursor),

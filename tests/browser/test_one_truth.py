@@ -162,6 +162,7 @@ def test_with_redis_stopped_screens_converge_from_the_store(browser, two_apps, r
         operator.wait_for_function(
             "() => document.querySelector('#command-live').textContent.includes('降级')", timeout=10_000
         )
+        worker.wait_for_function("() => document.querySelector('#worker-live').textContent.includes('降级')")
     finally:
         operator.screenshot(path=str(ARTIFACTS / "redis-down-operator.png"))
         operator.context.close()
