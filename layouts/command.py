@@ -196,7 +196,7 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
         rows.append(cancel_controls(t))
     history = [
         dmc.TimelineItem(
-            title=f"{h['kind']} · {h['actor']}",
+            title=f"{t.get('event.' + h['kind'], h['kind'])} · {h['actor']}",
             children=dmc.Text(f"{_fmt(h['at'])} {h['data'].get('note') or h['data'].get('reason') or ''}", size="xs"),
         )
         for h in detail["history"]

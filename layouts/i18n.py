@@ -27,3 +27,7 @@ class Text:
 
     def __call__(self, key: str) -> str:
         return self._strings[key]
+
+    def get(self, key: str, default: str) -> str:
+        """A string that may have no translation yet (e.g. an event kind added later)."""
+        return self._strings.get(key, default)
