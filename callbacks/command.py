@@ -73,17 +73,33 @@ def refresh(
     if cursor is not None and latest <= cursor:
         return (no_update, no_update, *badge, no_update, no_update, no_update, *[no_update] * len(KPI_ORDER))
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
+    version = max(newest, latest)
+
+    def shared(key: str, compute: Any) -> Any:
+        return rt.shared(key, version, compute)
+
+    traces: dict[str, dict[str, Any]] = {}
+    for name in sorted(layers & set(map_view.LIVE_LAYERS)):
+        # Only the items depend on where this screen is looking; every other layer is the same for all.
+        key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
+        traces.update(shared(key, lambda n=name: map_view.live_traces(rt.store, rt.static, rt.crs, {n}, view)))
     patch = Patch()
-    live = layers & set(map_view.LIVE_LAYERS)
-    digests = patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, live, view), sent)
-    feed = feed_items(queries.latest_items(rt.store), t) if "feed" in layers else no_update
-    rows = queue_rows(queries.queue_items(rt.store), t) if "items" in layers else no_update
+    digests = patch_traces(patch, traces, sent)
+    feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t) if "feed" in layers else no_update
+    rows = queue_rows(shared("queue", lambda: queries.queue_items(rt.store)), t) if "items" in layers else no_update
     if "kpi" in layers:
-        values = kpi_values(queries.kpis(rt.store))
+        values = kpi_values(shared("kpi", lambda: queries.kpis(rt.store)))
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
-    return (patch, max(newest, latest), *badge, feed, rows, digests, *kpi)
+    return (patch, version, *badge, feed, rows, digests, *kpi)
+
+
+def view_key(view: map_view.View | None) -> str:
+    """Screens zoomed out share one item set; zoomed in, the box (rounded to ~100 m) tells them apart."""
+    if not map_view.detailed(view):
+        return "overview"
+    return ",".join(f"{v:.3f}" for v in view["bbox"])  # type: ignore[index]
 
 
 def visibility_patch(visible: list[str]) -> Patch:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,22 @@ class Runtime:
     static: StaticLayers
     style: dict[str, Any] = field(default_factory=dict)
     _workers: tuple[float, queries.WorkerSnapshot] | None = None
+    _shared: dict[str, tuple[int, Any]] = field(default_factory=dict)
+
+    def shared(self, key: str, version: int, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per change for every screen this process serves.
+
+        Fifty wall screens polling after one change would otherwise recount the same aggregates
+        fifty times; the result is kept under ``key`` until the cursor moves past ``version``.
+        """
+        hit = self._shared.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        if len(self._shared) > 256:  # viewport keys come and go; never let them pile up
+            self._shared.clear()
+        self._shared[key] = (version, value)
+        return value
 
     def workers(self, max_age_s: float = 2.0) -> queries.WorkerSnapshot:
         """Where the on-duty workers are and how busy: rebuilt when older than ``max_age_s``."""

@@ -231,3 +231,33 @@ def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
     patch, *_ = refresh(rt, t, cursor, None, digests)
     touched = {o["location"][1] for o in patch.to_plotly_json()["operations"]}
     assert touched == {TRACE_INDEX["workers"]}  # items, grids and parking are already on the screen
+
+
+def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch):
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    calls = []
+    from data import queries as q
+
+    real = q.kpis
+    monkeypatch.setattr(q, "kpis", lambda store, now=None: calls.append(1) or real(store, now))
+    p = rt.index.polygons[0].representative_point()
+    report(
+        rt.store,
+        rt.index,
+        Actor(None, "op", "operator"),
+        [NewIncident("fire", "火", "火", p.x, p.y)],
+        DEFAULT_SLA_MINUTES,
+    )
+    screens = [refresh(rt, t, 0) for _ in range(5)]
+    assert len(calls) == 1
+    assert len({tuple(s[7:]) for s in screens}) == 1  # every screen got the same KPI texts
+    report(
+        rt.store,
+        rt.index,
+        Actor(None, "op", "operator"),
+        [NewIncident("fire", "火", "火", p.x, p.y)],
+        DEFAULT_SLA_MINUTES,
+    )
+    refresh(rt, t, screens[0][1])
+    assert len(calls) == 2  # a new change is counted again
