@@ -17,12 +17,12 @@ from werkzeug.exceptions import HTTPException
 
 from api import ingest as ingest_routes
 from data import queries
-from data.models import KINDS, STATUSES, utcnow
+from data.models import KINDS, STATUSES
 from data.runtime import Runtime
 from ops import bulk, lifecycle
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Invalid, NotFound, OneMapError
-from ops.privacy import mask_phone
+from ops.privacy import shown_incident
 from ops.suggestions import suggest
 
 MAX_LIMIT = 1000
@@ -114,15 +114,6 @@ def _limit_arg(default: int = 100) -> int:
     return int(raw)
 
 
-def _incident_out(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    out["reporter"] = {"name": out.pop("reporter_name"), "phone": mask_phone(out.pop("reporter_phone"))}
-    out["overdue"] = out["status"] in ("new", "assigned", "accepted", "on_site", "declined", "reopened") and (
-        out["due_at"] < utcnow()
-    )
-    return out
-
-
 def create_blueprint(rt: Runtime) -> Blueprint:
     """The /api/v1 blueprint bound to one runtime."""
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -138,7 +129,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         detail = queries.incident_detail(rt.store, incident_id)
         if detail is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        return _incident_out(detail)
+        return shown_incident(detail)
 
     @bp.errorhandler(OneMapError)
     def _rule_error(exc: OneMapError) -> tuple[Response, int]:
@@ -195,7 +186,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         rows = queries.find_incidents(
             rt.store, _list_arg("status", STATUSES), _list_arg("kind", KINDS), _bbox_arg(), _limit_arg()
         )
-        items = [_incident_out(r) for r in rows]
+        items = [shown_incident(r) for r in rows]
         return jsonify(_plain({"count": len(items), "items": items}))
 
     @bp.get("/incidents/<int:incident_id>")

@@ -21,7 +21,7 @@ from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
 from ops import bulk, dispatch, lifecycle
 from ops.errors import OneMapError
 from ops.jobs import JobBoard
-from ops.privacy import mask_phone
+from ops.privacy import shown_incident
 from ops.suggestions import suggest
 
 KPI_ORDER = list(KPI_IDS)
@@ -155,8 +155,7 @@ def detail_view(rt: Runtime, t: Text, incident_id: int) -> list[Any]:
     detail = queries.incident_detail(rt.store, incident_id)
     if detail is None:
         return detail_panel(None, [], t, utcnow())
-    detail["reporter"] = {"name": detail.pop("reporter_name"), "phone": mask_phone(detail.pop("reporter_phone"))}
-    return detail_panel(detail, suggest(rt.store, incident_id, snapshot=rt.workers()), t, utcnow())
+    return detail_panel(shown_incident(detail), suggest(rt.store, incident_id, snapshot=rt.workers()), t, utcnow())
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
@@ -259,7 +258,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
                 lifecycle.assign(rt.store, require_actor(rt), incident_id, worker_id)
         except OneMapError as exc:
             return exc.message
-        name = next((w["name"] for w in queries.find_workers(rt.store) if w["id"] == worker_id), str(worker_id))
+        name = queries.worker_name(rt.store, worker_id) or str(worker_id)
         return t("msg.assigned").format(name=name)
 
     @app.callback(

@@ -409,6 +409,11 @@ def find_workers(store: Store, grid_id: int | None = None, on_duty: bool | None 
         return [r._asdict() for r in s.execute(stmt)]
 
 
+def worker_name(store: Store, worker_id: int) -> str | None:
+    with store.read() as s:
+        return s.scalar(select(Worker.name).where(Worker.id == worker_id))
+
+
 def task_summary(store: Store, task_id: int) -> dict[str, Any] | None:
     with store.read() as s:
         row = s.execute(

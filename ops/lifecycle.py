@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from data.models import ACTIVE_TASK_STATUSES, UNASSIGNED_STATUSES, Incident, Photo, Task, Worker, utcnow
+from data.models import ACTIVE_TASK_STATUSES, OPEN_STATUSES, UNASSIGNED_STATUSES, Incident, Photo, Task, Worker, utcnow
 from data.store import Store, record_event
 from ops.accounts import Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
@@ -31,7 +31,7 @@ TASK_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # Operator actions on an item: the item states each may start from, and where it leads.
 ITEM_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "cancel": (("new", "assigned", "accepted", "on_site", "declined", "reopened"), "cancelled"),
+    "cancel": (OPEN_STATUSES, "cancelled"),
     "close": (("resolved",), "closed"),
     "reopen": (("resolved", "closed", "cancelled"), "reopened"),
 }
