@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DISTRICTS_FILE = ROOT / "data" / "files" / "guiyang-520100-districts.geojson"
+RULES_FILE = ROOT / "rules.toml"
 
 # Minutes until an item is overdue, by kind and priority (1 = most urgent).
 DEFAULT_SLA_MINUTES: dict[str, dict[int, int]] = {
@@ -113,6 +114,9 @@ class Config:
     dedup_metres: float = 50.0
     dedup_minutes: int = 10
     sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
+    rules_file: str = str(RULES_FILE)
+    rules_seconds: float = 10.0
+    history_days: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
@@ -146,6 +150,9 @@ class Config:
             sla_minutes=_sla(env),
             dedup_metres=_float(env, "ONEMAP_DEDUP_METRES", cls.dedup_metres, 0.0, 5000.0),
             dedup_minutes=_int(env, "ONEMAP_DEDUP_MINUTES", cls.dedup_minutes, 0, 1440),
+            rules_file=env.get("ONEMAP_RULES_FILE") or cls.rules_file,
+            rules_seconds=_float(env, "ONEMAP_RULES_SECONDS", cls.rules_seconds, 1.0, 3600.0),
+            history_days=_int(env, "ONEMAP_HISTORY_DAYS", cls.history_days, 0, 400),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -18,7 +18,7 @@ from ops.errors import Invalid
 MAX_PHOTO_PART = 8 * 1024 * 1024
 
 
-def _json_body() -> Any:
+def json_body() -> Any:
     if not request.data:
         raise Invalid("body is empty: send JSON", field="body")
     body = request.get_json(silent=True)
@@ -30,7 +30,7 @@ def _json_body() -> Any:
 def _report_and_photo() -> tuple[Any, bytes | None]:
     """JSON body, or multipart with a `report` part (JSON) and an optional `photo` part."""
     if request.mimetype != "multipart/form-data":
-        return _json_body(), None
+        return json_body(), None
     extra = sorted((set(request.form) - {"report"}) | (set(request.files) - {"photo"}))
     if extra:
         raise Invalid(f"unknown part {extra[0]!r}; send 'report' (JSON) and 'photo'", field=extra[0])
@@ -43,7 +43,7 @@ def _report_and_photo() -> tuple[Any, bytes | None]:
     return body, photo
 
 
-def _batch_answer(results: list[dict[str, Any]]) -> tuple[Response, int]:
+def batch_answer(results: list[dict[str, Any]]) -> tuple[Response, int]:
     counts: dict[str, int] = {}
     for r in results:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -81,7 +81,7 @@ def register(
     @authenticated
     @once
     def report_batch(actor: Actor) -> tuple[Response, int]:
-        body = _json_body()
+        body = json_body()
         if not isinstance(body, dict) or set(body) != {"reports"} or not isinstance(body["reports"], list):
             raise Invalid('body must be {"reports": [...]}', field="reports")
         if not 0 < len(body["reports"]) <= ingest.MAX_BATCH:
@@ -90,25 +90,25 @@ def register(
         results = ingest.submit_batch(
             rt.store, rt.index, actor, body["reports"], cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes
         )
-        return _batch_answer(results)
+        return batch_answer(results)
 
     @bp.post("/parking/events")
     @authenticated
     @once
     def parking(actor: Actor) -> tuple[Response, int]:
-        return _batch_answer(ingest.ingest_parking(rt.store, actor, _json_body()))
+        return batch_answer(ingest.ingest_parking(rt.store, actor, json_body()))
 
     @bp.post("/workers/positions")
     @authenticated
     @once
     def positions(actor: Actor) -> tuple[Response, int]:
-        return _batch_answer(ingest.ingest_positions(rt.store, rt.index, actor, _json_body()))
+        return batch_answer(ingest.ingest_positions(rt.store, rt.index, actor, json_body()))
 
     @bp.post("/alarms")
     @authenticated
     @once
     def alarms(actor: Actor) -> tuple[Response, int]:
-        return _batch_answer(ingest.ingest_alarms(rt.store, rt.index, actor, _json_body(), rt.config.sla_minutes))
+        return batch_answer(ingest.ingest_alarms(rt.store, rt.index, actor, json_body(), rt.config.sla_minutes))
 
     @bp.post("/alerts/cap")
     @authenticated

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from api import ingest as ingest_routes
+from api import warnings as warning_routes
 from data import queries
 from data.models import KINDS, STATUSES
 from data.runtime import Runtime
@@ -277,6 +278,17 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         return jsonify(_plain({"count": len(rows), "items": rows}))
 
     ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)), _plain)
+    warning_routes.register(
+        bp,
+        rt,
+        authenticated,
+        _plain,
+        _body,
+        _list_arg,
+        _limit_arg,
+        ingest_routes.batch_answer,
+        ingest_routes.json_body,
+    )
 
     @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown(_rest: str) -> tuple[Response, int]:

@@ -163,6 +163,7 @@ class Incident(Base):
         Index("ix_incidents_status_kind", "status", "kind"),
         Index("ix_incidents_lat_lon", "lat", "lon"),
         Index("ix_incidents_created_at", "created_at"),
+        Index("ix_incidents_updated_at", "updated_at"),
         Index("ix_incidents_source_external", "source", "external_id", unique=True),
     )
 
@@ -319,6 +320,87 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Place(Base):
+    """A place with records (a rental flat, a shop): its registered occupants are what activity is checked against."""
+
+    __tablename__ = "places"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # rental, residence, shop, ...
+    address: Mapped[str] = mapped_column(String(200))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    registered_occupants: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AccessEvent(Base):
+    """One door-access record at a place (a card, code or face id; kept as a one-way digest)."""
+
+    __tablename__ = "access_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("places.id"))
+    credential: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(8))  # in, out
+    at: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_access_events_place_at", "place_id", "at"),)
+
+
+WARNING_STATUSES = ("open", "acknowledged", "resolved")
+OPEN_WARNING_STATUSES = ("open", "acknowledged")
+
+
+class EarlyWarning(Base):
+    """A fired rule at one place; at most one open warning per rule and place."""
+
+    __tablename__ = "warnings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    rule_type: Mapped[str] = mapped_column(String(32))
+    place_key: Mapped[str] = mapped_column(String(128))
+    level: Mapped[str] = mapped_column(String(16))  # high, medium, low
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))  # the verification task's item
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        Index("ix_warnings_status", "status"),
+        Index("ix_warnings_rule_place", "rule_id", "place_key"),
+        Index(
+            "ux_warnings_one_open",
+            "rule_id",
+            "place_key",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'acknowledged')"),
+            postgresql_where=text("status IN ('open', 'acknowledged')"),
+        ),
+    )
+
+
+class RuleWatch(Base):
+    """Since when a lasting condition (e.g. a full parking segment) has held at a place."""
+
+    __tablename__ = "rule_watches"
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    place_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    since: Mapped[datetime] = mapped_column(DateTime)
 
 
 SPATIAL_INDEXES = {"grids": "geom", "roads": "geom", "parking_segments": "geom"}

@@ -14,8 +14,10 @@ from data.models import (
     ACTIVE_TASK_STATUSES,
     MAP_KINDS,
     OPEN_STATUSES,
+    OPEN_WARNING_STATUSES,
     UNASSIGNED_STATUSES,
     Alert,
+    EarlyWarning,
     Event,
     Grid,
     Incident,
@@ -39,6 +41,7 @@ EVENT_LAYERS = {
     "grid": ("grids", "items", "workers", "kpi", "feed"),
     "city": ("grids", "items", "workers", "parking", "kpi", "feed"),
     "alert": ("alerts",),
+    "warning": ("warnings",),
 }
 
 
@@ -516,3 +519,73 @@ def worker_snapshot(store: Store) -> WorkerSnapshot:
         people=[(r.id, r.name, r.role, r.grid_id) for r in rows],
         loads=np.array([loads.get(int(i), 0) for i in index.ids], dtype=np.int64),
     )
+
+
+WARNING_COLUMNS = (
+    EarlyWarning.id,
+    EarlyWarning.rule_id,
+    EarlyWarning.rule_type,
+    EarlyWarning.place_key,
+    EarlyWarning.level,
+    EarlyWarning.status,
+    EarlyWarning.title,
+    EarlyWarning.detail,
+    EarlyWarning.lon,
+    EarlyWarning.lat,
+    EarlyWarning.grid_id,
+    EarlyWarning.incident_id,
+    EarlyWarning.created_at,
+    EarlyWarning.updated_at,
+    EarlyWarning.acknowledged_at,
+    EarlyWarning.acknowledged_by,
+    EarlyWarning.resolved_at,
+    EarlyWarning.resolved_by,
+    EarlyWarning.note,
+)
+LEVEL_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def find_warnings(store: Store, statuses: list[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Warnings newest first (open and acknowledged by default), most severe first within a second."""
+    statuses = statuses or list(OPEN_WARNING_STATUSES)
+    with store.read() as s:
+        rows = s.execute(
+            select(*WARNING_COLUMNS)
+            .where(EarlyWarning.status.in_(statuses))
+            .order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
+            .limit(limit)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def warning_detail(store: Store, warning_id: int) -> dict[str, Any] | None:
+    """One warning with its history (raised, acknowledged, resolved) from the event log."""
+    with store.read() as s:
+        row = s.execute(select(*WARNING_COLUMNS).where(EarlyWarning.id == warning_id)).first()
+        if row is None:
+            return None
+        history = s.execute(
+            select(Event.at, Event.kind, Event.actor, Event.data)
+            .where(Event.entity == "warning", Event.entity_id == warning_id)
+            .order_by(Event.id)
+        ).all()
+    out = dict(row._mapping)
+    out["history"] = [dict(h._mapping) for h in history]
+    return out
+
+
+def warning_points(store: Store) -> dict[str, np.ndarray]:
+    """Open and acknowledged warnings with a location, for the map (ids, lon, lat, level, titles)."""
+    with store.read() as s:
+        rows = s.execute(
+            select(EarlyWarning.id, EarlyWarning.lon, EarlyWarning.lat, EarlyWarning.status, EarlyWarning.title)
+            .where(EarlyWarning.status.in_(OPEN_WARNING_STATUSES), EarlyWarning.lon.is_not(None))
+            .order_by(EarlyWarning.id)
+        ).all()
+    return {
+        "id": np.array([r.id for r in rows], dtype=np.int64),
+        "lon": np.array([r.lon for r in rows], dtype=float),
+        "lat": np.array([r.lat for r in rows], dtype=float),
+        "open": np.array([r.status == "open" for r in rows], dtype=bool),
+        "title": np.array([r.title for r in rows], dtype=object),
+    }

@@ -1,0 +1,103 @@
+"""Early-warning routes on the /api/v1 blueprint: place records, door-access events, warnings and
+their acknowledgement and resolution, and the rule set (admins may replace it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from api.idempotency import idempotent
+from data import queries
+from data.models import WARNING_STATUSES, Place
+from data.runtime import Runtime
+from ops import early_warning, places
+from ops.accounts import Actor, shared_secret
+from ops.errors import Invalid, NotFound
+
+
+def register(
+    bp: Blueprint,
+    rt: Runtime,
+    authenticated: Callable[..., Any],
+    plain: Callable[[Any], Any],
+    body: Callable[..., dict[str, Any]],
+    list_arg: Callable[[str, tuple[str, ...]], list[str] | None],
+    limit_arg: Callable[[], int],
+    batch_answer: Callable[[list[dict[str, Any]]], tuple[Response, int]],
+    json_body: Callable[[], Any],
+) -> None:
+    once = idempotent(rt.store)
+
+    @bp.post("/places")
+    @authenticated
+    @once
+    def save_places(actor: Actor) -> tuple[Response, int]:
+        return batch_answer(places.upsert_places(rt.store, rt.index, actor, json_body()))
+
+    @bp.get("/places")
+    @authenticated
+    def list_places(_actor: Actor) -> Response:
+        with rt.store.read() as s:
+            rows = s.execute(select(Place).order_by(Place.id).limit(limit_arg())).scalars().all()
+            items = [
+                {
+                    "id": p.external_id,
+                    "kind": p.kind,
+                    "address": p.address,
+                    "lon": p.lon,
+                    "lat": p.lat,
+                    "grid_id": p.grid_id,
+                    "registered_occupants": p.registered_occupants,
+                }
+                for p in rows
+            ]
+        return jsonify({"count": len(items), "items": items})
+
+    @bp.post("/access-events")
+    @authenticated
+    @once
+    def access_events(actor: Actor) -> tuple[Response, int]:
+        secret = shared_secret(rt.store, "access_key")
+        return batch_answer(places.ingest_access(rt.store, actor, json_body(), secret))
+
+    @bp.get("/warnings")
+    @authenticated
+    def warnings(_actor: Actor) -> Response:
+        rows = queries.find_warnings(rt.store, list_arg("status", WARNING_STATUSES), limit_arg())
+        return jsonify(plain({"count": len(rows), "items": rows}))
+
+    @bp.get("/warnings/<int:warning_id>")
+    @authenticated
+    def warning(_actor: Actor, warning_id: int) -> Response:
+        detail = queries.warning_detail(rt.store, warning_id)
+        if detail is None:
+            raise NotFound(f"warning {warning_id} does not exist")
+        return jsonify(plain(detail))
+
+    @bp.post("/warnings/<int:warning_id>/<any(acknowledge, resolve):action>")
+    @authenticated
+    def warning_action(actor: Actor, warning_id: int, action: str) -> Response:
+        data = body({"note"})
+        note = data.get("note", "")
+        if not isinstance(note, str):
+            raise Invalid("note must be a string", field="note")
+        step = early_warning.acknowledge if action == "acknowledge" else early_warning.resolve
+        step(rt.store, actor, warning_id, note)
+        return jsonify(plain(queries.warning_detail(rt.store, warning_id)))
+
+    @bp.get("/rules")
+    @authenticated
+    def rules(_actor: Actor) -> Response:
+        current = early_warning.current_rules(rt.store, rt.config.rules_file)
+        return jsonify({"rules": [r.to_dict() for r in current], "types": sorted(early_warning.PARAMS)})
+
+    @bp.put("/rules")
+    @authenticated
+    def save_rules(actor: Actor) -> Response:
+        if request.get_json(silent=True) is None:
+            raise Invalid('body must be JSON: {"rules": [...]}', field="body")
+        saved = early_warning.save_rules(rt.store, actor, request.get_json())
+        return jsonify({"rules": [r.to_dict() for r in saved]})

@@ -1,0 +1,560 @@
+"""Early warnings ("the community brain"): rules configured without code, evaluated over the store.
+
+A rule set comes from ``rules.toml`` (or, once an admin stores one, from the ``rules`` setting every
+process shares). ``evaluate`` runs every rule at a given instant (the clock is a parameter, so tests
+control it), raises at most one open warning per rule and place, and optionally gives the grid's
+worker a verification visit. Warnings are acknowledged and resolved like items, each step an event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from data.models import (
+    ACTIVE_TASK_STATUSES,
+    OPEN_STATUSES,
+    OPEN_WARNING_STATUSES,
+    UNASSIGNED_STATUSES,
+    AccessEvent,
+    EarlyWarning,
+    Grid,
+    Incident,
+    ParkingSegment,
+    ParkingSpace,
+    Place,
+    RuleWatch,
+    Setting,
+    Task,
+    Worker,
+    utcnow,
+)
+from data.store import Store, record_event
+from layouts.i18n import Text
+from ops import dispatch
+from ops.accounts import SYSTEM, Actor
+from ops.errors import Conflict, Forbidden, Invalid, NotFound
+from ops.incidents import due_at
+
+log = logging.getLogger(__name__)
+ACTOR = "rules"
+LEVELS = ("high", "medium", "low")
+SETTING = "rules"
+WARNING_ROLES = ("operator", "supervisor", "admin")
+
+# Each rule type: its parameters as (name, type, lowest allowed value or None, default or REQUIRED).
+REQUIRED = object()
+PARAMS: dict[str, dict[str, tuple[type, float | None, Any]]] = {
+    "ticket_cluster": {
+        "count": (int, 2, REQUIRED),
+        "hours": (float, 0.1, REQUIRED),
+        "categories": (list, None, []),
+        "kinds": (list, None, ["ticket"]),
+    },
+    "parking_occupancy": {"percent": (float, 1, REQUIRED), "minutes": (float, 0, REQUIRED)},
+    "unassigned": {"kinds": (list, None, ["fire"]), "minutes": (float, 0, REQUIRED)},
+    "worker_silent": {"minutes": (float, 1, REQUIRED)},
+    "device_alarm": {"minutes": (float, 1, 60)},
+    "place_activity": {
+        "minutes": (float, 1, REQUIRED),
+        "excess": (int, 1, REQUIRED),
+        "place_kinds": (list, None, []),
+    },
+}
+COMMON = {"id", "type", "name", "level", "create_task", "enabled"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    type: str
+    name: str
+    level: str = "medium"
+    create_task: bool = False
+    enabled: bool = True
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(out.pop("params"))
+        return out
+
+
+@dataclass
+class Finding:
+    """One place where a rule holds now."""
+
+    place_key: str
+    title: str
+    lon: float | None
+    lat: float | None
+    grid_id: int | None
+    detail: dict[str, Any]
+
+
+def parse_rules(doc: Any) -> list[Rule]:
+    """Rules from a parsed document (``{"rule": [...]}`` or a list); every problem in one ``Invalid``."""
+    raw = doc.get("rule", doc.get("rules")) if isinstance(doc, dict) else doc
+    if not isinstance(raw, list):
+        raise Invalid('rules: expected a list of rules ([[rule]] tables in TOML, or {"rules": [...]})')
+    problems: list[str] = []
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"rule {i + 1}"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: expected a table")
+            continue
+        rid, rtype = item.get("id"), item.get("type")
+        if not isinstance(rid, str) or not rid.strip() or len(rid) > 64:
+            problems.append(f"{where}: id must be a non-empty text of at most 64 characters")
+            continue
+        where = f"rule {rid!r}"
+        if rid in seen:
+            problems.append(f"{where}: id used twice")
+        seen.add(rid)
+        if rtype not in PARAMS:
+            problems.append(f"{where}: type must be one of {', '.join(PARAMS)}")
+            continue
+        spec = PARAMS[rtype]
+        unknown = set(item) - COMMON - set(spec)
+        if unknown:
+            problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+        level = item.get("level", "medium")
+        if level not in LEVELS:
+            problems.append(f"{where}: level must be one of {', '.join(LEVELS)}")
+        flags = {k: item.get(k, default) for k, default in (("create_task", False), ("enabled", True))}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                problems.append(f"{where}: {key} must be true or false")
+        params: dict[str, Any] = {}
+        for key, (kind, lowest, default) in spec.items():
+            value = item.get(key, default)
+            if value is REQUIRED:
+                problems.append(f"{where}: {key} is required")
+                continue
+            if kind is list:
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    problems.append(f"{where}: {key} must be a list of texts")
+                    continue
+            elif isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+                problems.append(f"{where}: {key} must be a {'whole ' if kind is int else ''}number")
+                continue
+            elif lowest is not None and value < lowest:
+                problems.append(f"{where}: {key} must be at least {lowest:g}")
+                continue
+            params[key] = kind(value)
+        rules.append(Rule(rid, rtype, str(item.get("name") or rid), level, **flags, params=params))
+    if problems:
+        raise Invalid("; ".join(problems), field="rules", problems=problems)
+    return rules
+
+
+def load_file(path: str | Path) -> list[Rule]:
+    try:
+        with open(path, "rb") as fh:
+            return parse_rules(tomllib.load(fh))
+    except tomllib.TOMLDecodeError as exc:
+        raise Invalid(f"{path}: not valid TOML ({exc})", field="rules") from exc
+
+
+def current_rules(store: Store, path: str | Path) -> list[Rule]:
+    """The stored rule set when an admin saved one, else the file's."""
+    with store.read() as s:
+        stored = s.scalar(select(Setting.value).where(Setting.key == SETTING))
+    if stored is not None:
+        return parse_rules(json.loads(stored))
+    return load_file(path)
+
+
+def save_rules(store: Store, actor: Actor, doc: Any) -> list[Rule]:
+    """Validate and store a rule set for every process (admins only); the change is an event."""
+    if actor.role != "admin":
+        raise Forbidden("only an admin may change the warning rules")
+    rules = parse_rules(doc)
+    value = json.dumps({"rules": [r.to_dict() for r in rules]}, ensure_ascii=False)
+    with store.transaction() as s:
+        if s.get(Setting, SETTING) is None:
+            s.add(Setting(key=SETTING, value=value))
+        else:
+            s.execute(update(Setting).where(Setting.key == SETTING).values(value=value))
+        record_event(s, "rules.saved", "rules", None, actor.name, {"ids": [r.id for r in rules]})
+    return rules
+
+
+# --- detectors: (store, rule, now, last resolution per place) -> findings ---------------------------------
+
+
+def _grid_names(store: Store, ids: set[int]) -> dict[int, tuple[str, float, float]]:
+    if not ids:
+        return {}
+    with store.read() as s:
+        rows = s.execute(select(Grid.id, Grid.name, Grid.center_lon, Grid.center_lat).where(Grid.id.in_(ids)))
+        return {r.id: (r.name, r.center_lon, r.center_lat) for r in rows}
+
+
+def ticket_cluster(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+    p = rule.params
+    start = now - timedelta(hours=p["hours"])
+    q = (
+        select(Incident.grid_id, Incident.category, Incident.created_at)
+        .where(Incident.kind.in_(p["kinds"]), Incident.created_at > start, Incident.created_at <= now)
+        .where(Incident.grid_id.is_not(None), Incident.status != "cancelled")
+    )
+    if p["categories"]:
+        q = q.where(Incident.category.in_(p["categories"]))
+    counts: dict[tuple[int, str], int] = {}
+    with store.read() as s:
+        for gid, category, created in s.execute(q):
+            # Tickets already answered by a resolved warning at this place do not count again.
+            if created <= resolved.get(f"grid:{gid}:{category}", start):
+                continue
+            counts[(gid, category)] = counts.get((gid, category), 0) + 1
+    hits = {k: n for k, n in counts.items() if n >= p["count"]}
+    grids = _grid_names(store, {g for g, _ in hits})
+    out = []
+    for (gid, category), n in sorted(hits.items()):
+        name, lon, lat = grids[gid]
+        title = t("warning.text.ticket_cluster").format(grid=name, hours=f"{p['hours']:g}", category=category, n=n)
+        out.append(Finding(f"grid:{gid}:{category}", title, lon, lat, gid, {"count": n, "category": category}))
+    return out
+
+
+def parking_occupancy(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+    p = rule.params
+    taken = func.sum(case((ParkingSpace.occupied, 1), else_=0))
+    with store.transaction() as s:
+        rows = s.execute(
+            select(ParkingSpace.segment_id, func.count(ParkingSpace.id), taken).group_by(ParkingSpace.segment_id)
+        ).all()
+        full = {sid: (n, k or 0) for sid, n, k in rows if n and 100.0 * (k or 0) / n >= p["percent"]}
+        watches = dict(
+            s.execute(select(RuleWatch.place_key, RuleWatch.since).where(RuleWatch.rule_id == rule.id)).all()
+        )
+        keys = {f"segment:{sid}": sid for sid in full}
+        gone = [k for k in watches if k not in keys]
+        if gone:
+            s.execute(delete(RuleWatch).where(RuleWatch.rule_id == rule.id, RuleWatch.place_key.in_(gone)))
+        new = [{"rule_id": rule.id, "place_key": k, "since": now} for k in keys if k not in watches]
+        if new:
+            s.execute(RuleWatch.__table__.insert(), new)
+    hold = timedelta(minutes=p["minutes"])
+    due: dict[str, datetime] = {}
+    for key in keys:
+        since = max(watches.get(key, now), resolved.get(key, datetime.min))
+        if now - since >= hold:
+            due[key] = since
+    if not due:
+        return []
+    with store.read() as s:
+        segments = {
+            r.id: r
+            for r in s.execute(
+                select(ParkingSegment.id, ParkingSegment.name, ParkingSegment.geom).where(
+                    ParkingSegment.id.in_([keys[k] for k in due])
+                )
+            )
+        }
+    out = []
+    for key, since in due.items():
+        sid = keys[key]
+        total, occupied = full[sid]
+        name, geom = segments[sid].name, segments[sid].geom
+        mid = geom.interpolate(0.5, normalized=True)
+        pct = 100.0 * occupied / total
+        held = (now - since).total_seconds() / 60
+        title = t("warning.text.parking_occupancy").format(segment=name, pct=f"{pct:.0f}", minutes=f"{held:.0f}")
+        out.append(Finding(key, title, mid.x, mid.y, None, {"percent": round(pct, 1), "since": since.isoformat()}))
+    return out
+
+
+def unassigned(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+    cutoff = now - timedelta(minutes=rule.params["minutes"])
+    with store.read() as s:
+        rows = s.execute(
+            select(Incident.id, Incident.kind, Incident.title, Incident.lon, Incident.lat, Incident.grid_id)
+            .where(Incident.kind.in_(rule.params["kinds"]), Incident.status.in_(UNASSIGNED_STATUSES))
+            # New items wait since they came in; declined or reopened ones since they came back.
+            .where(
+                ((Incident.status == "new") & (Incident.created_at <= cutoff))
+                | ((Incident.status != "new") & (Incident.updated_at <= cutoff))
+            )
+        ).all()
+    out = []
+    for r in rows:
+        key = f"incident:{r.id}"
+        if key in resolved:
+            continue  # one warning per item: once resolved, it stays answered
+        title = t("warning.text.unassigned").format(
+            id=r.id, kind=t(f"kind.{r.kind}"), title=r.title, minutes=f"{rule.params['minutes']:g}"
+        )
+        out.append(Finding(key, title, r.lon, r.lat, r.grid_id, {"incident": r.id}))
+    return out
+
+
+def worker_silent(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+    cutoff = now - timedelta(minutes=rule.params["minutes"])
+    with store.read() as s:
+        rows = s.execute(
+            select(Worker.id, Worker.name, Worker.lon, Worker.lat, Worker.grid_id, Worker.position_at)
+            .join(Task, Task.worker_id == Worker.id)
+            .where(Task.status.in_(ACTIVE_TASK_STATUSES[1:]), Task.updated_at <= cutoff)
+            .where((Worker.position_at.is_(None)) | (Worker.position_at <= cutoff))
+            .distinct()
+        ).all()
+    out = []
+    for r in rows:
+        key = f"worker:{r.id}"
+        if key in resolved and resolved[key] > cutoff:
+            continue  # resolved lately: silence counts again from the resolution
+        last = r.position_at.isoformat() if r.position_at else None
+        title = t("warning.text.worker_silent").format(name=r.name, minutes=f"{rule.params['minutes']:g}")
+        out.append(Finding(key, title, r.lon, r.lat, r.grid_id, {"worker": r.id, "last_position_at": last}))
+    return out
+
+
+def device_alarm(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+    start = now - timedelta(minutes=rule.params["minutes"])
+    with store.read() as s:
+        rows = s.execute(
+            select(Incident.id, Incident.category, Incident.title, Incident.lon, Incident.lat, Incident.grid_id)
+            .where(Incident.kind == "alarm", Incident.status.in_(OPEN_STATUSES))
+            .where(Incident.created_at > start, Incident.created_at <= now)
+        ).all()
+    return [
+        Finding(
+            f"incident:{r.id}",
+            t("warning.text.device_alarm").format(id=r.id, category=r.category, title=r.title),
+            r.lon,
+            r.lat,
+            r.grid_id,
+            {"incident": r.id},
+        )
+        for r in rows
+        if f"incident:{r.id}" not in resolved
+    ]
+
+
+def place_activity(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+    p = rule.params
+    start = now - timedelta(minutes=p["minutes"])
+    q = (
+        select(Place.id, AccessEvent.credential, func.max(AccessEvent.at))
+        .join(AccessEvent, AccessEvent.place_id == Place.id)
+        .where(AccessEvent.at > start, AccessEvent.at <= now, AccessEvent.direction == "in")
+        .group_by(Place.id, AccessEvent.credential)
+    )
+    if p["place_kinds"]:
+        q = q.where(Place.kind.in_(p["place_kinds"]))
+    distinct: dict[int, int] = {}
+    with store.read() as s:
+        for pid, _cred, last in s.execute(q):
+            if last <= resolved.get(f"place:{pid}", start):
+                continue  # entries already answered by a resolved warning
+            distinct[pid] = distinct.get(pid, 0) + 1
+        places = {
+            r.id: r
+            for r in s.execute(select(Place).where(Place.id.in_(list(distinct)))).scalars()
+            if distinct[r.id] >= r.registered_occupants + p["excess"]
+        }
+    out = []
+    for pid, place in sorted(places.items()):
+        n = distinct[pid]
+        title = t("warning.text.place_activity").format(
+            address=place.address, n=n, minutes=f"{p['minutes']:g}", registered=place.registered_occupants
+        )
+        detail = {"place": pid, "distinct_entries": n, "registered_occupants": place.registered_occupants}
+        out.append(Finding(f"place:{pid}", title, place.lon, place.lat, place.grid_id, detail))
+    return out
+
+
+DETECTORS: dict[str, Callable[[Store, Rule, datetime, dict[str, datetime], Text], list[Finding]]] = {
+    "ticket_cluster": ticket_cluster,
+    "parking_occupancy": parking_occupancy,
+    "unassigned": unassigned,
+    "worker_silent": worker_silent,
+    "device_alarm": device_alarm,
+    "place_activity": place_activity,
+}
+
+
+# --- the engine --------------------------------------------------------------------------------------------
+
+
+def _place_state(store: Store, rule_id: str) -> tuple[set[str], dict[str, datetime]]:
+    """(places with an open warning of this rule, latest resolution time per place)."""
+    with store.read() as s:
+        rows = s.execute(
+            select(EarlyWarning.place_key, EarlyWarning.status, EarlyWarning.resolved_at).where(
+                EarlyWarning.rule_id == rule_id
+            )
+        ).all()
+    open_keys = {r.place_key for r in rows if r.status in OPEN_WARNING_STATUSES}
+    resolved: dict[str, datetime] = {}
+    for r in rows:
+        if r.status == "resolved" and r.resolved_at and r.resolved_at > resolved.get(r.place_key, datetime.min):
+            resolved[r.place_key] = r.resolved_at
+    return open_keys, resolved
+
+
+def evaluate(
+    store: Store,
+    rules: list[Rule],
+    now: datetime | None = None,
+    t: Text | None = None,
+    sla_minutes: dict[str, dict[int, int]] | None = None,
+) -> list[int]:
+    """Run every enabled rule at ``now``; return the ids of the warnings raised.
+
+    Safe to run in several processes at once: the partial unique index keeps one open warning per
+    rule and place, and a loser's insert is dropped.
+    """
+    now = now or utcnow()
+    t = t or Text("zh-CN")
+    raised: list[int] = []
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        open_keys, resolved = _place_state(store, rule.id)
+        try:
+            findings = DETECTORS[rule.type](store, rule, now, resolved, t)
+        except Exception:  # one broken rule must not silence the others
+            log.exception("rule %s failed", rule.id)
+            continue
+        for f in findings:
+            if f.place_key in open_keys:
+                continue
+            wid = _raise(store, rule, f, now, t, sla_minutes)
+            if wid is not None:
+                raised.append(wid)
+    return raised
+
+
+def _raise(
+    store: Store,
+    rule: Rule,
+    f: Finding,
+    now: datetime,
+    t: Text,
+    sla_minutes: dict[str, dict[int, int]] | None,
+) -> int | None:
+    row = EarlyWarning(
+        rule_id=rule.id,
+        rule_type=rule.type,
+        place_key=f.place_key,
+        level=rule.level,
+        status="open",
+        title=f.title[:300],
+        detail={**f.detail, "rule_name": rule.name},
+        lon=f.lon,
+        lat=f.lat,
+        grid_id=f.grid_id,
+        created_at=now,
+        updated_at=now,
+        note="",
+    )
+    try:
+        with store.transaction() as s:
+            s.add(row)
+            s.flush()
+            if rule.create_task and f.lon is not None and f.lat is not None:
+                sla = sla_minutes or {"visit": {2: 4320}}
+                item = Incident(
+                    kind="visit",
+                    category=t("warning.verify"),
+                    priority=2,
+                    status="new",
+                    title=f"{t('warning.verify')}: {f.title}"[:200],
+                    description=rule.name,
+                    lon=f.lon,
+                    lat=f.lat,
+                    grid_id=f.grid_id,
+                    source="rules",
+                    external_id=f"warning-{row.id}",
+                    created_at=now,
+                    updated_at=now,
+                    due_at=due_at(now, "visit", 2, sla),
+                )
+                s.add(item)
+                s.flush()
+                row.incident_id = item.id
+                record_event(s, "incident.created", "incident", item.id, ACTOR, {"ids": [item.id], "kinds": ["visit"]})
+            record_event(
+                s, "warning.raised", "warning", row.id, ACTOR, {"rule": rule.id, "place": f.place_key, **f.detail}
+            )
+            wid, task_item = row.id, row.incident_id
+    except IntegrityError:
+        return None  # another process raised this warning first
+    if task_item is not None:
+        result = dispatch.auto_assign(store, SYSTEM, [task_item])
+        if result.failed:
+            log.info("verification visit %s for warning %s stays in the queue: %s", task_item, wid, result.failed)
+    return wid
+
+
+def _require(actor: Actor) -> None:
+    if actor.role not in WARNING_ROLES:
+        raise Forbidden(f"role {actor.role!r} may not handle warnings")
+
+
+def acknowledge(store: Store, actor: Actor, warning_id: int, note: str = "", now: datetime | None = None) -> None:
+    """An open warning is seen and being handled."""
+    _require(actor)
+    _move(store, actor, warning_id, "acknowledged", ("open",), note, now or utcnow())
+
+
+def resolve(store: Store, actor: Actor, warning_id: int, note: str = "", now: datetime | None = None) -> None:
+    """The warning is dealt with; the rule fires again at this place only on evidence newer than this."""
+    _require(actor)
+    _move(store, actor, warning_id, "resolved", OPEN_WARNING_STATUSES, note, now or utcnow())
+
+
+def _move(
+    store: Store, actor: Actor, warning_id: int, target: str, sources: tuple[str, ...], note: str, now: datetime
+) -> None:
+    if len(note) > 2000:
+        raise Invalid("note longer than 2000 characters", field="note")
+    values: dict[str, Any] = {"status": target, "updated_at": now}
+    if target == "acknowledged":
+        values.update(acknowledged_at=now, acknowledged_by=actor.name)
+    else:
+        values.update(resolved_at=now, resolved_by=actor.name)
+    if note:
+        values["note"] = note
+    with store.transaction() as s:
+        current = s.scalar(select(EarlyWarning.status).where(EarlyWarning.id == warning_id))
+        if current is None:
+            raise NotFound(f"no warning {warning_id}")
+        won = s.execute(
+            update(EarlyWarning).where(EarlyWarning.id == warning_id, EarlyWarning.status.in_(sources)).values(**values)
+        ).rowcount
+        if not won:
+            raise Conflict(f"warning {warning_id} is {current}; cannot mark it {target}", status=current)
+        record_event(s, f"warning.{target}", "warning", warning_id, actor.name, {"note": note} if note else {})
+
+
+def start_in_thread(
+    store: Store, rules_file: str, every_s: float, t: Text, sla_minutes: dict[str, dict[int, int]]
+) -> threading.Event:
+    """Evaluate the current rule set every ``every_s`` seconds in a daemon thread; set the event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            try:
+                evaluate(store, current_rules(store, rules_file), t=t, sla_minutes=sla_minutes)
+            except Exception:  # a transient store error or a bad rule file must not end the rules for good
+                log.exception("warning rules failed")
+
+    threading.Thread(target=loop, name="onemap-rules", daemon=True).start()
+    return stop
