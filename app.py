@@ -100,7 +100,8 @@ def main() -> None:
     """Run on the configured host and port; start the simulator when ONEMAP_SIMULATE is on."""
     import waitress
 
-    from ops import sla
+    from ops import early_warning, sla
+    from ops.errors import OneMapError
     from ops.simulator import start_in_thread
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -111,6 +112,12 @@ def main() -> None:
     app = create_app(config)
     rt = runtime_of(app)
     sla.start_in_thread(rt.store, config.accept_minutes)
+    try:
+        early_warning.current_rules(rt.store, config.rules_file)  # a broken rule file stops the start, by name
+    except OneMapError as exc:
+        sys.exit(f"onemap: warning rules: {exc.message}")
+    t = Text(config.lang)
+    early_warning.start_in_thread(rt.store, config.rules_file, config.rules_seconds, t, config.sla_minutes)
     if config.simulate:
         start_in_thread(rt.store, rt.index, config)
         log.info("simulator running at %.0fx", config.sim_speed)

@@ -204,6 +204,84 @@ def spec() -> dict[str, Any]:
             }
         },
     }
+    place = _obj(
+        {
+            "id": {"type": "string", "maxLength": 128},
+            "kind": {"type": "string", "maxLength": 32},
+            "address": {"type": "string", "maxLength": 200},
+            "registered_occupants": {"type": "integer", "minimum": 0, "maximum": 10000},
+            **LOCATION,
+        },
+        ["id", "kind", "address", "lon", "lat", "registered_occupants"],
+    )
+    access = _obj(
+        {
+            "event_id": {"type": "string"},
+            "place_id": {"type": "string"},
+            "credential": {"type": "string"},
+            "direction": {"type": "string", "enum": ["in", "out"]},
+            "at": {"type": "string", "format": "date-time"},
+        },
+        ["event_id", "place_id", "credential", "at"],
+    )
+    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+    paths["/api/v1/places"] = {
+        "get": {"summary": "Place records", "parameters": [limit], "responses": _responses("200", "422")},
+        "post": {
+            "summary": "Create or update place records by their id",
+            "parameters": [idem],
+            "requestBody": {
+                "required": True,
+                **_json(_obj({"places": {"type": "array", "items": place, "minItems": 1}}, ["places"])),
+            },
+            "responses": _responses("200", "403", "422"),
+        },
+    }
+    paths["/api/v1/access-events"] = {
+        "post": {
+            "summary": "Door-access events at places",
+            "parameters": [idem],
+            "requestBody": {
+                "required": True,
+                **_json(_obj({"events": {"type": "array", "items": access, "minItems": 1}}, ["events"])),
+            },
+            "responses": _responses("200", "403", "422"),
+        }
+    }
+    paths["/api/v1/warnings"] = {
+        "get": {
+            "summary": "Early warnings (open and acknowledged unless status says otherwise)",
+            "parameters": [
+                {
+                    "name": "status",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
+                },
+                limit,
+            ],
+            "responses": _responses("200", "422"),
+        }
+    }
+    paths["/api/v1/warnings/{id}"] = {"get": {"parameters": id_param, "responses": _responses("200", "404")}}
+    for action in ("acknowledge", "resolve"):
+        paths[f"/api/v1/warnings/{{id}}/{action}"] = {
+            "post": {
+                "parameters": id_param,
+                "requestBody": {"required": False, **_json(_obj({"note": {"type": "string", "maxLength": 2000}}))},
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        }
+    paths["/api/v1/rules"] = {
+        "get": {"summary": "The early-warning rule set in force", "responses": _responses()},
+        "put": {
+            "summary": "Replace the rule set (admin)",
+            "requestBody": {
+                "required": True,
+                **_json({"type": "object", "properties": {"rules": {"type": "array", "items": {"type": "object"}}}}),
+            },
+            "responses": _responses("200", "403", "422"),
+        },
+    }
     for action in ("cancel", "close", "reopen"):
         paths[f"/api/v1/incidents/{{id}}/{action}"] = {
             "post": {

@@ -15,10 +15,10 @@ from data import map_view, queries
 from data.models import utcnow
 from data.runtime import Runtime
 from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
-from layouts.command import detail_panel, feed_items, kpi_values, queue_rows
+from layouts.command import detail_panel, feed_items, kpi_values, queue_rows, warning_badge, warning_items
 from layouts.i18n import Text
-from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
-from ops import bulk, dispatch, lifecycle
+from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
+from ops import bulk, dispatch, early_warning, lifecycle
 from ops.errors import OneMapError
 from ops.jobs import JobBoard
 from ops.privacy import shown_incident
@@ -29,8 +29,12 @@ ITEM_TRACES = {TRACE_INDEX[k] for k in ITEM_STYLE}
 
 
 # What a live update sends of each layer: the rest of a trace (shapes, styles) stays in the browser.
-PATCHED = {"grids": (("z",), ("zmax",)), "parking": (("marker", "color"),)}
 POINT_KEYS = (("lon",), ("lat",), ("customdata",), ("text",))
+PATCHED = {
+    "grids": (("z",), ("zmax",)),
+    "parking": (("marker", "color"),),
+    "warnings": (*POINT_KEYS, ("marker", "color")),
+}
 
 
 def _digest(value: Any) -> str:
@@ -67,11 +71,12 @@ def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]], sent: dict[str
 def refresh(
     rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None = None, sent: dict[str, str] | None = None
 ) -> tuple[Any, ...]:
-    """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, digests, *KPI texts)."""
+    """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, digests, warnings panel,
+    warning badge text, warning badge class, *KPI texts)."""
     latest, healthy = rt.cursor()
     badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
     if cursor is not None and latest <= cursor:
-        return (no_update, no_update, *badge, no_update, no_update, no_update, *[no_update] * len(KPI_ORDER))
+        return (no_update, no_update, *badge, *[no_update] * 6, *[no_update] * len(KPI_ORDER))
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     version = max(newest, latest)
 
@@ -92,7 +97,12 @@ def refresh(
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
-    return (patch, version, *badge, feed, rows, digests, *kpi)
+    if "warnings" in layers:
+        found = shared("warnings", lambda: queries.find_warnings(rt.store))
+        warned = (warning_items(found, t), *warning_badge(t, found))
+    else:
+        warned = (no_update, no_update, no_update)
+    return (patch, version, *badge, feed, rows, digests, *warned, *kpi)
 
 
 def view_key(view: map_view.View | None) -> str:
@@ -169,6 +179,9 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(Ids.FEED, "children"),
         Output(CommandIds.QUEUE, "rowData"),
         Output(CommandIds.DIGESTS, "data"),
+        Output(CommandIds.WARNINGS, "children"),
+        Output(CommandIds.WARNING_BADGE, "children"),
+        Output(CommandIds.WARNING_BADGE, "className"),
         *[Output(KPI_IDS[k], "children") for k in KPI_ORDER],
         Input(Ids.POLL, "n_intervals"),
         State(Ids.CURSOR, "data"),
@@ -319,6 +332,22 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         except OneMapError as exc:
             return exc.message
         return t("msg.bulk").format(ok=len(result.assigned), bad=len(result.failed))
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+        Input({"type": WARNING_ACTION, "warning": ALL, "action": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def warning_action(clicks: list[int | None]) -> str:
+        if not any(clicks) or not isinstance(ctx.triggered_id, dict):
+            return no_update
+        wid, action = int(ctx.triggered_id["warning"]), ctx.triggered_id["action"]
+        step = early_warning.acknowledge if action == "acknowledge" else early_warning.resolve
+        try:
+            step(rt.store, require_actor(rt), wid)
+        except OneMapError as exc:
+            return exc.message
+        return t("msg.warning.acknowledged" if action == "acknowledge" else "msg.warning.resolved")
 
     app.clientside_callback(
         "function(n) { return new Date().toLocaleTimeString('zh-CN', {hour12: false}); }",

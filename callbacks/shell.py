@@ -26,6 +26,7 @@ def command_page(rt: Runtime, t: Text, user: str) -> Any:
         cursor,
         rt.config.poll_ms,
         user,
+        queries.find_warnings(rt.store),
     )
 
 

@@ -14,7 +14,7 @@ from data.store import Store
 from geo import layers
 from geo.layers import geometry_to_display, lines_xy, to_display
 
-LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts")
+LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts", "warnings")
 LOW_ZOOM_PER_KIND = 2000  # below the detail zoom: the most urgent items of each kind; grids show the rest
 View = dict[str, Any]  # {"zoom": float, "bbox": [lon_min, lat_min, lon_max, lat_max]} from the browser
 
@@ -96,6 +96,10 @@ def live_traces(
         out["workers"] = layers.workers_trace(lon, lat, w["id"], static.labels["worker"])
     if "alerts" in which:
         out["alerts"] = layers.alerts_trace(queries.active_alert_areas(store), crs)
+    if "warnings" in which:
+        w = queries.warning_points(store)
+        lon, lat = to_display(w["lon"], w["lat"], crs)
+        out["warnings"] = layers.warnings_trace(lon, lat, w["id"], w["title"], w["open"])
     if "parking" in which:
         occupancy = {seg.id: seg.occupancy for seg in queries.parking_segments(store)}
         values = np.array([occupancy.get(int(i), 0.0) for i in static.parking_ids])

@@ -36,6 +36,7 @@ TRACES = (
     "police",
     "alarm",
     "fire",
+    "warnings",
 )
 TRACE_INDEX = {name: i for i, name in enumerate(TRACES)}
 # Which traces each operator toggle shows or hides.
@@ -49,7 +50,10 @@ LAYER_TRACES = {
     "alarm": ("alarm",),
     "fire": ("fire",),
     "overdue": ("overdue",),
+    "warnings": ("warnings",),
 }
+WARNING_OPEN = "#ffe14d"  # open warnings are the brightest thing on the wall
+WARNING_ACKNOWLEDGED = "#ff9f1a"
 ITEM_STYLE = {
     "ticket": {"color": "#f5b700", "size": 7},
     "police": {"color": "#3d8bfd", "size": 9},
@@ -179,6 +183,28 @@ def overdue_trace(lon: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
         "lat": lat,
         "marker": {"size": 22, "color": "#ff2d55", "opacity": 0.35},
         "hoverinfo": "skip",
+        "showlegend": False,
+    }
+
+
+def warnings_trace(
+    lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, titles: np.ndarray, is_open: np.ndarray
+) -> dict[str, Any]:
+    """Open early warnings as large bright discs above every other layer (acknowledged ones in amber)."""
+    return {
+        "type": "scattermap",
+        "name": "warnings",
+        "mode": "markers",
+        "lon": np.asarray(lon, dtype=np.float32),
+        "lat": np.asarray(lat, dtype=np.float32),
+        "customdata": np.asarray(ids, dtype=np.int32),
+        "text": titles,
+        "marker": {
+            "size": 30,
+            "color": np.where(is_open, WARNING_OPEN, WARNING_ACKNOWLEDGED).tolist(),
+            "opacity": 0.85,
+        },
+        "hovertemplate": "⚠ %{text}<extra></extra>",
         "showlegend": False,
     }
 

@@ -12,9 +12,9 @@ from dash import dcc, html
 
 from geo.layers import LAYER_TRACES
 from layouts.i18n import Text
-from layouts.ids import ASSIGN, KPI_IDS, CommandIds, Ids
+from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 
-DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers"]
+DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers", "warnings"]
 KPI_COLORS = {
     "fire": "red",
     "police": "blue",
@@ -53,6 +53,68 @@ def _kpi_card(name: str, t: Text, value: str) -> dmc.Paper:
         withBorder=True,
         className="kpi-card",
     )
+
+
+LEVEL_COLORS = {"high": "red", "medium": "orange", "low": "yellow"}
+
+
+def warning_badge(t: Text, rows: list[dict[str, Any]]) -> tuple[str, str]:
+    """Header badge text and class: it flashes while any warning is still unacknowledged."""
+    waiting = sum(1 for r in rows if r["status"] == "open")
+    return t("warning.badge").format(n=len(rows)), "warning-badge flash" if waiting else "warning-badge"
+
+
+def warning_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
+    """Open and acknowledged warnings, newest first, each with acknowledge and resolve buttons."""
+    if not rows:
+        return [dmc.Text(t("warning.empty"), c="dimmed", size="sm")]
+    out = []
+    for r in rows:
+        buttons = []
+        if r["status"] == "open":
+            buttons.append(
+                dmc.Button(
+                    t("warning.ack"),
+                    id={"type": WARNING_ACTION, "warning": r["id"], "action": "acknowledge"},
+                    size="compact-xs",
+                    variant="outline",
+                    color="yellow",
+                )
+            )
+        buttons.append(
+            dmc.Button(
+                t("warning.resolve"),
+                id={"type": WARNING_ACTION, "warning": r["id"], "action": "resolve"},
+                size="compact-xs",
+                variant="outline",
+                color="green",
+            )
+        )
+        meta = f"{t('warning.status.' + r['status'])} · {r['created_at']:%m-%d %H:%M}"
+        if r.get("incident_id"):
+            meta += " · " + t("warning.task").format(id=r["incident_id"])
+        out.append(
+            html.Div(
+                [
+                    dmc.Group(
+                        [
+                            dmc.Badge(
+                                t(f"warning.level.{r['level']}"),
+                                color=LEVEL_COLORS.get(r["level"], "gray"),
+                                variant="filled" if r["status"] == "open" else "outline",
+                                size="sm",
+                            ),
+                            dmc.Group(buttons, gap=4),
+                        ],
+                        justify="space-between",
+                    ),
+                    html.Div(r["title"], className="warning-title"),
+                    html.Div(meta, className="feed-meta"),
+                ],
+                className=f"warning-row warning-{r['status']}",
+            )
+        )
+    return out
 
 
 def feed_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
@@ -217,14 +279,19 @@ def layout(
     cursor: int,
     poll_ms: int,
     user: str,
+    warnings: list[dict[str, Any]] | None = None,
 ) -> Any:
     """The whole command page, filled with the first state so the wall shows data at once."""
     values = kpi_values(kpis)
+    warnings = warnings or []
+    badge_text, badge_class = warning_badge(t, warnings)
     header = dmc.Group(
         [
             dmc.Group([dmc.Title(t("app.title"), order=2), dmc.Text(t("app.subtitle"), c="dimmed")], gap="md"),
             dmc.Group(
                 [
+                    html.Span(badge_text, id=CommandIds.WARNING_BADGE, className=badge_class),
+                    html.A(t("nav.review"), href="/review", className="nav-link"),
                     dmc.Badge(t("live.ok"), id=Ids.LIVE_BADGE, color="green", variant="dot", size="lg"),
                     html.Span(id=Ids.CLOCK, className="clock"),
                     html.Span(user, className="user"),
@@ -261,6 +328,15 @@ def layout(
     )
     side = html.Div(
         [
+            dmc.Paper(
+                [
+                    dmc.Title(t("warning.title"), order=4),
+                    html.Div(warning_items(warnings, t), id=CommandIds.WARNINGS, className="warnings"),
+                ],
+                p="sm",
+                withBorder=True,
+                className="warning-panel",
+            ),
             dmc.Paper(
                 [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)], p="sm", withBorder=True
             ),

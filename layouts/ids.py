@@ -56,6 +56,8 @@ class CommandIds(StrEnum):
     PUSH_RESULT = "push-result"
     PUSH_DOWNLOAD_BUTTON = "push-download-button"
     PUSH_DOWNLOAD = "push-download"
+    WARNINGS = "command-warnings"
+    WARNING_BADGE = "command-warning-badge"
 
 
 class ShellIds(StrEnum):
@@ -78,3 +80,4 @@ ASSIGN = "assign-worker"  # pattern-matching id type: {"type": ASSIGN, "worker":
 TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
 TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}
 TASK_PHOTO = "task-photo"  # {"type": TASK_PHOTO, "task": id}
+WARNING_ACTION = "warning-action"  # {"type": WARNING_ACTION, "warning": id, "action": "acknowledge"|"resolve"}

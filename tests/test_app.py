@@ -16,6 +16,7 @@ from callbacks.command import (
 from config import DEFAULT_SLA_MINUTES, Config, ConfigError
 from geo.layers import TRACE_INDEX
 from layouts.i18n import Text, catalog
+from ops import early_warning
 from ops.accounts import Actor
 from ops.incidents import NewIncident, report
 
@@ -109,9 +110,27 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
     touched = {(o["location"][1], o["location"][2]) for o in ops}
     assert (TRACE_INDEX["fire"], "lon") in touched and (TRACE_INDEX["grids"], "z") in touched
     assert (TRACE_INDEX["workers"], "lon") not in touched  # only what changed goes out
-    kpis = dict(zip(KPI_ORDER, _rest[5:], strict=True))
+    kpis = dict(zip(KPI_ORDER, _rest[-len(KPI_ORDER) :], strict=True))
     assert [row["id"] for row in _rest[3]] == [ids[0]]  # the queue now lists the new item
     assert kpis["fire"] == "1" and kpis["unassigned"] == "1"
+
+
+def test_a_raised_warning_reaches_the_wall_map_panel_and_flashing_badge(app):
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    cursor, _ = rt.cursor()
+    p = rt.index.polygons[3].representative_point()
+    op = Actor(None, "op", "operator")
+    report(rt.store, rt.index, op, [NewIncident("alarm", "一键报警柱", "一键报警柱", p.x, p.y)], DEFAULT_SLA_MINUTES)
+    (wid,) = early_warning.evaluate(rt.store, [early_warning.parse_rules([{"id": "a", "type": "device_alarm"}])[0]])
+    fig, _cursor, *rest = refresh(rt, t, cursor)
+    ops = fig.to_plotly_json()["operations"]
+    lons = [o["params"]["value"] for o in ops if o["location"][1:3] == [TRACE_INDEX["warnings"], "lon"]]
+    assert len(lons) == 1 and abs(float(lons[0][0]) - p.x) < 1e-4
+    panel, badge, badge_class = rest[5], rest[6], rest[7]
+    assert "一键报警柱" in str(panel) and badge == t("warning.badge").format(n=1) and "flash" in badge_class
+    early_warning.acknowledge(rt.store, op, wid)
+    assert "flash" not in refresh(rt, t, _cursor)[9]  # acknowledged: still listed, no longer flashing
 
 
 def test_redis_outage_degrades_to_the_store(tmp_path):

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from app import create_app, runtime_of
 from config import Config
-from data.models import Alert, Event, Incident, ParkingEvent, Report, Task
+from data.models import AccessEvent, Alert, EarlyWarning, Event, Incident, ParkingEvent, Place, Report, Task
 
 TOKEN = "fuzz-token-0123456789abcdef"
-TABLES = (Incident, Report, Task, Alert, ParkingEvent, Event)
+TABLES = (Incident, Report, Task, Alert, ParkingEvent, Event, Place, AccessEvent, EarlyWarning)
 
 
 @pytest.fixture(scope="module")
