@@ -20,6 +20,7 @@ from callbacks import shell as shell_callbacks
 from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
+from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
 from layouts import command, shell, worker
 from layouts.i18n import Text
@@ -37,6 +38,8 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         try:
             log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
             seed_demo(store, config)
+            log.info("seeding %d days of history for the review page", config.history_days)
+            seed_history(store, config, config.history_days)
         except IntegrityError:
             log.info("another process seeded the demo city first")
     if config.bootstrap_token:

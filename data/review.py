@@ -1,0 +1,341 @@
+"""Review figures over the in-memory history frame: filters, per-grid and per-worker metrics, time
+series, hexagons, playback frames and parking statistics. Pure functions of their inputs (the clock
+is a parameter), so tests pin every figure on both store backends.
+
+Times are stored as naive UTC; hours and days are counted in the city's local time (``LOCAL``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import h3
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import select
+
+from data.models import Incident, ParkingEvent, ParkingSegment, ParkingSpace
+from data.store import Store
+from geo.crs import to_metres
+
+LOCAL = "Asia/Shanghai"
+RANGES = ("today", "7d", "30d", "365d", "custom")
+METRICS = ("count", "median_response", "overdue_rate", "per_1000")
+FINISHED = ("resolved", "closed", "cancelled")
+ILLEGAL_PARKING = "违章停车"  # the ticket category counted against each parking segment
+ILLEGAL_PARKING_METRES = 50.0
+DENSITY_CELL = 0.001  # degrees (~100 m): the density map sends one weighted point per cell
+
+
+@dataclass
+class Filters:
+    start: datetime
+    end: datetime
+    kinds: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    districts: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    midnight = pd.Timestamp(datetime.combine(day, datetime.min.time()), tz=LOCAL)
+    return midnight.tz_convert("UTC").tz_localize(None).to_pydatetime()
+
+
+def period(name: str, now: datetime, first: date | None = None, last: date | None = None) -> tuple[datetime, datetime]:
+    """[start, end) in naive UTC for a named range; a custom range covers whole local days."""
+    if name == "today":
+        today = pd.Timestamp(now, tz="UTC").tz_convert(LOCAL).date()
+        return _local_midnight_utc(today), now
+    if name in ("7d", "30d", "365d"):
+        return now - timedelta(days=int(name[:-1])), now
+    if name == "custom":
+        if first is None or last is None:
+            raise ValueError("a custom range needs a first and a last day")
+        if last < first:
+            first, last = last, first
+        return _local_midnight_utc(first), _local_midnight_utc(last + timedelta(days=1))
+    raise ValueError(f"unknown range {name!r}; use one of {', '.join(RANGES)}")
+
+
+def select_items(frame: pd.DataFrame, grids: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """Items created in [start, end) that pass every filter (an empty filter passes everything)."""
+    created = frame["created_at"].to_numpy()
+    mask = (created >= np.datetime64(f.start)) & (created < np.datetime64(f.end))
+    if f.kinds:
+        mask &= frame["kind"].isin(f.kinds).to_numpy()
+    if f.categories:
+        mask &= frame["category"].isin(f.categories).to_numpy()
+    if f.statuses:
+        mask &= frame["status"].isin(f.statuses).to_numpy()
+    if f.districts:
+        ids = grids.index[grids["district"].isin(f.districts)]
+        mask &= frame["grid_id"].isin(ids).to_numpy()
+    return frame[mask]
+
+
+def finished_at(items: pd.DataFrame) -> pd.Series:
+    """When each item left the open states (resolved, else closed, else its cancellation); NaT if open."""
+    done = items["resolved_at"].fillna(items["closed_at"])
+    cancelled = (items["status"] == "cancelled").to_numpy()
+    return done.where(~cancelled | done.notna(), items["updated_at"])
+
+
+def response_minutes(items: pd.DataFrame) -> pd.Series:
+    """Report to resolution, in minutes, for resolved items."""
+    return (items["resolved_at"] - items["created_at"]).dt.total_seconds() / 60.0
+
+
+def overdue(items: pd.DataFrame, now: datetime) -> pd.Series:
+    """Finished after the due time, or still open past it (cancelled items are never overdue)."""
+    done = finished_at(items)
+    late = (done > items["due_at"]) | (done.isna() & (items["due_at"] < now))
+    return late & (items["status"] != "cancelled")
+
+
+def _summary(items: pd.DataFrame, key: str, now: datetime) -> pd.DataFrame:
+    work = pd.DataFrame(
+        {
+            key: items[key].to_numpy(),
+            "response": response_minutes(items).to_numpy(),
+            "overdue": overdue(items, now).to_numpy(),
+            "open": items["status"].isin(FINISHED).to_numpy() == False,  # noqa: E712 (numpy element-wise)
+        }
+    )
+    grouped = work.groupby(key, sort=False)
+    out = pd.DataFrame(
+        {
+            "items": grouped.size(),
+            "open": grouped["open"].sum(),
+            "median_response": grouped["response"].median(),
+            "overdue_rate": grouped["overdue"].mean(),
+        }
+    )
+    out["open"] = out["open"].astype(int)
+    return out
+
+
+def grid_metrics(items: pd.DataFrame, grids: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Per grid: items, open, median response (min), overdue rate, per 1,000 residents (when known)."""
+    inside = items[items["grid_id"] >= 0]
+    out = _summary(inside, "grid_id", now).join(grids[["grid", "district", "population"]], how="left")
+    out["per_1000"] = out["items"] / out["population"] * 1000.0
+    out.loc[~(out["population"] > 0), "per_1000"] = np.nan
+    return out.sort_values("items", ascending=False)
+
+
+def worker_metrics(items: pd.DataFrame, workers: pd.DataFrame, grids: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """Per assigned worker: items, open, median response, overdue rate, with name and grid."""
+    handled = items[items["assigned_worker_id"] >= 0]
+    out = _summary(handled, "assigned_worker_id", now).join(workers, how="left")
+    out["grid"] = grids["grid"].reindex(out["grid_id"].to_numpy()).to_numpy()
+    out.index.name = "worker_id"
+    return out.sort_values("items", ascending=False)
+
+
+def metric_by_grid(table: pd.DataFrame, grid_ids: np.ndarray, metric: str) -> np.ndarray:
+    """One metric per grid in ``grid_ids`` order (0 / NaN where a grid has no items)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    column = "items" if metric == "count" else metric
+    values = table[column].reindex(grid_ids)
+    return values.fillna(0).to_numpy(float) if metric == "count" else values.to_numpy(float)
+
+
+def local_times(items: pd.DataFrame, column: str = "created_at") -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(items[column]).tz_localize("UTC").tz_convert(LOCAL)
+
+
+def volume_by_hour(items: pd.DataFrame) -> pd.DataFrame:
+    """Items per local hour of day (rows 0..23) and kind (columns)."""
+    hours = local_times(items).hour
+    table = pd.crosstab(hours, items["kind"].astype(str).to_numpy())
+    return table.reindex(range(24), fill_value=0)
+
+
+def volume_by_day(items: pd.DataFrame) -> pd.DataFrame:
+    """Items per local day (rows) and kind (columns)."""
+    days = local_times(items).normalize().tz_localize(None)
+    return pd.crosstab(days, items["kind"].astype(str).to_numpy())
+
+
+def backlog(frame: pd.DataFrame, f: Filters, points: int = 96) -> pd.DataFrame:
+    """Open items at ``points`` instants across [start, end) by kind: everything created before an
+    instant (the period's filters except its start) and not yet finished by it."""
+    base = select_items(frame, pd.DataFrame(columns=["district"]), Filters(datetime(1970, 1, 1), f.end, f.kinds))
+    if f.categories:
+        base = base[base["category"].isin(f.categories)]
+    times = pd.date_range(f.start, f.end, periods=points)
+    out = {}
+    for kind, part in base.groupby(base["kind"].astype(str), sort=True):
+        created = np.sort(part["created_at"].to_numpy())
+        done = finished_at(part).dropna().sort_values().to_numpy()
+        at = times.to_numpy()
+        out[kind] = np.searchsorted(created, at, side="right") - np.searchsorted(done, at, side="right")
+    return pd.DataFrame(out, index=times)
+
+
+def hexagons(items: pd.DataFrame, resolution: int) -> tuple[list[str], np.ndarray, dict[str, Any]]:
+    """Item counts per H3 cell (8 or coarser) and the cells as GeoJSON polygons."""
+    cells = items["h3"].to_numpy(np.uint64)
+    if resolution < 8 and len(cells):
+        uniq, inverse = np.unique(cells, return_inverse=True)
+        parents = np.array([h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), resolution)) for c in uniq])
+        cells = parents.astype(np.uint64)[inverse]
+    ids, counts = np.unique(cells, return_counts=True)
+    names = [h3.int_to_str(int(c)) for c in ids]
+    features = []
+    for name in names:
+        ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(name)]
+        ring.append(ring[0])
+        features.append(
+            {"type": "Feature", "id": name, "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        )
+    return names, counts, {"type": "FeatureCollection", "features": features}
+
+
+def density_points(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Items binned to ~100 m cells: (lon, lat, count) per occupied cell, what a density map needs."""
+    if items.empty:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    ix = np.floor(items["lon"].to_numpy() / DENSITY_CELL).astype(np.int64)
+    iy = np.floor(items["lat"].to_numpy() / DENSITY_CELL).astype(np.int64)
+    keys, counts = np.unique(np.stack([ix, iy], axis=1), axis=0, return_counts=True)
+    return (keys[:, 0] + 0.5) * DENSITY_CELL, (keys[:, 1] + 0.5) * DENSITY_CELL, counts
+
+
+def frame_edges(start: datetime, end: datetime) -> list[datetime]:
+    """Playback steps: hours for periods up to three days, days beyond."""
+    step = timedelta(hours=1) if end - start <= timedelta(days=3) else timedelta(days=1)
+    edges = [start]
+    while edges[-1] < end:
+        edges.append(min(edges[-1] + step, end))
+    return edges
+
+
+def frame_items(items: pd.DataFrame, edges: list[datetime], k: int) -> pd.DataFrame:
+    """Items created during playback step ``k``."""
+    k = max(0, min(k, len(edges) - 2))
+    created = items["created_at"].to_numpy()
+    return items[(created >= np.datetime64(edges[k])) & (created < np.datetime64(edges[k + 1]))]
+
+
+# --- parking ---------------------------------------------------------------------------------------------
+
+
+def parking_stats(store: Store, start: datetime, end: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per segment over [start, end): occupancy %, turnover (arrivals per space per day), average
+    dwell (min) and illegal-parking tickets within 50 m; and occupancy % by local hour of day.
+
+    Sessions are rebuilt from each space's park_start / park_end events; a session open at the
+    start (its park_start earlier) counts from the start, one still open counts to the end.
+    """
+    with store.read() as s:
+        segments = s.execute(select(ParkingSegment.id, ParkingSegment.name, ParkingSegment.geom)).all()
+        spaces = s.execute(select(ParkingSpace.id, ParkingSpace.segment_id)).all()
+        events = s.execute(
+            select(ParkingEvent.space_id, ParkingEvent.event_type, ParkingEvent.event_time)
+            .where(ParkingEvent.event_type.in_(("park_start", "park_end")))
+            .where(ParkingEvent.event_time >= start - timedelta(days=1), ParkingEvent.event_time < end)
+            .order_by(ParkingEvent.space_id, ParkingEvent.event_time, ParkingEvent.sequence_number)
+        ).all()
+        illegal = s.execute(
+            select(Incident.lon, Incident.lat).where(
+                Incident.kind == "ticket",
+                Incident.category == ILLEGAL_PARKING,
+                Incident.created_at >= start,
+                Incident.created_at < end,
+            )
+        ).all()
+    seg_ids = [r.id for r in segments]
+    capacity = pd.Series([r.segment_id for r in spaces]).value_counts().reindex(seg_ids, fill_value=0)
+    space_segment = {r.id: r.segment_id for r in spaces}
+    sessions = _sessions(events, start, end)
+    span_s = max((end - start).total_seconds(), 1.0)
+    offset = _offset_s(start)
+    frame = pd.DataFrame(sessions, columns=["space", "a", "b", "arrived"])
+    frame["segment"] = frame["space"].map(space_segment)
+    frame = frame.dropna(subset=["segment"])
+    a = (pd.to_datetime(frame["a"]).to_numpy("datetime64[s]").astype(np.int64)) + offset
+    b = (pd.to_datetime(frame["b"]).to_numpy("datetime64[s]").astype(np.int64)) + offset
+    frame["seconds"] = (b - a).astype(float)
+    per_hour = pd.DataFrame(_hour_seconds(b) - _hour_seconds(a), index=frame.index)
+    per_hour["segment"] = frame["segment"].to_numpy()
+    by_hour = per_hour.groupby("segment").sum().reindex(seg_ids, fill_value=0.0)
+    arrived = frame[frame["arrived"]]
+    grouped = frame.groupby("segment")["seconds"].sum().reindex(seg_ids, fill_value=0.0)
+    arrivals = arrived.groupby("segment").size().reindex(seg_ids, fill_value=0)
+    dwell = (arrived.groupby("segment")["seconds"].mean() / 60.0).reindex(seg_ids)
+    names = {r.id: r.name for r in segments}
+    days = span_s / 86400.0
+    spaces_n = capacity.replace(0, np.nan)
+    table = pd.DataFrame(
+        {
+            "segment": [names[i] for i in seg_ids],
+            "spaces": capacity.to_numpy(),
+            "occupancy_pct": (100.0 * grouped / (spaces_n * span_s)).to_numpy(),
+            "turnover": (arrivals / spaces_n / days).to_numpy(),
+            "avg_dwell_min": dwell.to_numpy(),
+            "illegal_parking": _near_segments(segments, illegal),
+        },
+        index=pd.Index(seg_ids, name="segment_id"),
+    )
+    lo = int(np.datetime64(start, "s").astype(np.int64)) + offset
+    hi = int(np.datetime64(end, "s").astype(np.int64)) + offset
+    exposure = capacity.to_numpy()[:, None] * (_hour_seconds(np.array([hi])) - _hour_seconds(np.array([lo])))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(exposure > 0, 100.0 * by_hour.to_numpy() / exposure, np.nan)
+    return table, pd.DataFrame(pct, index=table["segment"], columns=range(24))
+
+
+def _offset_s(at: datetime) -> int:
+    """The city's UTC offset in seconds at ``at`` (China keeps one offset all year)."""
+    return int(pd.Timestamp(at, tz="UTC").tz_convert(LOCAL).utcoffset().total_seconds())
+
+
+def _hour_seconds(t: np.ndarray) -> np.ndarray:
+    """For local epoch seconds ``t``: seconds spent in each hour of day (columns 0..23) since the epoch.
+    The seconds of [a, b) in hour h are then ``_hour_seconds(b)[h] - _hour_seconds(a)[h]``."""
+    t = np.asarray(t, dtype=np.int64)[:, None]
+    hours = np.arange(24, dtype=np.int64)[None, :] * 3600
+    return (t // 86400) * 3600 + np.clip(t % 86400 - hours, 0, 3600)
+
+
+def _sessions(events: list[Any], start: datetime, end: datetime) -> list[tuple[int, datetime, datetime, bool]]:
+    """(space, from, to, arrived inside the period) for each parked stretch clipped to [start, end)."""
+    out = []
+    current: int | None = None
+    since: datetime | None = None
+    for space, kind, at in events:
+        if space != current:
+            if current is not None and since is not None:
+                out.append((current, max(since, start), end, since >= start))
+            current, since = space, None
+        if kind == "park_start":
+            if since is None:
+                since = at
+        elif since is not None:
+            if at > start:
+                out.append((space, max(since, start), min(at, end), since >= start))
+            since = None
+    if current is not None and since is not None:
+        out.append((current, max(since, start), end, since >= start))
+    return [s for s in out if s[2] > s[1]]
+
+
+def _near_segments(segments: list[Any], points: list[Any]) -> np.ndarray:
+    """Illegal-parking tickets within ``ILLEGAL_PARKING_METRES`` of each segment (in metres)."""
+    counts = np.zeros(len(segments), dtype=int)
+    if not points or not segments:
+        return counts
+    lon = np.array([p.lon for p in points])
+    lat = np.array([p.lat for p in points])
+    x, y = to_metres(lon, lat)
+    pts = shapely.points(x, y)
+    for i, seg in enumerate(segments):
+        line = shapely.transform(seg.geom, lambda xy: np.column_stack(to_metres(xy[:, 0], xy[:, 1])))
+        counts[i] = int(shapely.dwithin(line, pts, ILLEGAL_PARKING_METRES).sum())
+    return counts
