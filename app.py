@@ -7,22 +7,24 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from typing import Any
 
 from dash import Dash
 from flask import jsonify
 from sqlalchemy.exc import IntegrityError
 
-from api import map_assets, media, open311, openapi, session
+from api import map_assets, media, open311, openapi, review_export, session
 from api.v1 import create_blueprint
 from callbacks import command as command_callbacks
+from callbacks import review as review_callbacks
 from callbacks import shell as shell_callbacks
 from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
-from layouts import command, shell, worker
+from layouts import command, review, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
 from ops.jobs import JobBoard
@@ -61,6 +63,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     app.server.register_blueprint(map_assets.create_blueprint())
     app.server.register_blueprint(media.create_blueprint(rt))
     app.server.register_blueprint(open311.create_blueprint(rt))
+    app.server.register_blueprint(review_export.create_blueprint(rt))
     login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
     app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
     session.install_guard(app.server, rt)
@@ -72,6 +75,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     command_callbacks.register(app, rt, t)
     command_callbacks.register_push(app, rt, t, JobBoard())
     worker_callbacks.register(app, rt, t)
+    review_callbacks.register(app, rt, t)
     return app
 
 
@@ -91,6 +95,7 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
         worker.layout(t, me, [], rt.style, 0, rt.config.poll_ms),
         command.priority_select(t, 3),  # the detail panel's controls appear once an item is picked
         command.cancel_controls(t),
+        review.layout(t, rt.style, [], [], ""),
     ]
 
 
@@ -121,6 +126,8 @@ def main() -> None:
         sys.exit(f"onemap: warning rules: {exc.message}")
     t = Text(config.lang)
     early_warning.start_in_thread(rt.store, config.rules_file, config.rules_seconds, t, config.sla_minutes)
+    # Read the review history now, so the first supervisor to open /review does not wait for it.
+    threading.Thread(target=rt.history.frame, name="onemap-history", daemon=True).start()
     if config.simulate:
         start_in_thread(rt.store, rt.index, config)
         log.info("simulator running at %.0fx", config.sim_speed)

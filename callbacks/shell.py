@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, dcc
 from api.session import current_actor
 from data import map_view, queries
 from data.runtime import Runtime
-from layouts import command, worker
+from layouts import command, review, worker
 from layouts.i18n import Text
 from layouts.ids import ShellIds
 
@@ -30,6 +30,10 @@ def command_page(rt: Runtime, t: Text, user: str) -> Any:
     )
 
 
+def review_page(rt: Runtime, t: Text, user: str) -> Any:
+    return review.layout(t, rt.style, queries.categories(rt.store), queries.districts(rt.store), user, 1000)
+
+
 def worker_page(rt: Runtime, t: Text, user_id: int) -> Any:
     cursor = rt.store.latest_event_id()
     me, tasks = queries.worker_inbox(rt.store, user_id)
@@ -44,4 +48,6 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return dcc.Location(id="to-login", href="/login")
         if path == "/worker" or actor.role == "worker":
             return worker_page(rt, t, actor.user_id or 0)
+        if path == "/review":
+            return review_page(rt, t, actor.name)
         return command_page(rt, t, actor.name)

@@ -589,3 +589,14 @@ def warning_points(store: Store) -> dict[str, np.ndarray]:
         "open": np.array([r.status == "open" for r in rows], dtype=bool),
         "title": np.array([r.title for r in rows], dtype=object),
     }
+
+
+def categories(store: Store) -> list[str]:
+    """Every item category seen, for the review filters."""
+    with store.read() as s:
+        return sorted(c for c in s.scalars(select(Incident.category).distinct()) if c)
+
+
+def districts(store: Store) -> list[str]:
+    with store.read() as s:
+        return sorted(d for d in s.scalars(select(Grid.district).distinct()) if d)

@@ -208,12 +208,14 @@ def density_points(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def frame_edges(start: datetime, end: datetime) -> list[datetime]:
-    """Playback steps: hours for periods up to three days, days beyond."""
-    step = timedelta(hours=1) if end - start <= timedelta(days=3) else timedelta(days=1)
-    edges = [start]
-    while edges[-1] < end:
-        edges.append(min(edges[-1] + step, end))
-    return edges
+    """Playback steps on whole local hours (periods up to three days) or whole local days beyond;
+    the first and last steps are cut to the period."""
+    freq = "h" if end - start <= timedelta(days=3) else "D"
+    lo = pd.Timestamp(start, tz="UTC").tz_convert(LOCAL).floor(freq)
+    hi = pd.Timestamp(end, tz="UTC").tz_convert(LOCAL).ceil(freq)
+    inner = pd.date_range(lo, hi, freq=freq).tz_convert("UTC").tz_localize(None)
+    cuts = [t.to_pydatetime() for t in inner if start < t < end]
+    return [start, *cuts, end]
 
 
 def frame_items(items: pd.DataFrame, edges: list[datetime], k: int) -> pd.DataFrame:

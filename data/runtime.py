@@ -10,6 +10,7 @@ from typing import Any
 from config import Config
 from data import queries
 from data.bus import make_bus
+from data.history import History
 from data.map_view import StaticLayers, static_layers
 from data.store import Store
 from geo.grid_index import GridIndex
@@ -23,8 +24,12 @@ class Runtime:
     index: GridIndex
     static: StaticLayers
     style: dict[str, Any] = field(default_factory=dict)
+    history: History = field(init=False)
     _workers: tuple[float, queries.WorkerSnapshot] | None = None
     _shared: dict[str, tuple[int, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.history = History(self.store)  # read on first use by the review page (or warmed at start)
 
     def shared(self, key: str, version: int, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per change for every screen this process serves.

@@ -81,3 +81,48 @@ TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
 TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}
 TASK_PHOTO = "task-photo"  # {"type": TASK_PHOTO, "task": id}
 WARNING_ACTION = "warning-action"  # {"type": WARNING_ACTION, "warning": id, "action": "acknowledge"|"resolve"}
+
+
+class ReviewIds(StrEnum):
+    RANGE = "review-range"
+    DATES = "review-dates"
+    KINDS = "review-kinds"
+    CATEGORIES = "review-categories"
+    DISTRICTS = "review-districts"
+    STATUSES = "review-statuses"
+    FILTERS = "review-filters"
+    MODE = "review-mode"
+    METRIC = "review-metric"
+    HEX_RES = "review-hex-res"
+    MAP = "review-map"
+    SUMMARY = "review-summary"
+    PLAY = "review-play"
+    SPEED = "review-speed"
+    FRAME = "review-frame"
+    FRAME_LABEL = "review-frame-label"
+    TICK = "review-tick"
+    FRAMES = "review-frames"
+    HOUR_CHART = "review-hour-chart"
+    DAY_CHART = "review-day-chart"
+    RESPONSE_CHART = "review-response-chart"
+    BACKLOG_CHART = "review-backlog-chart"
+    GRID_TABLE = "review-grid-table"
+    WORKER_TABLE = "review-worker-table"
+    DRILL = "review-drill"
+    DRILL_TITLE = "review-drill-title"
+    PARKING_TABLE = "review-parking-table"
+    PARKING_HOURS = "review-parking-hours"
+    CSV = "review-csv"
+    GEOJSON = "review-geojson"
+    PNG = "review-png"
+    PNG_DONE = "review-png-done"
+
+
+REVIEW_GRAPHS = (
+    ReviewIds.MAP,
+    ReviewIds.HOUR_CHART,
+    ReviewIds.DAY_CHART,
+    ReviewIds.RESPONSE_CHART,
+    ReviewIds.BACKLOG_CHART,
+    ReviewIds.PARKING_HOURS,
+)
