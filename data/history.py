@@ -111,7 +111,7 @@ class History:
         changed = _read(self.store, since)
         assert self._frame is not None
         kept = self._frame[~self._frame.index.isin(changed.index)]
-        merged = pd.concat([kept.astype({c: object for c in CATEGORICAL}), changed], copy=False)
+        merged = pd.concat([kept.astype({c: object for c in CATEGORICAL}), changed])
         self._frame = self._categorise(merged.sort_index())
         self._mark = newest
 
