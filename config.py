@@ -24,6 +24,8 @@ DEFAULT_SLA_MINUTES: dict[str, dict[int, int]] = {
 }
 # Minutes a worker has to accept an assignment before it goes back to the operators.
 DEFAULT_ACCEPT_MINUTES = 5
+# Days of past items the demo city starts with (`python app.py`), so the review page has a history.
+DEFAULT_HISTORY_DAYS = 30
 
 
 class ConfigError(ValueError):
@@ -116,7 +118,7 @@ class Config:
     sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
     rules_file: str = str(RULES_FILE)
     rules_seconds: float = 10.0
-    history_days: int = 30
+    history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
@@ -152,7 +154,7 @@ class Config:
             dedup_minutes=_int(env, "ONEMAP_DEDUP_MINUTES", cls.dedup_minutes, 0, 1440),
             rules_file=env.get("ONEMAP_RULES_FILE") or cls.rules_file,
             rules_seconds=_float(env, "ONEMAP_RULES_SECONDS", cls.rules_seconds, 1.0, 3600.0),
-            history_days=_int(env, "ONEMAP_HISTORY_DAYS", cls.history_days, 0, 400),
+            history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -70,6 +70,8 @@ def _int_field(data: dict[str, Any], name: str) -> int:
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(f"{name} must be an integer", field=name)
+    if abs(value) > MAX_ID:
+        raise Invalid(f"{name} is out of range", field=name)  # no stored id can be this large
     return value
 
 

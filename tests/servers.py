@@ -27,7 +27,8 @@ def free_port() -> int:
 def running_app(log_path: Path, **env: str) -> Iterator[str]:
     """`python app.py` with ONEMAP_* overrides; yields its base URL once health answers."""
     port = free_port()
-    full_env = {**os.environ, "ONEMAP_PORT": str(port), **env}
+    # Two days of demo history unless a test asks for more: enough to look real, quick to seed.
+    full_env = {**os.environ, "ONEMAP_PORT": str(port), "ONEMAP_HISTORY_DAYS": "2", **env}
     if "ONEMAP_REDIS_URL" not in env:
         full_env.pop("ONEMAP_REDIS_URL", None)
     with open(log_path, "w") as log:
