@@ -171,7 +171,8 @@ def test_parking_statistics_from_sensor_sessions(city):
 
 @pytest.fixture
 def logged_in(tmp_path):
-    app = create_app(Config(database_url=f"sqlite:///{tmp_path / 'r.db'}", grid_count=60, parking_spaces=60))
+    config = Config(database_url=f"sqlite:///{tmp_path / 'r.db'}", grid_count=60, parking_spaces=60, history_days=3)
+    app = create_app(config)
     client = app.server.test_client()
     return app, client
 
