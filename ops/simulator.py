@@ -21,14 +21,15 @@ from data.models import Grid, Incident, ParkingSpace, Task, Worker, utcnow
 from data.store import Store
 from geo.crs import from_metres, to_metres
 from geo.grid_index import GridIndex
-from ops import field, lifecycle
-from ops.accounts import Actor
+from ops import field, lifecycle, places
+from ops.accounts import Actor, shared_secret
 from ops.errors import OneMapError
 from ops.incidents import NewIncident, report
 
 log = logging.getLogger(__name__)
 SIMULATOR = Actor(user_id=None, name="simulator", role="admin")
 
+DEMO_FLATS = 30
 PER_DAY = {"ticket": 3000.0, "fire": 150.0, "police": 600.0, "alarm": 60.0}
 CATEGORIES = {
     "ticket": [
@@ -109,6 +110,8 @@ class Simulator:
         pop = np.array([g.population or 1000 for g in grids], dtype=np.float64)
         self.grid_weight = pop / pop.sum()
         self.last_move = 0.0
+        self.places: list[tuple[str, int]] = []  # (external id, registered occupants)
+        self.access_seq = 0
 
     def sim_hour(self, now_real: float) -> int:
         """Hour of the simulated day (the simulated clock runs ``speed`` times faster)."""
@@ -241,6 +244,40 @@ class Simulator:
             self.store, SIMULATOR, list(zip(ids.tolist(), lon.tolist(), lat.tolist(), strict=True))
         )
 
+    def _doors(self, dt: float) -> int:
+        """Rental flats with door sensors: residents come and go; now and then a crowd arrives."""
+        if not self.places:
+            lon, lat = self._points_in_grids(DEMO_FLATS)
+            flats = [
+                {
+                    "id": f"demo-flat-{k + 1:02d}",
+                    "kind": "rental",
+                    "address": f"出租屋 {k + 1:02d} 号",
+                    "lon": float(lon[k]),
+                    "lat": float(lat[k]),
+                    "registered_occupants": int(self.rng.integers(1, 4)),
+                }
+                for k in range(DEMO_FLATS)
+            ]
+            places.upsert_places(self.store, self.index, SIMULATOR, {"places": flats})
+            self.places = [(f["id"], f["registered_occupants"]) for f in flats]
+        events = []
+        at = utcnow().isoformat()
+        for flat, occupants in self.places:
+            comings = int(self.rng.poisson(2.0 / 3600 * self.speed * dt))  # two entries an hour
+            people = [f"{flat}-resident-{int(self.rng.integers(occupants))}" for _ in range(comings)]
+            if self.rng.uniform() < 0.05 / 3600 * self.speed * dt:  # about once in 20 hours per flat
+                people += [f"{flat}-visitor-{self.access_seq}-{k}" for k in range(int(self.rng.integers(4, 8)))]
+            for person in people:
+                self.access_seq += 1
+                events.append(
+                    {"event_id": f"sim-door-{self.access_seq}", "place_id": flat, "credential": person, "at": at}
+                )
+        if not events:
+            return 0
+        secret = shared_secret(self.store, "access_key")
+        return len(places.ingest_access(self.store, SIMULATOR, {"events": events}, secret))
+
     def tick(self, dt: float, now_real: float | None = None) -> TickStats:
         """Advance the city by ``dt`` real seconds."""
         now_real = time.monotonic() if now_real is None else now_real
@@ -250,6 +287,7 @@ class Simulator:
             stats.created = len(report(self.store, self.index, SIMULATOR, items, self.config.sla_minutes))
         stats.handled = self._handle()
         stats.parking = self._parking(dt)
+        self._doors(dt)
         if now_real - self.last_move >= 10.0:
             stats.moved = self._walk()
             self.last_move = now_real
