@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         ("map", lambda: figures.map_payloads(store, rt, scale)),
         ("ingest", lambda: [figures.ingest_path(store, rt, scale)]),
         ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),
+        ("review", lambda: figures.review(store, rt, scale)),
         ("memory", lambda: [figures.peak_memory(url)]),
     ]
     redis_url = args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL")

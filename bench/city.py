@@ -60,6 +60,7 @@ def _items(index: GridIndex, n: int, rng: np.random.Generator, statuses: dict[st
     status = rng.choice(list(statuses), n, p=list(statuses.values()))
     now = utcnow()
     created = [now - timedelta(seconds=float(s)) for s in rng.uniform(0, days * 86400, n)]
+    response = rng.lognormal(np.log(60), 0.8, n)  # minutes to resolution
     return [
         {
             "kind": str(k),
@@ -76,8 +77,9 @@ def _items(index: GridIndex, n: int, rng: np.random.Generator, statuses: dict[st
             "updated_at": c,
             "due_at": c + timedelta(hours=2),
             "closed_at": c + timedelta(hours=1) if st == "closed" else None,
+            "resolved_at": c + timedelta(minutes=float(m)) if st == "closed" else None,
         }
-        for k, st, x, y, g, c in zip(kinds, status, lon, lat, grid, created, strict=True)
+        for k, st, x, y, g, c, m in zip(kinds, status, lon, lat, grid, created, response, strict=True)
     ]
 
 

@@ -171,7 +171,7 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
         id=CommandIds.QUEUE,
         rowData=queue_rows(rows, t),
         columnDefs=columns,
-        getRowId="params.data.id",
+        getRowId="String(params.data.id)",
         dashGridOptions={
             "theme": GRID_THEME,
             "rowSelection": {
