@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import h3
@@ -187,14 +188,16 @@ def hexagons(items: pd.DataFrame, resolution: int) -> tuple[list[str], np.ndarra
         cells = parents.astype(np.uint64)[inverse]
     ids, counts = np.unique(cells, return_counts=True)
     names = [h3.int_to_str(int(c)) for c in ids]
-    features = []
-    for name in names:
-        ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(name)]
-        ring.append(ring[0])
-        features.append(
-            {"type": "Feature", "id": name, "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
-        )
+    features = [{"type": "Feature", "id": name, "properties": {}, "geometry": _cell_polygon(name)} for name in names]
     return names, counts, {"type": "FeatureCollection", "features": features}
+
+
+@lru_cache(maxsize=200_000)
+def _cell_polygon(name: str) -> dict[str, Any]:
+    """A cell's outline as a GeoJSON polygon (cells never move, so each is computed once)."""
+    ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(name)]
+    ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 def density_points(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -203,8 +206,8 @@ def density_points(items: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
         return np.zeros(0), np.zeros(0), np.zeros(0)
     ix = np.floor(items["lon"].to_numpy() / DENSITY_CELL).astype(np.int64)
     iy = np.floor(items["lat"].to_numpy() / DENSITY_CELL).astype(np.int64)
-    keys, counts = np.unique(np.stack([ix, iy], axis=1), axis=0, return_counts=True)
-    return (keys[:, 0] + 0.5) * DENSITY_CELL, (keys[:, 1] + 0.5) * DENSITY_CELL, counts
+    keys, counts = np.unique(ix * (1 << 20) + iy, return_counts=True)  # |iy| < 2^20 for any latitude
+    return (keys // (1 << 20) + 0.5) * DENSITY_CELL, (keys % (1 << 20) + 0.5) * DENSITY_CELL, counts
 
 
 def frame_edges(start: datetime, end: datetime) -> list[datetime]:
