@@ -416,7 +416,7 @@ def review(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
         rv.volume_by_hour(items)
         rv.volume_by_day(items)
         rv.response_minutes(items).median()
-        rv.backlog(frame, f)
+        rv.backlog(frame, grids, f)
         rv.hexagons(items, 8)
 
     one = best_of(interaction)

@@ -177,7 +177,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             view.hour_chart(t, review.volume_by_hour(items)),
             view.day_chart(t, review.volume_by_day(items)),
             view.response_chart(t, response, items["kind"].astype(str)),
-            view.backlog_chart(t, review.backlog(rt.history.frame(), f)),
+            view.backlog_chart(t, review.backlog(rt.history.frame(), grids(), f)),
             _rows(by_grid, "grid_id"),
             _rows(by_worker, "worker_id"),
             [e.isoformat() for e in edges],

@@ -150,33 +150,63 @@ def local_times(items: pd.DataFrame, column: str = "created_at") -> pd.DatetimeI
     return pd.DatetimeIndex(items[column]).tz_localize("UTC").tz_convert(LOCAL)
 
 
+def _kinds(items: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of each item's kind and the kind names (categorical, so no text is compared)."""
+    kind = items["kind"] if isinstance(items["kind"].dtype, pd.CategoricalDtype) else items["kind"].astype("category")
+    return kind.cat.codes.to_numpy(np.int64), [str(k) for k in kind.cat.categories]
+
+
+def _local_ns(items: pd.DataFrame, column: str = "created_at") -> np.ndarray:
+    """Local wall-clock nanoseconds since the epoch (one UTC offset: China keeps one all year)."""
+    offset = _offset_s(datetime(2000, 1, 1)) * 1_000_000_000
+    return items[column].to_numpy("datetime64[ns]").astype(np.int64) + offset
+
+
+def _by_kind(index: Any, counts: np.ndarray, kinds: list[str]) -> pd.DataFrame:
+    table = pd.DataFrame(counts, index=index, columns=kinds)
+    return table.loc[:, table.sum(axis=0) > 0]
+
+
 def volume_by_hour(items: pd.DataFrame) -> pd.DataFrame:
     """Items per local hour of day (rows 0..23) and kind (columns)."""
-    hours = local_times(items).hour
-    table = pd.crosstab(hours, items["kind"].astype(str).to_numpy())
-    return table.reindex(range(24), fill_value=0)
+    codes, kinds = _kinds(items)
+    hour = (_local_ns(items) // 3_600_000_000_000) % 24
+    counts = np.bincount(hour * len(kinds) + codes, minlength=24 * len(kinds)).reshape(24, len(kinds))
+    return _by_kind(range(24), counts, kinds)
 
 
 def volume_by_day(items: pd.DataFrame) -> pd.DataFrame:
-    """Items per local day (rows) and kind (columns)."""
-    days = local_times(items).normalize().tz_localize(None)
-    return pd.crosstab(days, items["kind"].astype(str).to_numpy())
+    """Items per local day (rows, naive local midnights) and kind (columns)."""
+    codes, kinds = _kinds(items)
+    day = _local_ns(items) // 86_400_000_000_000
+    first = int(day.min()) if len(day) else 0
+    span = int(day.max()) - first + 1 if len(day) else 0
+    counts = np.bincount((day - first) * len(kinds) + codes, minlength=span * len(kinds))
+    index = pd.to_datetime((first + np.arange(span)) * 86_400_000_000_000)
+    return _by_kind(index, counts.reshape(span, len(kinds)), kinds)
 
 
-def backlog(frame: pd.DataFrame, f: Filters, points: int = 96) -> pd.DataFrame:
-    """Open items at ``points`` instants across [start, end) by kind: everything created before an
-    instant (the period's filters except its start) and not yet finished by it."""
-    base = select_items(frame, pd.DataFrame(columns=["district"]), Filters(datetime(1970, 1, 1), f.end, f.kinds))
-    if f.categories:
-        base = base[base["category"].isin(f.categories)]
+def backlog(frame: pd.DataFrame, grids: pd.DataFrame, f: Filters, points: int = 96) -> pd.DataFrame:
+    """Open items at ``points`` instants across [start, end] by kind: those created by an instant
+    and not finished by it, under the period's kind, category and district filters (items created
+    before the period count too; the status filter does not apply to a backlog)."""
+    base = select_items(frame, grids, Filters(datetime(1970, 1, 1), f.end, f.kinds, f.categories, f.districts))
     times = pd.date_range(f.start, f.end, periods=points)
-    out = {}
-    for kind, part in base.groupby(base["kind"].astype(str), sort=True):
-        created = np.sort(part["created_at"].to_numpy())
-        done = finished_at(part).dropna().sort_values().to_numpy()
-        at = times.to_numpy()
-        out[kind] = np.searchsorted(created, at, side="right") - np.searchsorted(done, at, side="right")
-    return pd.DataFrame(out, index=times)
+    at = times.to_numpy("datetime64[ns]").astype(np.int64)
+    codes, kinds = _kinds(base)
+    n = len(kinds)
+
+    def reached(ns: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        # How many of the events at ``ns`` happened by each instant: bucket, count, accumulate.
+        slot = np.searchsorted(at, ns[keep], side="left")
+        counts = np.bincount(slot * n + codes[keep], minlength=(points + 1) * n).reshape(points + 1, n)
+        return np.cumsum(counts, axis=0)[:points]
+
+    created = base["created_at"].to_numpy("datetime64[ns]").astype(np.int64)
+    done = finished_at(base)
+    finished = done.to_numpy("datetime64[ns]").astype(np.int64)
+    open_now = reached(created, np.ones(len(base), bool)) - reached(finished, done.notna().to_numpy())
+    return _by_kind(times, open_now, kinds)
 
 
 def hexagons(items: pd.DataFrame, resolution: int) -> tuple[list[str], np.ndarray, dict[str, Any]]:
@@ -184,12 +214,17 @@ def hexagons(items: pd.DataFrame, resolution: int) -> tuple[list[str], np.ndarra
     cells = items["h3"].to_numpy(np.uint64)
     if resolution < 8 and len(cells):
         uniq, inverse = np.unique(cells, return_inverse=True)
-        parents = np.array([h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(c)), resolution)) for c in uniq])
+        parents = np.array([_parent(int(c), resolution) for c in uniq])
         cells = parents.astype(np.uint64)[inverse]
     ids, counts = np.unique(cells, return_counts=True)
     names = [h3.int_to_str(int(c)) for c in ids]
     features = [{"type": "Feature", "id": name, "properties": {}, "geometry": _cell_polygon(name)} for name in names]
     return names, counts, {"type": "FeatureCollection", "features": features}
+
+
+@lru_cache(maxsize=500_000)
+def _parent(cell: int, resolution: int) -> int:
+    return h3.str_to_int(h3.cell_to_parent(h3.int_to_str(cell), resolution))
 
 
 @lru_cache(maxsize=200_000)

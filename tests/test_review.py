@@ -99,7 +99,7 @@ def test_time_series_hexagons_density_and_playback(known):
     # 12:00 local minus 300/200/100/50 minutes: 07:00, 08:40, 10:20, 11:10 local.
     assert hours.sum(axis=1)[[7, 8, 10, 11]].tolist() == [1, 1, 1, 1] and hours.to_numpy().sum() == 4
     assert review.volume_by_day(items).to_numpy().sum() == 4
-    backlog = review.backlog(frame, f, points=25)
+    backlog = review.backlog(frame, grids, f, points=25)
     # At NOW: the fire is open, and so is the 30-hour-old ticket created before the period.
     assert backlog.iloc[-1].to_dict() == {"fire": 1, "ticket": 1}
     names, counts, geojson = review.hexagons(items, 8)
