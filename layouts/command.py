@@ -171,7 +171,7 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
         id=CommandIds.QUEUE,
         rowData=queue_rows(rows, t),
         columnDefs=columns,
-        getRowId="String(params.data.id)",
+        getRowId="params.data.id + ''",
         dashGridOptions={
             "theme": GRID_THEME,
             "rowSelection": {

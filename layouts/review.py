@@ -241,7 +241,7 @@ def table(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int 
         id=grid_id,
         rowData=[],
         columnDefs=columns,
-        getRowId=f"String(params.data.{row_id})",
+        getRowId=f"params.data.{row_id} + ''",
         dashGridOptions={
             "theme": GRID_THEME,
             "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
