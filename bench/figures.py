@@ -23,7 +23,7 @@ from bench.city import Scale, random_points
 from config import DEFAULT_SLA_MINUTES, ROOT
 from data import map_view, queries
 from data.bus import RedisBus
-from data.models import Incident, ParkingSpace, Worker
+from data.models import Incident, ParkingSpace, Worker, utcnow
 from data.runtime import Runtime
 from data.store import Store
 from geo.crs import to_metres
@@ -160,7 +160,8 @@ def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
     t = Text("zh-CN")
     layers = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers"]
     started = time.perf_counter()
-    full = map_view.full_figure(store, rt.static, rt.crs, rt.style, layers)
+    rt.live.refresh()
+    full = map_view.full_figure(store, rt.static, rt.crs, rt.style, layers, live=rt.live)
     first_bytes = _serialized(full)
     first_time = time.perf_counter() - started
     # A screen that has loaded and polled once holds every layer (and the digests of what it holds).
@@ -171,7 +172,8 @@ def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
     rng = np.random.default_rng(4)
     with store.transaction() as s:
         ids = s.scalars(select(Incident.id).where(Incident.status == "new").limit(100)).all()
-        s.execute(update(Incident).where(Incident.id.in_(ids)).values(status="assigned"))
+        # Every change in ops/ stamps updated_at; so does this one.
+        s.execute(update(Incident).where(Incident.id.in_(ids)).values(status="assigned", updated_at=utcnow()))
     from ops import field
 
     spaces = store_ids(store, ParkingSpace.id)
@@ -196,7 +198,8 @@ def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
     tick_bytes = _serialized(patch.to_plotly_json())
     tick_time = time.perf_counter() - started
     started = time.perf_counter()
-    rebuilt = _serialized(map_view.full_figure(store, rt.static, rt.crs, rt.style, layers))
+    rt.live.refresh()
+    rebuilt = _serialized(map_view.full_figure(store, rt.static, rt.crs, rt.style, layers, live=rt.live))
     rebuild_time = time.perf_counter() - started
     return [
         Figure(

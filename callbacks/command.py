@@ -83,17 +83,22 @@ def refresh(
     def shared(key: str, compute: Any) -> Any:
         return rt.shared(key, version, compute)
 
+    if layers & {"items", "grids", "kpi"}:
+        shared("live", rt.live.refresh)  # once per change for every screen of this process
+
     traces: dict[str, dict[str, Any]] = {}
     for name in sorted(layers & set(map_view.LIVE_LAYERS)):
         # Only the items depend on where this screen is looking; every other layer is the same for all.
         key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
-        traces.update(shared(key, lambda n=name: map_view.live_traces(rt.store, rt.static, rt.crs, {n}, view)))
+        traces.update(shared(key, lambda n=name: map_view.live_traces(rt.store, rt.static, rt.crs, {n}, view, rt.live)))
     patch = Patch()
     digests = patch_traces(patch, traces, sent)
     feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t) if "feed" in layers else no_update
-    rows = queue_rows(shared("queue", lambda: queries.queue_items(rt.store)), t) if "items" in layers else no_update
+    rows = (
+        queue_rows(shared("queue", lambda: rt.live.queue(rt.static.names_by_id)), t) if "items" in layers else no_update
+    )
     if "kpi" in layers:
-        values = kpi_values(shared("kpi", lambda: queries.kpis(rt.store)))
+        values = kpi_values(shared("kpi", lambda: queries.kpis(rt.store, items=rt.live.kpi_counts())))
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
@@ -211,7 +216,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return no_update, no_update
         patch = Patch()
         if map_view.detailed(view) or map_view.detailed(previous):
-            patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, view))
+            rt.live.refresh()
+            patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, view, rt.live))
         spaces = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(view))
         target = patch["data"][TRACE_INDEX["parking_spaces"]]
         for key in ("lon", "lat", "text", "marker"):

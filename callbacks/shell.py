@@ -16,13 +16,14 @@ from layouts.ids import ShellIds
 
 def command_page(rt: Runtime, t: Text, user: str) -> Any:
     cursor, _ = rt.cursor()
-    figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS)
+    rt.live.refresh()
+    figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS, live=rt.live)
     return command.layout(
         t,
         figure,
-        queries.kpis(rt.store),
+        queries.kpis(rt.store, items=rt.live.kpi_counts()),
         queries.latest_items(rt.store),
-        queries.queue_items(rt.store),
+        rt.live.queue(rt.static.names_by_id),
         cursor,
         rt.config.poll_ms,
         user,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from data import queries
+from data.live import LiveItems
 from data.store import Store
 from geo import layers
 from geo.layers import geometry_to_display, lines_xy, to_display
@@ -32,6 +34,10 @@ class StaticLayers:
     parking_lon: np.ndarray
     parking_lat: np.ndarray
     parking_names: list[str]
+
+    @cached_property
+    def names_by_id(self) -> dict[int, str]:
+        return dict(zip(self.grid_ids.tolist(), self.grid_names, strict=True))
 
 
 def static_layers(store: Store, crs: str, labels: dict[str, str]) -> StaticLayers:
@@ -72,23 +78,34 @@ def detailed(view: View | None) -> bool:
 
 
 def live_traces(
-    store: Store, static: StaticLayers, crs: str, which: set[str], view: View | None = None
+    store: Store,
+    static: StaticLayers,
+    crs: str,
+    which: set[str],
+    view: View | None = None,
+    live: LiveItems | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The traces of the layers in ``which`` (a subset of ``LIVE_LAYERS``), keyed by trace name.
 
     Items are everything inside the viewport when zoomed in, else the most urgent of each kind.
+    With ``live`` (refreshed by the caller) grid loads and items are counted in memory.
     """
     out: dict[str, dict[str, Any]] = {}
     if "grids" in which:
-        _, load = queries.open_load_by_grid(store)
+        load = live.load_by_grid(static.grid_ids) if live else queries.open_load_by_grid(store)[1]
         out["grids"] = layers.grid_trace(
             static.geojson, static.grid_ids, load, static.grid_names, static.labels["open"]
         )
     if "items" in which:
         if detailed(view):
-            items = queries.open_items(store, bbox=tuple(view["bbox"]))  # type: ignore[index]
+            box = tuple(view["bbox"])  # type: ignore[index]
+            items = live.items(bbox=box) if live else queries.open_items(store, bbox=box)
         else:
-            items = queries.open_items(store, per_kind=LOW_ZOOM_PER_KIND)
+            items = (
+                live.items(per_kind=LOW_ZOOM_PER_KIND)
+                if live
+                else queries.open_items(store, per_kind=LOW_ZOOM_PER_KIND)
+            )
         out.update(layers.item_layers(items, crs))
     if "workers" in which:
         w = queries.worker_positions(store)
@@ -101,8 +118,10 @@ def live_traces(
         lon, lat = to_display(w["lon"], w["lat"], crs)
         out["warnings"] = layers.warnings_trace(lon, lat, w["id"], w["title"], w["open"])
     if "parking" in which:
-        occupancy = {seg.id: seg.occupancy for seg in queries.parking_segments(store)}
-        values = np.array([occupancy.get(int(i), 0.0) for i in static.parking_ids])
+        counts = queries.parking_occupancy(store)  # the segments' shapes are static; only counts move
+        values = np.array(
+            [(lambda c: c[1] / c[0] if c[0] else 0.0)(counts.get(int(i), (0, 0))) for i in static.parking_ids]
+        )
         out["parking"] = layers.parking_trace(static.parking_lon, static.parking_lat, values, static.parking_names)
     return out
 
@@ -117,10 +136,16 @@ def spaces_trace(
 
 
 def full_figure(
-    store: Store, static: StaticLayers, crs: str, style: dict[str, Any], visible: list[str], view: View | None = None
+    store: Store,
+    static: StaticLayers,
+    crs: str,
+    style: dict[str, Any],
+    visible: list[str],
+    view: View | None = None,
+    live: LiveItems | None = None,
 ) -> dict[str, Any]:
     """The first-load figure: every layer."""
     traces = dict(static.traces)
-    traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view))
+    traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view, live))
     traces["parking_spaces"] = spaces_trace(store, static, crs, None)
     return layers.command_figure(traces, style, visible)

@@ -166,11 +166,16 @@ def open_items(
 def worker_positions(store: Store) -> dict[str, np.ndarray]:
     """On-duty workers with a known position."""
     with store.read() as s:
-        rows = s.execute(
-            select(Worker.id, Worker.name, Worker.role, Worker.lon, Worker.lat)
-            .where(Worker.on_duty.is_(True), Worker.lon.is_not(None))
-            .order_by(Worker.id)
-        ).all()
+        # Core execution (no ORM row processing): this runs on every tick for every worker.
+        rows = (
+            s.connection()
+            .execute(
+                select(Worker.id, Worker.name, Worker.role, Worker.lon, Worker.lat)
+                .where(Worker.on_duty.is_(True), Worker.lon.is_not(None))
+                .order_by(Worker.id)
+            )
+            .all()
+        )
     cols = list(zip(*rows, strict=True)) if rows else [()] * 5
     return {
         "id": np.array(cols[0], dtype=np.int64),
@@ -210,12 +215,12 @@ class SegmentState:
         return self.occupied / self.capacity if self.capacity else 0.0
 
 
-def parking_segments(store: Store) -> list[SegmentState]:
-    """Every parking segment with its capacity and current occupied count."""
+def parking_occupancy(store: Store) -> dict[int, tuple[int, int]]:
+    """Segment id → (capacity, occupied spaces)."""
     with store.read() as s:
-        counts = {
+        return {
             r.segment_id: (r.capacity, r.occupied or 0)
-            for r in s.execute(
+            for r in s.connection().execute(
                 select(
                     ParkingSpace.segment_id,
                     func.count().label("capacity"),
@@ -223,6 +228,12 @@ def parking_segments(store: Store) -> list[SegmentState]:
                 ).group_by(ParkingSpace.segment_id)
             )
         }
+
+
+def parking_segments(store: Store) -> list[SegmentState]:
+    """Every parking segment with its capacity and current occupied count."""
+    counts = parking_occupancy(store)
+    with store.read() as s:
         segs = s.execute(
             select(ParkingSegment.id, ParkingSegment.name, ParkingSegment.geom).order_by(ParkingSegment.id)
         ).all()
@@ -246,24 +257,35 @@ def parking_spaces(store: Store, bbox: tuple[float, float, float, float] | None 
     }
 
 
-def kpis(store: Store, now: datetime | None = None) -> dict[str, Any]:
-    """Open items per kind, unassigned, overdue, parking occupancy % and workers on duty."""
+def kpis(store: Store, now: datetime | None = None, items: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Open items per kind, unassigned, overdue, parking occupancy % and workers on duty.
+
+    ``items`` (open per kind, unassigned, overdue) may come from the in-memory live items instead.
+    """
     now = now or utcnow()
     with store.read() as s:
-        per_kind = dict(
-            s.execute(
-                select(Incident.kind, func.count()).where(Incident.status.in_(OPEN_STATUSES)).group_by(Incident.kind)
-            ).all()
-        )
-        unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
-        overdue = s.scalar(select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)) or 0
+        if items is None:
+            per_kind = dict(
+                s.execute(
+                    select(Incident.kind, func.count())
+                    .where(Incident.status.in_(OPEN_STATUSES))
+                    .group_by(Incident.kind)
+                ).all()
+            )
+            unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
+            overdue = (
+                s.scalar(select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)) or 0
+            )
+            items = {
+                "open": {k: int(per_kind.get(k, 0)) for k in ("fire", "police", "ticket", "alarm")},
+                "unassigned": int(unassigned),
+                "overdue": int(overdue),
+            }
         spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
         taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
         on_duty = s.scalar(select(func.count(Worker.id)).where(Worker.on_duty.is_(True))) or 0
     return {
-        "open": {k: int(per_kind.get(k, 0)) for k in ("fire", "police", "ticket", "alarm")},
-        "unassigned": int(unassigned),
-        "overdue": int(overdue),
+        **items,
         "parking_pct": round(100.0 * taken / spaces, 1) if spaces else 0.0,
         "on_duty": int(on_duty),
     }
@@ -444,7 +466,7 @@ def queue_items(store: Store, limit: int = 300, now: datetime | None = None) -> 
         )
         .outerjoin(Grid, Grid.id == Incident.grid_id)
         .where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(MAP_KINDS))
-        .order_by(unassigned, overdue, Incident.priority, Incident.due_at)
+        .order_by(unassigned, overdue, Incident.priority, Incident.due_at, Incident.id)
         .limit(limit)
     )
     with store.read() as s:

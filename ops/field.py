@@ -51,7 +51,10 @@ def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> in
     }
     with store.transaction() as s:
         s.connection().execute(stmt, rows)
-        s.execute(insert(ParkingEvent), list(events.values()))
+        seen = set(s.scalars(select(ParkingEvent.event_id).where(ParkingEvent.event_id.in_(list(events)))))
+        fresh = [e for key, e in events.items() if key not in seen]  # a repeated report is stored once
+        if fresh:
+            s.execute(insert(ParkingEvent), fresh)
         record_event(s, "parking.changed", "parking", None, actor.name, {"count": len(rows)})
     return len(rows)
 

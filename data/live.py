@@ -1,0 +1,228 @@
+"""The open items every screen shows, held in memory per process and kept current incrementally.
+
+A live tick used to recount the open load per grid, the KPIs, the queue and the most urgent items
+over every open item in the store (about 100 ms each at 100,000 open items). Here the open items
+are numpy columns refreshed from the rows whose ``updated_at`` moved since the last look (every
+change to an item sets it; ``ix_incidents_updated_at`` finds them), so a tick counts in memory.
+
+Rows are re-read with an overlap (``OVERLAP``) so a transaction that commits a little after its
+timestamp is still seen; and the whole set is re-read in the background every ``resync_s``
+seconds, so anything a refresh could miss (a clock far off, a very long transaction) heals.
+The SQL versions in ``data/queries.py`` stay the reference; tests hold both to the same answers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from data.models import KINDS, MAP_KINDS, OPEN_STATUSES, STATUSES, UNASSIGNED_STATUSES, Incident, utcnow
+from data.queries import ItemColumns
+from data.store import Store
+
+OVERLAP = timedelta(seconds=10)
+COLUMNS = (
+    Incident.id,
+    Incident.kind,
+    Incident.status,
+    Incident.priority,
+    Incident.grid_id,
+    Incident.lon,
+    Incident.lat,
+    Incident.title,
+    Incident.due_at,
+    Incident.report_count,
+)
+
+
+KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+STATUS_CODE = {k: i for i, k in enumerate(STATUSES)}
+IS_OPEN = np.array([st in OPEN_STATUSES for st in STATUSES])
+IS_WAITING = np.array([st in UNASSIGNED_STATUSES for st in STATUSES])
+ON_MAP = np.array([k in MAP_KINDS for k in KINDS])
+Columns = dict[str, np.ndarray]
+
+
+def _read(store: Store, since: datetime | None) -> Columns:
+    """Rows as numpy columns (kind and status as small integer codes)."""
+    q = select(*COLUMNS)
+    q = q.where(Incident.updated_at >= since) if since is not None else q.where(Incident.status.in_(OPEN_STATUSES))
+    with store.read() as s:
+        rows = s.execute(q).all()
+    cols = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+    return {
+        "id": np.array(cols[0], dtype=np.int64),
+        "kind": np.array([KIND_CODE.get(k, 0) for k in cols[1]], dtype=np.int8),
+        "status": np.array([STATUS_CODE.get(x, 0) for x in cols[2]], dtype=np.int8),
+        "priority": np.array(cols[3], dtype=np.int8),
+        "grid_id": np.array([-1 if g is None else g for g in cols[4]], dtype=np.int64),
+        "lon": np.array(cols[5], dtype=np.float64),
+        "lat": np.array(cols[6], dtype=np.float64),
+        "title": np.array(cols[7], dtype=object),
+        "due_at": np.array(cols[8], dtype="datetime64[us]"),
+        "report_count": np.array(cols[9], dtype=np.int32),
+    }
+
+
+def _take(cols: Columns, index: np.ndarray) -> Columns:
+    return {k: v[index] for k, v in cols.items()}
+
+
+class LiveItems:
+    """Open items as columns; ``refresh()`` before reading, then the methods answer from memory."""
+
+    def __init__(self, store: Store, resync_s: float = 120.0):
+        self.store = store
+        self.resync_s = resync_s
+        self._open: Columns | None = None
+        self._mark: datetime | None = None
+        self._synced = 0.0
+        self._resyncing = False
+        self._lock = threading.Lock()
+
+    # --- keeping current ---------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Take in every row changed since the last refresh (a full read the first time)."""
+        with self._lock:
+            if self._open is None:
+                self._full()
+                return
+            newest = self._newest()
+            if newest is not None and (self._mark is None or newest > self._mark):
+                since = (self._mark or newest) - OVERLAP
+                self._apply(_read(self.store, since))
+                self._mark = newest
+            due = time.monotonic() - self._synced > self.resync_s
+        if due and not self._resyncing:
+            self._resyncing = True
+            threading.Thread(target=self._resync, name="onemap-live-resync", daemon=True).start()
+
+    def _newest(self) -> datetime | None:
+        with self.store.read() as s:
+            return s.scalar(select(func.max(Incident.updated_at)))
+
+    def _full(self) -> None:
+        mark = self._newest()
+        self._open = _read(self.store, None)
+        self._mark = mark
+        self._synced = time.monotonic()
+
+    def _resync(self) -> None:
+        try:
+            mark = self._newest()
+            fresh = _read(self.store, None)
+            with self._lock:
+                # Anything changed while the full read ran is re-read by the next refresh.
+                self._open = fresh
+                self._mark = min(self._mark, mark) if self._mark and mark else mark
+                self._synced = time.monotonic()
+        finally:
+            self._resyncing = False
+
+    def _apply(self, changed: Columns) -> None:
+        assert self._open is not None
+        if not len(changed["id"]):
+            return
+        kept = _take(self._open, ~np.isin(self._open["id"], changed["id"]))
+        still_open = _take(changed, IS_OPEN[changed["status"]])
+        self._open = {k: np.concatenate([kept[k], still_open[k]]) for k in kept}
+
+    def columns(self) -> Columns:
+        """The open items now held (refresh first for the newest)."""
+        with self._lock:
+            if self._open is None:
+                self._full()
+            assert self._open is not None
+            return self._open
+
+    # --- what the screens read ---------------------------------------------------------------------------
+
+    def load_by_grid(self, grid_ids: np.ndarray) -> np.ndarray:
+        """Open items per grid, in ``grid_ids`` order (sorted ids, zeros included)."""
+        gid = self.columns()["grid_id"]
+        gid = gid[gid >= 0]
+        pos = np.searchsorted(grid_ids, gid)
+        known = (pos < len(grid_ids)) & (grid_ids[np.minimum(pos, len(grid_ids) - 1)] == gid)
+        return np.bincount(pos[known], minlength=len(grid_ids)).astype(np.int64)
+
+    def kpi_counts(self, now: datetime | None = None) -> dict[str, Any]:
+        """Open per kind, unassigned and overdue: the item part of ``queries.kpis``."""
+        now = now or utcnow()
+        cols = self.columns()
+        per_kind = np.bincount(cols["kind"], minlength=len(KINDS))
+        return {
+            "open": {k: int(per_kind[KIND_CODE[k]]) for k in ("fire", "police", "ticket", "alarm")},
+            "unassigned": int(IS_WAITING[cols["status"]].sum()),
+            "overdue": int((cols["due_at"] < np.datetime64(now, "us")).sum()),
+        }
+
+    def items(
+        self,
+        now: datetime | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        per_kind: int | None = None,
+        limit: int = 20_000,
+    ) -> ItemColumns:
+        """Same answer as ``queries.open_items``: inside ``bbox``, or the ``per_kind`` most urgent."""
+        now = now or utcnow()
+        cols = self.columns()
+        if per_kind is not None and not bbox:
+            parts = []
+            for kind in MAP_KINDS:
+                idx = np.flatnonzero(cols["kind"] == KIND_CODE[kind])
+                order = np.lexsort((-cols["id"][idx], cols["priority"][idx]))[:per_kind]
+                parts.append(idx[order])
+            chosen = np.concatenate(parts)
+        else:
+            keep = ON_MAP[cols["kind"]]
+            if bbox:
+                lon, lat = cols["lon"], cols["lat"]
+                keep &= (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
+            idx = np.flatnonzero(keep)
+            chosen = idx[np.argsort(-cols["id"][idx], kind="stable")[:limit]]
+        titles = cols["title"][chosen].copy()
+        reports = cols["report_count"][chosen]
+        many = reports > 1
+        titles[many] = [f"{t} ×{n}" for t, n in zip(titles[many], reports[many], strict=True)]
+        return ItemColumns(
+            id=cols["id"][chosen],
+            kind=np.array(KINDS, dtype=object)[cols["kind"][chosen]],
+            lon=cols["lon"][chosen],
+            lat=cols["lat"][chosen],
+            priority=cols["priority"][chosen].astype(np.int64),
+            status=np.array(STATUSES, dtype=object)[cols["status"][chosen]],
+            title=titles,
+            overdue=cols["due_at"][chosen] < np.datetime64(now, "us"),
+        )
+
+    def queue(self, grid_names: dict[int, str], limit: int = 300, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Same answer as ``queries.queue_items``: unassigned first, then overdue, priority, due time."""
+        now = now or utcnow()
+        cols = self.columns()
+        idx = np.flatnonzero(ON_MAP[cols["kind"]])
+        due = cols["due_at"][idx]
+        late = due < np.datetime64(now, "us")
+        waiting = IS_WAITING[cols["status"][idx]]
+        order = np.lexsort((cols["id"][idx], due, cols["priority"][idx], ~late, ~waiting))[:limit]
+        out = []
+        for i in idx[order]:
+            due_at = cols["due_at"][i].astype(datetime)
+            out.append(
+                {
+                    "id": int(cols["id"][i]),
+                    "kind": KINDS[cols["kind"][i]],
+                    "title": cols["title"][i],
+                    "status": STATUSES[cols["status"][i]],
+                    "priority": int(cols["priority"][i]),
+                    "due_at": due_at,
+                    "grid": grid_names.get(int(cols["grid_id"][i])),
+                    "overdue": due_at < now,
+                }
+            )
+        return out
