@@ -159,6 +159,16 @@ def clicked_item(click: dict[str, Any] | None) -> int | None:
     return None
 
 
+def warned_item(rt: Runtime, click: dict[str, Any] | None) -> int | None:
+    """A click on a warning opens the item behind it: the alarm or fire it is about, else its visit."""
+    for point in (click or {}).get("points", []):
+        if point.get("curveNumber") == TRACE_INDEX["warnings"] and point.get("customdata") is not None:
+            warning = queries.warning_detail(rt.store, int(point["customdata"]))
+            if warning:
+                return warning["detail"].get("incident") or warning["incident_id"]
+    return None
+
+
 def selected_items(rows: list[dict[str, Any]] | None, selected: dict[str, Any] | None) -> list[int]:
     """Ids chosen in the queue (checkboxes) and on the map (box or lasso), without repeats."""
     ids = [int(r["id"]) for r in rows or []]
@@ -233,7 +243,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def select(click: dict[str, Any] | None, cell: dict[str, Any] | None) -> Any:
         if ctx.triggered_id == CommandIds.QUEUE:
             return int(cell["rowId"]) if cell and cell.get("colId") != "ag-Grid-SelectionColumn" else no_update
-        item = clicked_item(click)
+        item = clicked_item(click) or warned_item(rt, click)
         return item if item is not None else no_update
 
     @app.callback(

@@ -280,3 +280,17 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     )
     refresh(rt, t, screens[0][1])
     assert len(calls) == 2  # a new change is counted again
+
+
+def test_clicking_a_warning_opens_the_item_behind_it(app):
+    from callbacks.command import warned_item
+
+    rt = runtime_of(app)
+    p = rt.index.polygons[5].representative_point()
+    op = Actor(None, "op", "operator")
+    item = NewIncident("alarm", "一键报警柱", "报警", p.x, p.y)
+    (alarm,) = report(rt.store, rt.index, op, [item], DEFAULT_SLA_MINUTES)
+    (wid,) = early_warning.evaluate(rt.store, early_warning.parse_rules([{"id": "a", "type": "device_alarm"}]))
+    click = {"points": [{"curveNumber": TRACE_INDEX["warnings"], "customdata": wid}]}
+    assert warned_item(rt, click) == alarm
+    assert warned_item(rt, {"points": [{"curveNumber": TRACE_INDEX["fire"], "customdata": 1}]}) is None
