@@ -57,33 +57,59 @@ def hex_cells(lat: np.ndarray, lon: np.ndarray, resolution: int = HEX_RESOLUTION
     return cells[inverse]
 
 
-def _read(store: Store, since: datetime | None) -> pd.DataFrame:
+def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> pd.DataFrame:
+    """The review columns of every item (changed since ``since``), read in chunks so a million rows
+    never exist as Python row objects all at once."""
     q = select(*COLUMNS)
     if since is not None:
         q = q.where(Incident.updated_at >= since)
+    names = [c.key for c in COLUMNS]
+    parts = []
     with store.read() as s:
-        rows = s.execute(q).all()
-    frame = pd.DataFrame.from_records(rows, columns=[c.key for c in COLUMNS])
+        result = s.connection().execution_options(yield_per=chunk).execute(q)
+        for rows in result.partitions():
+            parts.append(_columns(pd.DataFrame.from_records(rows, columns=names)))
+    frame = _concat(parts) if parts else _columns(pd.DataFrame(columns=names))
+    return frame.set_index("id", drop=False)
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack frames keeping the text columns categorical (one shared category set per column)."""
+    parts = [p for p in parts if len(p)] or parts[:1]
+    for name in CATEGORICAL:
+        categories = sorted(set().union(*(p[name].cat.categories for p in parts)))
+        for p in parts:
+            p[name] = p[name].cat.set_categories(categories)
+    return pd.concat(parts)
+
+
+def _columns(frame: pd.DataFrame) -> pd.DataFrame:
     for name in ("created_at", "updated_at", "due_at", "resolved_at", "closed_at"):
         frame[name] = pd.to_datetime(frame[name])
+    frame["id"] = frame["id"].astype(np.int64)
     frame["grid_id"] = frame["grid_id"].fillna(-1).astype(np.int32)
     frame["assigned_worker_id"] = frame["assigned_worker_id"].fillna(-1).astype(np.int32)
     frame["priority"] = frame["priority"].astype(np.int8)
     frame["lon"] = frame["lon"].astype(np.float64)
     frame["lat"] = frame["lat"].astype(np.float64)
+    for name in CATEGORICAL:
+        frame[name] = frame[name].astype("category")
     frame["h3"] = hex_cells(frame["lat"].to_numpy(), frame["lon"].to_numpy())
-    return frame.set_index("id", drop=False)
+    return frame
 
 
 class History:
     """The process's copy of the item columns; ``frame()`` answers from memory after the first read."""
 
-    def __init__(self, store: Store, max_age_s: float = 3.0):
+    def __init__(self, store: Store, max_age_s: float = 3.0, resync_s: float = 1800.0):
         self.store = store
         self.max_age_s = max_age_s
+        self.resync_s = resync_s
         self._frame: pd.DataFrame | None = None
         self._mark: datetime | None = None
         self._checked = 0.0
+        self._synced = 0.0
+        self._resyncing = False
         self._lock = threading.Lock()
 
     def frame(self) -> pd.DataFrame:
@@ -91,13 +117,32 @@ class History:
         with self._lock:
             now = time.monotonic()
             if self._frame is None:
-                self._frame = self._categorise(_read(self.store, None))
-                self._mark = self._newest()
-                self._checked = now
+                mark = self._newest()  # before the read: what changes during it is read again next time
+                self._frame = _read(self.store, None)
+                self._mark, self._checked, self._synced = mark, now, now
             elif now - self._checked > self.max_age_s:
                 self._refresh()
                 self._checked = now
-            return self._frame
+            frame = self._frame
+            due = now - self._synced > self.resync_s and not self._resyncing
+            if due:
+                self._resyncing = True
+        if due:
+            # A full re-read now and then heals what an incremental read cannot see (a writer's clock
+            # far behind, a long transaction on PostgreSQL committing after newer ones).
+            threading.Thread(target=self._resync, name="onemap-history-resync", daemon=True).start()
+        return frame
+
+    def _resync(self) -> None:
+        try:
+            mark = self._newest()
+            fresh = _read(self.store, None)
+            with self._lock:
+                self._frame = fresh
+                self._mark = min(self._mark, mark) if self._mark and mark else mark
+                self._synced = time.monotonic()
+        finally:
+            self._resyncing = False
 
     def _newest(self) -> datetime | None:
         with self.store.read() as s:
@@ -111,16 +156,8 @@ class History:
         changed = _read(self.store, since)
         assert self._frame is not None
         kept = self._frame[~self._frame.index.isin(changed.index)]
-        merged = pd.concat([kept.astype({c: object for c in CATEGORICAL}), changed])
-        self._frame = self._categorise(merged.sort_index())
+        self._frame = _concat([kept, changed]).sort_index()
         self._mark = newest
-
-    @staticmethod
-    def _categorise(frame: pd.DataFrame) -> pd.DataFrame:
-        # Categories make the filters and group-bys on these text columns integer work.
-        for name in CATEGORICAL:
-            frame[name] = frame[name].astype("category")
-        return frame
 
 
 def grid_table(store: Store) -> pd.DataFrame:

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 ACTOR = "rules"
 LEVELS = ("high", "medium", "low")
 SETTING = "rules"
+RESOLVED_HORIZON = timedelta(days=30)
 WARNING_ROLES = ("operator", "supervisor", "admin")
 
 # Each rule type: its parameters as (name, type, lowest allowed value or None, default or REQUIRED).
@@ -391,12 +392,15 @@ DETECTORS: dict[str, Callable[[Store, Rule, datetime, dict[str, datetime], Text]
 # --- the engine --------------------------------------------------------------------------------------------
 
 
-def _place_state(store: Store, rule_id: str) -> tuple[set[str], dict[str, datetime]]:
-    """(places with an open warning of this rule, latest resolution time per place)."""
+def _place_state(store: Store, rule_id: str, now: datetime) -> tuple[set[str], dict[str, datetime]]:
+    """(places with an open warning of this rule, latest resolution time per place within
+    ``RESOLVED_HORIZON``: older resolutions no longer matter to any rule window, and the set stays small)."""
     with store.read() as s:
         rows = s.execute(
-            select(EarlyWarning.place_key, EarlyWarning.status, EarlyWarning.resolved_at).where(
-                EarlyWarning.rule_id == rule_id
+            select(EarlyWarning.place_key, EarlyWarning.status, EarlyWarning.resolved_at)
+            .where(EarlyWarning.rule_id == rule_id)
+            .where(
+                EarlyWarning.status.in_(OPEN_WARNING_STATUSES) | (EarlyWarning.resolved_at >= now - RESOLVED_HORIZON)
             )
         ).all()
     open_keys = {r.place_key for r in rows if r.status in OPEN_WARNING_STATUSES}
@@ -425,19 +429,45 @@ def evaluate(
     for rule in rules:
         if not rule.enabled:
             continue
-        open_keys, resolved = _place_state(store, rule.id)
+        open_keys, resolved = _place_state(store, rule.id, now)
         try:
             findings = DETECTORS[rule.type](store, rule, now, resolved, t)
         except Exception:  # one broken rule must not silence the others
             log.exception("rule %s failed", rule.id)
             continue
-        for f in findings:
-            if f.place_key in open_keys:
-                continue
-            wid = _raise(store, rule, f, now, t, sla_minutes)
-            if wid is not None:
-                raised.append(wid)
+        fresh = [f for f in findings if f.place_key not in open_keys]
+        if fresh:
+            raised += _raise_all(store, rule, fresh, now, t, sla_minutes)
     return raised
+
+
+def _raise_all(
+    store: Store,
+    rule: Rule,
+    findings: list[Finding],
+    now: datetime,
+    t: Text,
+    sla_minutes: dict[str, dict[int, int]] | None,
+) -> list[int]:
+    """Raise every finding of one rule in one write transaction (a thousand warnings must not hold
+    the store's writer a thousand times); if another process raced us to one of them, one by one."""
+    try:
+        with store.transaction() as s:
+            staged = [_stage(s, rule, f, now, t, sla_minutes) for f in findings]
+    except IntegrityError:
+        staged = []
+        for f in findings:
+            try:
+                with store.transaction() as s:
+                    staged.append(_stage(s, rule, f, now, t, sla_minutes))
+            except IntegrityError:
+                continue  # another process raised this warning first
+    visits = [item for _, item in staged if item is not None]
+    if visits:
+        result = dispatch.auto_assign(store, SYSTEM, visits)
+        if result.failed:
+            log.info("verification visits stay in the queue: %s", result.failed)
+    return [wid for wid, _ in staged]
 
 
 def _raise(
@@ -448,6 +478,20 @@ def _raise(
     t: Text,
     sla_minutes: dict[str, dict[int, int]] | None,
 ) -> int | None:
+    """Raise one finding; None when another process raised it first."""
+    raised = _raise_all(store, rule, [f], now, t, sla_minutes)
+    return raised[0] if raised else None
+
+
+def _stage(
+    s: Any,
+    rule: Rule,
+    f: Finding,
+    now: datetime,
+    t: Text,
+    sla_minutes: dict[str, dict[int, int]] | None,
+) -> tuple[int, int | None]:
+    """Add one warning (and its verification visit) to the open transaction ``s``."""
     row = EarlyWarning(
         rule_id=rule.id,
         rule_type=rule.type,
@@ -463,43 +507,32 @@ def _raise(
         updated_at=now,
         note="",
     )
-    try:
-        with store.transaction() as s:
-            s.add(row)
-            s.flush()
-            if rule.create_task and f.lon is not None and f.lat is not None:
-                sla = sla_minutes or {"visit": {2: 4320}}
-                item = Incident(
-                    kind="visit",
-                    category=t("warning.verify"),
-                    priority=2,
-                    status="new",
-                    title=f"{t('warning.verify')}: {f.title}"[:200],
-                    description=rule.name,
-                    lon=f.lon,
-                    lat=f.lat,
-                    grid_id=f.grid_id,
-                    source="rules",
-                    external_id=f"warning-{row.id}",
-                    created_at=now,
-                    updated_at=now,
-                    due_at=due_at(now, "visit", 2, sla),
-                )
-                s.add(item)
-                s.flush()
-                row.incident_id = item.id
-                record_event(s, "incident.created", "incident", item.id, ACTOR, {"ids": [item.id], "kinds": ["visit"]})
-            record_event(
-                s, "warning.raised", "warning", row.id, ACTOR, {"rule": rule.id, "place": f.place_key, **f.detail}
-            )
-            wid, task_item = row.id, row.incident_id
-    except IntegrityError:
-        return None  # another process raised this warning first
-    if task_item is not None:
-        result = dispatch.auto_assign(store, SYSTEM, [task_item])
-        if result.failed:
-            log.info("verification visit %s for warning %s stays in the queue: %s", task_item, wid, result.failed)
-    return wid
+    s.add(row)
+    s.flush()
+    if rule.create_task and f.lon is not None and f.lat is not None:
+        sla = sla_minutes or {"visit": {2: 4320}}
+        item = Incident(
+            kind="visit",
+            category=t("warning.verify"),
+            priority=2,
+            status="new",
+            title=f"{t('warning.verify')}: {f.title}"[:200],
+            description=rule.name,
+            lon=f.lon,
+            lat=f.lat,
+            grid_id=f.grid_id,
+            source="rules",
+            external_id=f"warning-{row.id}",
+            created_at=now,
+            updated_at=now,
+            due_at=due_at(now, "visit", 2, sla),
+        )
+        s.add(item)
+        s.flush()
+        row.incident_id = item.id
+        record_event(s, "incident.created", "incident", item.id, ACTOR, {"ids": [item.id], "kinds": ["visit"]})
+    record_event(s, "warning.raised", "warning", row.id, ACTOR, {"rule": rule.id, "place": f.place_key, **f.detail})
+    return row.id, row.incident_id
 
 
 def _require(actor: Actor) -> None:
