@@ -48,12 +48,20 @@ ON_MAP = np.array([k in MAP_KINDS for k in KINDS])
 Columns = dict[str, np.ndarray]
 
 
-def _read(store: Store, since: datetime | None) -> Columns:
-    """Rows as numpy columns (kind and status as small integer codes)."""
+def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> Columns:
+    """Rows as numpy columns (kind and status as small integer codes), read in chunks."""
     q = select(*COLUMNS)
     q = q.where(Incident.updated_at >= since) if since is not None else q.where(Incident.status.in_(OPEN_STATUSES))
+    parts = []
     with store.read() as s:
-        rows = s.execute(q).all()
+        for rows in s.connection().execution_options(yield_per=chunk).execute(q).partitions():
+            parts.append(_columns(rows))
+    if not parts:
+        return _columns([])
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _columns(rows: Any) -> Columns:
     cols = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
     return {
         "id": np.array(cols[0], dtype=np.int64),
