@@ -164,25 +164,23 @@ def open_items(
 
 
 def worker_positions(store: Store) -> dict[str, np.ndarray]:
-    """On-duty workers with a known position."""
+    """On-duty workers with a known position: ids and WGS-84 positions (what the map draws)."""
     with store.read() as s:
         # Core execution (no ORM row processing): this runs on every tick for every worker.
         rows = (
             s.connection()
             .execute(
-                select(Worker.id, Worker.name, Worker.role, Worker.lon, Worker.lat)
+                select(Worker.id, Worker.lon, Worker.lat)
                 .where(Worker.on_duty.is_(True), Worker.lon.is_not(None))
                 .order_by(Worker.id)
             )
             .all()
         )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 3
     return {
         "id": np.array(cols[0], dtype=np.int64),
-        "name": np.array(cols[1], dtype=object),
-        "role": np.array(cols[2], dtype=object),
-        "lon": np.array(cols[3], dtype=np.float64),
-        "lat": np.array(cols[4], dtype=np.float64),
+        "lon": np.array(cols[1], dtype=np.float64),
+        "lat": np.array(cols[2], dtype=np.float64),
     }
 
 

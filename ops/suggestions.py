@@ -6,9 +6,9 @@ so a suggestion costs a KD-tree query, not a scan of every worker."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import select
 
 from data.models import Incident
@@ -38,25 +38,27 @@ def rank(snapshot: WorkerSnapshot, lon: float, lat: float, grid_id: int | None, 
     if not len(index):
         return []
     x, y = point_to_metres(lon, lat)
-    _, near = index.nearest(x, y, 2 * limit)
-    pos = np.concatenate([index.in_grid(grid_id), near])  # may repeat a worker; dropped below
-    delta = index.xy[pos] - (x, y)
-    dist = np.sqrt((delta * delta).sum(axis=1))
-    in_own = index.grid_ids[pos] == (grid_id if grid_id is not None else -1)
-    loads = snapshot.loads[pos]
-    order = np.argsort(dist + LOAD_PENALTY_M * loads - in_own * 1e9, kind="stable")[: 3 * limit]
-    # Plain lists from here: per-element numpy scalars would cost more than the ranking itself.
-    picked = pos[order].tolist()
-    dists, owns, task_counts = dist[order].tolist(), in_own[order].tolist(), loads[order].tolist()
+    dists, near = index.nearest(x, y, 2 * limit)
+    # A score per candidate in plain Python: for a score of twenty numbers, numpy's per-call
+    # overhead costs more than the arithmetic.
+    found = dict(zip(near.tolist(), dists.tolist(), strict=True))
+    for p in index.in_grid(grid_id).tolist():
+        if p not in found:
+            dx, dy = index.xy[p]
+            found[p] = math.hypot(dx - x, dy - y)
+    picked = list(found)
+    gids = index.grid_ids[picked].tolist()
+    loads = snapshot.loads[picked].tolist()
+    own_grid = grid_id if grid_id is not None else -1
+    scored = sorted(
+        (d + LOAD_PENALTY_M * n - (1e9 if g == own_grid else 0.0), i)
+        for i, (d, g, n) in enumerate(zip(found.values(), gids, loads, strict=True))
+    )
     out: list[Suggestion] = []
-    seen: set[int] = set()
-    for p, d, own, n in zip(picked, dists, owns, task_counts, strict=True):
-        if p in seen:
-            continue
-        seen.add(p)
-        out.append(Suggestion(*snapshot.people[p], own, round(d, 1), n))
-        if len(out) == limit:
-            break
+    distances = list(found.values())
+    for _, i in scored[:limit]:
+        p = picked[i]
+        out.append(Suggestion(*snapshot.people[p], gids[i] == own_grid, round(distances[i], 1), loads[i]))
     return out
 
 
