@@ -32,7 +32,9 @@ class WorkerIndex:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         k = min(k, len(self.ids))
         dist, pos = self._tree.query((x, y), k=k)
-        return np.atleast_1d(dist), np.atleast_1d(pos)
+        if k == 1:  # a single neighbour comes back as scalars
+            return np.array([dist]), np.array([pos])
+        return dist, pos
 
     def in_grid(self, grid_id: int | None) -> NDArray[np.int64]:
         """Positions in this index of the workers of one grid."""
