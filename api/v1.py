@@ -166,6 +166,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             "bus": rt.store.bus.kind,
             "bus_ok": bus_ok,
             "grids": len(rt.index),
+            "review_ready": rt.history.ready,
         }
         return jsonify(body), 200 if store_ok else 503
 

@@ -112,6 +112,11 @@ class History:
         self._resyncing = False
         self._lock = threading.Lock()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the first read is done (the review page then answers at once)."""
+        return self._frame is not None
+
     def frame(self) -> pd.DataFrame:
         """Every item; at most ``max_age_s`` behind the store."""
         with self._lock:
