@@ -154,10 +154,20 @@ class LiveItems:
     def load_by_grid(self, grid_ids: np.ndarray) -> np.ndarray:
         """Open items per grid, in ``grid_ids`` order (sorted ids, zeros included)."""
         gid = self.columns()["grid_id"]
-        gid = gid[gid >= 0]
-        pos = np.searchsorted(grid_ids, gid)
-        known = (pos < len(grid_ids)) & (grid_ids[np.minimum(pos, len(grid_ids) - 1)] == gid)
-        return np.bincount(pos[known], minlength=len(grid_ids)).astype(np.int64)
+        lut = self._lookup(grid_ids)
+        gid = gid[(gid >= 0) & (gid < len(lut))]
+        pos = lut[gid]
+        return np.bincount(pos[pos >= 0], minlength=len(grid_ids)).astype(np.int64)
+
+    def _lookup(self, grid_ids: np.ndarray) -> np.ndarray:
+        """grid id → position in ``grid_ids`` (-1 for none), as an array indexed by id: O(1) per item."""
+        key = (len(grid_ids), int(grid_ids[-1]) if len(grid_ids) else 0)
+        cached = getattr(self, "_lut", None)
+        if cached is None or cached[0] != key:
+            lut = np.full(int(grid_ids.max()) + 1 if len(grid_ids) else 1, -1, dtype=np.int64)
+            lut[grid_ids] = np.arange(len(grid_ids))
+            self._lut = (key, lut)
+        return self._lut[1]
 
     def kpi_counts(self, now: datetime | None = None) -> dict[str, Any]:
         """Open per kind, unassigned and overdue: the item part of ``queries.kpis``."""
