@@ -66,8 +66,9 @@ def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> pd.Data
     names = [c.key for c in COLUMNS]
     parts = []
     with store.read() as s:
-        result = s.connection().execution_options(yield_per=chunk).execute(q)
-        for rows in result.partitions():
+        # A full read streams in chunks; an incremental one is small and needs no server-side cursor.
+        conn = s.connection().execution_options(yield_per=chunk) if since is None else s.connection()
+        for rows in conn.execute(q).partitions(chunk):
             parts.append(_columns(pd.DataFrame.from_records(rows, columns=names)))
     frame = _concat(parts) if parts else _columns(pd.DataFrame(columns=names))
     return frame.set_index("id", drop=False)

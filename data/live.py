@@ -54,7 +54,9 @@ def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> Columns
     q = q.where(Incident.updated_at >= since) if since is not None else q.where(Incident.status.in_(OPEN_STATUSES))
     parts = []
     with store.read() as s:
-        for rows in s.connection().execution_options(yield_per=chunk).execute(q).partitions():
+        # A full read streams in chunks; an incremental one is small and needs no server-side cursor.
+        conn = s.connection().execution_options(yield_per=chunk) if since is None else s.connection()
+        for rows in conn.execute(q).partitions(chunk):
             parts.append(_columns(rows))
     if not parts:
         return _columns([])
