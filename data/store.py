@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select
+from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -141,8 +141,9 @@ def insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]
     """Insert many rows with Core executemany and return their new ids in input order.
 
     SQLite runs an INSERT … RETURNING row by row; but a write transaction here holds SQLite's only
-    write lock (BEGIN IMMEDIATE), so new integer keys are exactly max(id)+1 … max(id)+n. PostgreSQL
-    batches RETURNING itself and keeps the order.
+    write lock (BEGIN IMMEDIATE), so new integer keys are exactly max(id)+1 … max(id)+n. On
+    PostgreSQL the ids are drawn from the table's sequence first, then the rows go in by plain
+    executemany (psycopg pipelines it; a batched INSERT … RETURNING was ten times slower).
     """
     if not rows:
         return []
@@ -151,5 +152,12 @@ def insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]
         start = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one())
         conn.execute(insert(table), rows)
         return list(range(start + 1, start + 1 + len(rows)))
-    stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(conn.execute(stmt, rows).scalars())
+    ids = [
+        int(i)
+        for i in conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": len(rows)},
+        ).scalars()
+    ]
+    conn.execute(insert(table), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)])
+    return ids

@@ -330,6 +330,8 @@ def submit_batch(
                 for a, b in sorted(cKDTree(np.column_stack([x[fresh], y[fresh]])).query_pairs(dedup_m)):
                     first, later = fresh[a], fresh[b]
                     leader[later] = min(leader[later], leader[first])
+        # Plain lists: indexing lon[keep][p] in the loop would copy the whole array for every row.
+        klon, klat, kgrid = lon[keep].tolist(), lat[keep].tolist(), grid[keep].tolist()
         new_rows, new_pos = [], []
         for p, (_, _, f) in enumerate(placed):
             if joined_existing[p] < 0 and leader[p] == p:
@@ -342,9 +344,9 @@ def submit_batch(
                         "status": "new",
                         "title": f["title"],
                         "description": f["description"],
-                        "lon": float(lon[keep][p]),
-                        "lat": float(lat[keep][p]),
-                        "grid_id": int(grid[keep][p]),
+                        "lon": klon[p],
+                        "lat": klat[p],
+                        "grid_id": int(kgrid[p]),
                         "reporter_name": f["reporter_name"] or None,
                         "reporter_phone": f["reporter_phone"] or None,
                         "source": f["source"],
@@ -370,8 +372,8 @@ def submit_batch(
                     "incident_id": target,
                     "reporter_name": f["reporter_name"] or None,
                     "reporter_phone": f["reporter_phone"] or None,
-                    "lon": float(lon[keep][p]),
-                    "lat": float(lat[keep][p]),
+                    "lon": klon[p],
+                    "lat": klat[p],
                     "description": f["description"],
                     "source": f["source"],
                     "created_at": now,
