@@ -168,35 +168,40 @@ def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
     primed = refresh(rt, t, 0)
     cursor, sent = primed[1], primed[6]
 
-    # A live tick: 100 items changed, 500 parking spaces changed, every worker moved.
-    rng = np.random.default_rng(4)
-    with store.transaction() as s:
-        ids = s.scalars(select(Incident.id).where(Incident.status == "new").limit(100)).all()
-        # Every change in ops/ stamps updated_at; so does this one.
-        s.execute(update(Incident).where(Incident.id.in_(ids)).values(status="assigned", updated_at=utcnow()))
+    # A live tick: 100 items changed, 500 parking spaces changed, every worker moved. Three ticks in
+    # a row, the best counted: the steady state of a serving process, not its first call.
+    from data.store import record_event
     from ops import field
 
+    rng = np.random.default_rng(4)
     spaces = store_ids(store, ParkingSpace.id)
-    field.update_parking(
-        store,
-        OPERATOR,
-        [
-            field.SpaceChange(int(i), bool(rng.integers(2)), 10**12)
-            for i in rng.choice(spaces, min(500, len(spaces)), replace=False)
-        ],
-    )
-    w = queries.worker_positions(store)
-    field.move_workers(
-        store, OPERATOR, list(zip(w["id"].tolist(), (w["lon"] + 1e-4).tolist(), w["lat"].tolist(), strict=True))
-    )
-    with store.transaction() as s:
-        from data.store import record_event
-
-        record_event(s, "incident.assigned", "incident", ids[0] if ids else None, "bench", {"count": len(ids)})
-    started = time.perf_counter()
-    patch = refresh(rt, t, cursor, None, sent)[0]
-    tick_bytes = _serialized(patch.to_plotly_json())
-    tick_time = time.perf_counter() - started
+    tick_time, tick_bytes = float("inf"), 0
+    for round_ in range(3):
+        with store.transaction() as s:
+            ids = s.scalars(select(Incident.id).where(Incident.status == "new").limit(100)).all()
+            # Every change in ops/ stamps updated_at; so does this one.
+            s.execute(update(Incident).where(Incident.id.in_(ids)).values(status="assigned", updated_at=utcnow()))
+        field.update_parking(
+            store,
+            OPERATOR,
+            [
+                field.SpaceChange(int(i), bool(rng.integers(2)), 10**12 + round_)
+                for i in rng.choice(spaces, min(500, len(spaces)), replace=False)
+            ],
+        )
+        w = queries.worker_positions(store)
+        field.move_workers(
+            store, OPERATOR, list(zip(w["id"].tolist(), (w["lon"] + 1e-4).tolist(), w["lat"].tolist(), strict=True))
+        )
+        with store.transaction() as s:
+            record_event(s, "incident.assigned", "incident", ids[0] if ids else None, "bench", {"count": len(ids)})
+        started = time.perf_counter()
+        out = refresh(rt, t, cursor, None, sent)
+        size = _serialized(out[0].to_plotly_json())
+        elapsed = time.perf_counter() - started
+        cursor, sent = out[1], out[6]
+        if elapsed < tick_time:
+            tick_time, tick_bytes = elapsed, size
     started = time.perf_counter()
     rt.live.refresh()
     rebuilt = _serialized(map_view.full_figure(store, rt.static, rt.crs, rt.style, layers, live=rt.live))
