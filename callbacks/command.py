@@ -85,12 +85,14 @@ def refresh(
 
     if layers & {"items", "grids", "kpi"}:
         shared("live", rt.live.refresh)  # once per change for every screen of this process
+    # Parking counts once per change: the parking layer and the KPI strip both use them.
+    parking = shared("parking_counts", lambda: queries.parking_occupancy(rt.store)) if "kpi" in layers else None
 
     traces: dict[str, dict[str, Any]] = {}
     for name in sorted(layers & set(map_view.LIVE_LAYERS)):
         # Only the items depend on where this screen is looking; every other layer is the same for all.
         key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
-        traces.update(shared(key, lambda n=name: map_view.live_traces(rt.store, rt.static, rt.crs, {n}, view, rt.live)))
+        traces.update(shared(key, lambda n=name: layer_traces(rt, {n}, view, parking)))
     patch = Patch()
     digests = patch_traces(patch, traces, sent)
     feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t) if "feed" in layers else no_update
@@ -98,7 +100,8 @@ def refresh(
         queue_rows(shared("queue", lambda: rt.live.queue(rt.static.names_by_id)), t) if "items" in layers else no_update
     )
     if "kpi" in layers:
-        values = kpi_values(shared("kpi", lambda: queries.kpis(rt.store, items=rt.live.kpi_counts())))
+        counts = rt.live.kpi_counts
+        values = kpi_values(shared("kpi", lambda: queries.kpis(rt.store, items=counts(), parking=parking)))
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
@@ -108,6 +111,12 @@ def refresh(
     else:
         warned = (no_update, no_update, no_update)
     return (patch, version, *badge, feed, rows, digests, *warned, *kpi)
+
+
+def layer_traces(
+    rt: Runtime, which: set[str], view: map_view.View | None, parking: dict[int, tuple[int, int]] | None
+) -> dict[str, dict[str, Any]]:
+    return map_view.live_traces(rt.store, rt.static, rt.crs, which, view, rt.live, parking)
 
 
 def view_key(view: map_view.View | None) -> str:

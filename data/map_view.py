@@ -84,6 +84,7 @@ def live_traces(
     which: set[str],
     view: View | None = None,
     live: LiveItems | None = None,
+    parking: dict[int, tuple[int, int]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The traces of the layers in ``which`` (a subset of ``LIVE_LAYERS``), keyed by trace name.
 
@@ -118,7 +119,8 @@ def live_traces(
         lon, lat = to_display(w["lon"], w["lat"], crs)
         out["warnings"] = layers.warnings_trace(lon, lat, w["id"], w["title"], w["open"])
     if "parking" in which:
-        counts = queries.parking_occupancy(store)  # the segments' shapes are static; only counts move
+        # The segments' shapes are static; only the counts move (given when the caller has them).
+        counts = parking if parking is not None else queries.parking_occupancy(store)
         values = np.array(
             [(lambda c: c[1] / c[0] if c[0] else 0.0)(counts.get(int(i), (0, 0))) for i in static.parking_ids]
         )

@@ -255,10 +255,16 @@ def parking_spaces(store: Store, bbox: tuple[float, float, float, float] | None 
     }
 
 
-def kpis(store: Store, now: datetime | None = None, items: dict[str, Any] | None = None) -> dict[str, Any]:
+def kpis(
+    store: Store,
+    now: datetime | None = None,
+    items: dict[str, Any] | None = None,
+    parking: dict[int, tuple[int, int]] | None = None,
+) -> dict[str, Any]:
     """Open items per kind, unassigned, overdue, parking occupancy % and workers on duty.
 
-    ``items`` (open per kind, unassigned, overdue) may come from the in-memory live items instead.
+    ``items`` (open per kind, unassigned, overdue) may come from the in-memory live items instead, and
+    ``parking`` (segment → capacity, occupied) from the map's parking layer.
     """
     now = now or utcnow()
     with store.read() as s:
@@ -279,8 +285,12 @@ def kpis(store: Store, now: datetime | None = None, items: dict[str, Any] | None
                 "unassigned": int(unassigned),
                 "overdue": int(overdue),
             }
-        spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
-        taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
+        if parking is None:
+            spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
+            taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
+        else:  # the per-segment counts the map already read
+            spaces = sum(c for c, _ in parking.values())
+            taken = sum(k for _, k in parking.values())
         on_duty = s.scalar(select(func.count(Worker.id)).where(Worker.on_duty.is_(True))) or 0
     return {
         **items,

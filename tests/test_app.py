@@ -259,7 +259,7 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     from data import queries as q
 
     real = q.kpis
-    monkeypatch.setattr(q, "kpis", lambda store, now=None, items=None: calls.append(1) or real(store, now, items))
+    monkeypatch.setattr(q, "kpis", lambda store, now=None, **given: calls.append(1) or real(store, now, **given))
     p = rt.index.polygons[0].representative_point()
     report(
         rt.store,
