@@ -49,7 +49,7 @@ def same_answers(store, live: LiveItems, grid_ids: np.ndarray, names: dict[int, 
     live.refresh()
     assert live.load_by_grid(grid_ids).tolist() == queries.open_load_by_grid(store)[1].tolist()
     sql = queries.kpis(store, now)
-    assert queries.kpis(store, now, items=live.kpi_counts(now)) == sql
+    assert queries.kpis(store, now, items=live.kpi_counts(now), parking=queries.parking_occupancy(store)) == sql
     for kwargs in ({"per_kind": 7}, {"bbox": (106.6, 26.5, 106.8, 26.7)}, {"limit": 40}):
         a, b = live.items(now, **kwargs), queries.open_items(store, now, **kwargs)
         for field in ("id", "kind", "lon", "lat", "priority", "status", "title", "overdue"):
