@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from data.models import KINDS, MAP_KINDS, OPEN_STATUSES, STATUSES, UNASSIGNED_STATUSES, Incident, utcnow
-from data.queries import ItemColumns
+from data.queries import ItemColumns, counted_titles
 from data.store import Store
 
 OVERLAP = timedelta(seconds=10)
@@ -206,10 +206,7 @@ class LiveItems:
                 keep &= (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
             idx = np.flatnonzero(keep)
             chosen = idx[np.argsort(-cols["id"][idx], kind="stable")[:limit]]
-        titles = cols["title"][chosen].copy()
-        reports = cols["report_count"][chosen]
-        many = reports > 1
-        titles[many] = [f"{t} ×{n}" for t, n in zip(titles[many], reports[many], strict=True)]
+        titles = counted_titles(cols["title"][chosen], cols["report_count"][chosen])
         return ItemColumns(
             id=cols["id"][chosen],
             kind=np.array(KINDS, dtype=object)[cols["kind"][chosen]],

@@ -112,6 +112,14 @@ class ItemColumns:
     overdue: np.ndarray
 
 
+def counted_titles(titles: np.ndarray, reports: np.ndarray) -> np.ndarray:
+    """Titles for the map: one event reported by many shows once, with its report count."""
+    titles = titles.copy()
+    many = reports > 1
+    titles[many] = [f"{t} ×{n}" for t, n in zip(titles[many], reports[many], strict=True)]
+    return titles
+
+
 def open_items(
     store: Store,
     now: datetime | None = None,
@@ -146,11 +154,7 @@ def open_items(
             rows = s.execute(stmt).all()
     cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     due = np.array(cols[7], dtype="datetime64[us]")
-    reports = np.array(cols[8], dtype=np.int64)
-    titles = np.array(cols[6], dtype=object)
-    # One event reported by many shows once on the map, with its report count.
-    many = reports > 1
-    titles[many] = [f"{t} ×{n}" for t, n in zip(titles[many], reports[many], strict=True)]
+    titles = counted_titles(np.array(cols[6], dtype=object), np.array(cols[8], dtype=np.int64))
     return ItemColumns(
         id=np.array(cols[0], dtype=np.int64),
         kind=np.array(cols[1], dtype=object),
