@@ -32,7 +32,12 @@ def command_page(rt: Runtime, t: Text, user: str) -> Any:
 
 
 def review_page(rt: Runtime, t: Text, user: str) -> Any:
-    return review.layout(t, rt.style, queries.categories(rt.store), queries.districts(rt.store), user, 1000)
+    # The categories come from the review history when it is loaded (a DISTINCT over every item otherwise).
+    ready = rt.history.ready
+    categories = [str(c) for c in rt.history.frame()["category"].cat.categories] if ready else None
+    return review.layout(
+        t, rt.style, categories or queries.categories(rt.store), queries.districts(rt.store), user, 1000
+    )
 
 
 def worker_page(rt: Runtime, t: Text, user_id: int) -> Any:
