@@ -103,7 +103,7 @@ def _summary(items: pd.DataFrame, key: str, now: datetime) -> pd.DataFrame:
             key: items[key].to_numpy(),
             "response": response_minutes(items).to_numpy(),
             "overdue": overdue(items, now).to_numpy(),
-            "open": items["status"].isin(FINISHED).to_numpy() == False,  # noqa: E712 (numpy element-wise)
+            "open": ~items["status"].isin(FINISHED).to_numpy(),
         }
     )
     grouped = work.groupby(key, sort=False)
