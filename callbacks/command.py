@@ -73,6 +73,13 @@ def refresh(
 ) -> tuple[Any, ...]:
     """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, digests, warnings panel,
     warning badge text, warning badge class, *KPI texts)."""
+    with rt.store.read():  # every query of the tick on one connection and transaction
+        return _refresh(rt, t, cursor, view, sent)
+
+
+def _refresh(
+    rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None
+) -> tuple[Any, ...]:
     latest, healthy = rt.cursor()
     badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
     if cursor is not None and latest <= cursor:
@@ -83,25 +90,26 @@ def refresh(
     def shared(key: str, compute: Any) -> Any:
         return rt.shared(key, version, compute)
 
+    # The in-memory copies catch up once per change for every screen of this process.
     if layers & {"items", "grids", "kpi"}:
-        shared("live", rt.live.refresh)  # once per change for every screen of this process
-    # Parking counts once per change: the parking layer and the KPI strip both use them.
-    parking = shared("parking_counts", lambda: queries.parking_occupancy(rt.store)) if "kpi" in layers else None
+        shared("live:items", rt.live.items.refresh)
+    if layers & {"workers", "kpi"}:
+        shared("live:workers", rt.live.workers.refresh)
+    if layers & {"parking", "kpi"}:
+        shared("live:parking", rt.live.parking.refresh)
 
     traces: dict[str, dict[str, Any]] = {}
     for name in sorted(layers & set(map_view.LIVE_LAYERS)):
         # Only the items depend on where this screen is looking; every other layer is the same for all.
         key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
-        traces.update(shared(key, lambda n=name: layer_traces(rt, {n}, view, parking)))
+        traces.update(shared(key, lambda n=name: layer_traces(rt, {n}, view)))
     patch = Patch()
     digests = patch_traces(patch, traces, sent)
     feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t) if "feed" in layers else no_update
-    rows = (
-        queue_rows(shared("queue", lambda: rt.live.queue(rt.static.names_by_id)), t) if "items" in layers else no_update
-    )
+    queue = (lambda: rt.live.items.queue(rt.static.names_by_id)) if "items" in layers else None
+    rows = queue_rows(shared("queue", queue), t) if queue else no_update
     if "kpi" in layers:
-        counts = rt.live.kpi_counts
-        values = kpi_values(shared("kpi", lambda: queries.kpis(rt.store, items=counts(), parking=parking)))
+        values = kpi_values(shared("kpi", rt.live.kpis))
         kpi = [values[k] for k in KPI_ORDER]
     else:
         kpi = [no_update] * len(KPI_ORDER)
@@ -113,10 +121,8 @@ def refresh(
     return (patch, version, *badge, feed, rows, digests, *warned, *kpi)
 
 
-def layer_traces(
-    rt: Runtime, which: set[str], view: map_view.View | None, parking: dict[int, tuple[int, int]] | None
-) -> dict[str, dict[str, Any]]:
-    return map_view.live_traces(rt.store, rt.static, rt.crs, which, view, rt.live, parking)
+def layer_traces(rt: Runtime, which: set[str], view: map_view.View | None) -> dict[str, dict[str, Any]]:
+    return map_view.live_traces(rt.store, rt.static, rt.crs, which, view, rt.live)
 
 
 def view_key(view: map_view.View | None) -> str:
@@ -235,7 +241,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return no_update, no_update
         patch = Patch()
         if map_view.detailed(view) or map_view.detailed(previous):
-            rt.live.refresh()
+            rt.live.items.refresh()
             patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, view, rt.live))
         spaces = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(view))
         target = patch["data"][TRACE_INDEX["parking_spaces"]]

@@ -15,15 +15,20 @@ from layouts.ids import ShellIds
 
 
 def command_page(rt: Runtime, t: Text, user: str) -> Any:
+    with rt.store.read():  # one connection for every query of the page
+        return _command_page(rt, t, user)
+
+
+def _command_page(rt: Runtime, t: Text, user: str) -> Any:
     cursor, _ = rt.cursor()
     rt.live.refresh()
     figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS, live=rt.live)
     return command.layout(
         t,
         figure,
-        queries.kpis(rt.store, items=rt.live.kpi_counts()),
+        rt.live.kpis(),
         queries.latest_items(rt.store),
-        rt.live.queue(rt.static.names_by_id),
+        rt.live.items.queue(rt.static.names_by_id),
         cursor,
         rt.config.poll_ms,
         user,

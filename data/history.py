@@ -8,15 +8,14 @@ milliseconds. The frame is read once, then only rows whose ``updated_at`` moved 
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta
 
 import h3
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from data.mirror import Mirror
 from data.models import Grid, Incident, Worker
 from data.store import Store
 
@@ -99,71 +98,25 @@ def _columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-class History:
+class History(Mirror[pd.DataFrame]):
     """The process's copy of the item columns; ``frame()`` answers from memory after the first read."""
 
-    def __init__(self, store: Store, max_age_s: float = 3.0, resync_s: float = 1800.0):
-        self.store = store
-        self.max_age_s = max_age_s
-        self.resync_s = resync_s
-        self._frame: pd.DataFrame | None = None
-        self._mark: datetime | None = None
-        self._checked = 0.0
-        self._synced = 0.0
-        self._resyncing = False
-        self._lock = threading.Lock()
+    stamp = Incident.__table__.c.updated_at
+    overlap = OVERLAP
 
-    @property
-    def ready(self) -> bool:
-        """Whether the first read is done (the review page then answers at once)."""
-        return self._frame is not None
+    def __init__(self, store: Store, max_age_s: float = 3.0, resync_s: float = 1800.0):
+        super().__init__(store, resync_s, max_age_s)
 
     def frame(self) -> pd.DataFrame:
         """Every item; at most ``max_age_s`` behind the store."""
-        with self._lock:
-            now = time.monotonic()
-            if self._frame is None:
-                mark = self._newest()  # before the read: what changes during it is read again next time
-                self._frame = _read(self.store, None)
-                self._mark, self._checked, self._synced = mark, now, now
-            elif now - self._checked > self.max_age_s:
-                self._refresh()
-                self._checked = now
-            frame = self._frame
-            due = now - self._synced > self.resync_s and not self._resyncing
-            if due:
-                self._resyncing = True
-        if due:
-            # A full re-read now and then heals what an incremental read cannot see (a writer's clock
-            # far behind, a long transaction on PostgreSQL committing after newer ones).
-            threading.Thread(target=self._resync, name="onemap-history-resync", daemon=True).start()
-        return frame
+        return self.current()
 
-    def _resync(self) -> None:
-        try:
-            mark = self._newest()
-            fresh = _read(self.store, None)
-            with self._lock:
-                self._frame = fresh
-                self._mark = min(self._mark, mark) if self._mark and mark else mark
-                self._synced = time.monotonic()
-        finally:
-            self._resyncing = False
+    def read(self, since: datetime | None) -> pd.DataFrame:
+        return _read(self.store, since)
 
-    def _newest(self) -> datetime | None:
-        with self.store.read() as s:
-            return s.scalar(select(func.max(Incident.updated_at)))
-
-    def _refresh(self) -> None:
-        newest = self._newest()
-        if newest is None or (self._mark is not None and newest <= self._mark):
-            return
-        since = self._mark - OVERLAP if self._mark is not None else None
-        changed = _read(self.store, since)
-        assert self._frame is not None
-        kept = self._frame[~self._frame.index.isin(changed.index)]
-        self._frame = _concat([kept, changed]).sort_index()
-        self._mark = newest
+    def merge(self, held: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
+        kept = held[~held.index.isin(changed.index)]
+        return _concat([kept, changed]).sort_index()
 
 
 def grid_table(store: Store) -> pd.DataFrame:

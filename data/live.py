@@ -13,16 +13,17 @@ The SQL versions in ``data/queries.py`` stay the reference; tests hold both to t
 
 from __future__ import annotations
 
-import threading
-import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from data.live_field import LiveParking, LiveWorkers
+from data.mirror import Columns, Mirror, upsert_by_id
 from data.models import KINDS, MAP_KINDS, OPEN_STATUSES, STATUSES, UNASSIGNED_STATUSES, Incident, utcnow
-from data.queries import ItemColumns, counted_titles
+from data.queries import ItemColumns, counted_titles, kpis
 from data.store import Store
 
 OVERLAP = timedelta(seconds=10)
@@ -45,7 +46,6 @@ STATUS_CODE = {k: i for i, k in enumerate(STATUSES)}
 IS_OPEN = np.array([st in OPEN_STATUSES for st in STATUSES])
 IS_WAITING = np.array([st in UNASSIGNED_STATUSES for st in STATUSES])
 ON_MAP = np.array([k in MAP_KINDS for k in KINDS])
-Columns = dict[str, np.ndarray]
 
 
 def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> Columns:
@@ -60,7 +60,8 @@ def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> Columns
             parts.append(_columns(rows))
     if not parts:
         return _columns([])
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return cols if since is not None else _take(cols, np.argsort(cols["id"], kind="stable"))  # held by id
 
 
 def _columns(rows: Any) -> Columns:
@@ -83,73 +84,24 @@ def _take(cols: Columns, index: np.ndarray) -> Columns:
     return {k: v[index] for k, v in cols.items()}
 
 
-class LiveItems:
+class LiveItems(Mirror[Columns]):
     """Open items as columns; ``refresh()`` before reading, then the methods answer from memory."""
 
+    stamp = Incident.__table__.c.updated_at
+    overlap = OVERLAP
+
     def __init__(self, store: Store, resync_s: float = 120.0):
-        self.store = store
-        self.resync_s = resync_s
-        self._open: Columns | None = None
-        self._mark: datetime | None = None
-        self._synced = 0.0
-        self._resyncing = False
-        self._lock = threading.Lock()
+        super().__init__(store, resync_s)
 
-    # --- keeping current ---------------------------------------------------------------------------------
+    def read(self, since: datetime | None) -> Columns:
+        return _read(self.store, since)
 
-    def refresh(self) -> None:
-        """Take in every row changed since the last refresh (a full read the first time)."""
-        with self._lock:
-            if self._open is None:
-                self._full()
-                return
-            newest = self._newest()
-            if newest is not None and (self._mark is None or newest > self._mark):
-                since = (self._mark or newest) - OVERLAP
-                self._apply(_read(self.store, since))
-                self._mark = newest
-            due = time.monotonic() - self._synced > self.resync_s
-        if due and not self._resyncing:
-            self._resyncing = True
-            threading.Thread(target=self._resync, name="onemap-live-resync", daemon=True).start()
-
-    def _newest(self) -> datetime | None:
-        with self.store.read() as s:
-            return s.scalar(select(func.max(Incident.updated_at)))
-
-    def _full(self) -> None:
-        mark = self._newest()
-        self._open = _read(self.store, None)
-        self._mark = mark
-        self._synced = time.monotonic()
-
-    def _resync(self) -> None:
-        try:
-            mark = self._newest()
-            fresh = _read(self.store, None)
-            with self._lock:
-                # Anything changed while the full read ran is re-read by the next refresh.
-                self._open = fresh
-                self._mark = min(self._mark, mark) if self._mark and mark else mark
-                self._synced = time.monotonic()
-        finally:
-            self._resyncing = False
-
-    def _apply(self, changed: Columns) -> None:
-        assert self._open is not None
-        if not len(changed["id"]):
-            return
-        kept = _take(self._open, ~np.isin(self._open["id"], changed["id"]))
-        still_open = _take(changed, IS_OPEN[changed["status"]])
-        self._open = {k: np.concatenate([kept[k], still_open[k]]) for k in kept}
+    def merge(self, held: Columns, changed: Columns) -> Columns:
+        return upsert_by_id(held, changed, keep=IS_OPEN[changed["status"]])
 
     def columns(self) -> Columns:
         """The open items now held (refresh first for the newest)."""
-        with self._lock:
-            if self._open is None:
-                self._full()
-            assert self._open is not None
-            return self._open
+        return self.held()
 
     # --- what the screens read ---------------------------------------------------------------------------
 
@@ -251,3 +203,30 @@ class LiveItems:
                 }
             )
         return out
+
+
+@dataclass
+class Live:
+    """What a process holds in memory for the live screens: open items, workers, parking spaces."""
+
+    items: LiveItems
+    workers: LiveWorkers
+    parking: LiveParking
+
+    @classmethod
+    def of(cls, store: Store) -> Live:
+        return cls(LiveItems(store), LiveWorkers(store), LiveParking(store))
+
+    def refresh(self) -> None:
+        for mirror in (self.items, self.workers, self.parking):
+            mirror.refresh()
+
+    def kpis(self, now: datetime | None = None) -> dict[str, Any]:
+        """Same answer as ``queries.kpis``, from memory (refresh first)."""
+        return kpis(
+            self.items.store,
+            now,
+            items=self.items.kpi_counts(now),
+            parking=self.parking.counts(),
+            on_duty=self.workers.on_duty(),
+        )

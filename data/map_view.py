@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import mapping, shape
 
 from data import queries
-from data.live import LiveItems
+from data.live import Live
 from data.store import Store
 from geo import layers
 from geo.layers import geometry_to_display, lines_xy, to_display
@@ -83,33 +83,32 @@ def live_traces(
     crs: str,
     which: set[str],
     view: View | None = None,
-    live: LiveItems | None = None,
-    parking: dict[int, tuple[int, int]] | None = None,
+    live: Live | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The traces of the layers in ``which`` (a subset of ``LIVE_LAYERS``), keyed by trace name.
 
     Items are everything inside the viewport when zoomed in, else the most urgent of each kind.
-    With ``live`` (refreshed by the caller) grid loads and items are counted in memory.
+    With ``live`` (refreshed by the caller) loads, items, workers and parking are answered from memory.
     """
     out: dict[str, dict[str, Any]] = {}
     if "grids" in which:
-        load = live.load_by_grid(static.grid_ids) if live else queries.open_load_by_grid(store)[1]
+        load = live.items.load_by_grid(static.grid_ids) if live else queries.open_load_by_grid(store)[1]
         out["grids"] = layers.grid_trace(
             static.geojson, static.grid_ids, load, static.grid_names, static.labels["open"]
         )
     if "items" in which:
         if detailed(view):
             box = tuple(view["bbox"])  # type: ignore[index]
-            items = live.items(bbox=box) if live else queries.open_items(store, bbox=box)
+            items = live.items.items(bbox=box) if live else queries.open_items(store, bbox=box)
         else:
             items = (
-                live.items(per_kind=LOW_ZOOM_PER_KIND)
+                live.items.items(per_kind=LOW_ZOOM_PER_KIND)
                 if live
                 else queries.open_items(store, per_kind=LOW_ZOOM_PER_KIND)
             )
         out.update(layers.item_layers(items, crs))
     if "workers" in which:
-        w = queries.worker_positions(store)
+        w = live.workers.positions() if live else queries.worker_positions(store)
         lon, lat = to_display(w["lon"], w["lat"], crs)
         out["workers"] = layers.workers_trace(lon, lat, w["id"], static.labels["worker"])
     if "alerts" in which:
@@ -119,8 +118,8 @@ def live_traces(
         lon, lat = to_display(w["lon"], w["lat"], crs)
         out["warnings"] = layers.warnings_trace(lon, lat, w["id"], w["title"], w["open"])
     if "parking" in which:
-        # The segments' shapes are static; only the counts move (given when the caller has them).
-        counts = parking if parking is not None else queries.parking_occupancy(store)
+        # The segments' shapes are static; only the counts move.
+        counts = live.parking.counts() if live else queries.parking_occupancy(store)
         values = np.array(
             [(lambda c: c[1] / c[0] if c[0] else 0.0)(counts.get(int(i), (0, 0))) for i in static.parking_ids]
         )
@@ -144,7 +143,7 @@ def full_figure(
     style: dict[str, Any],
     visible: list[str],
     view: View | None = None,
-    live: LiveItems | None = None,
+    live: Live | None = None,
 ) -> dict[str, Any]:
     """The first-load figure: every layer."""
     traces = dict(static.traces)

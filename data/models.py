@@ -131,6 +131,9 @@ class Worker(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)
     position_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When this store last changed the row (server clock): every process's in-memory copy reads
+    # only the rows stamped since it last looked (data/live_field.py).
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
 
 
 class Incident(Base):
@@ -216,7 +219,8 @@ class ParkingSpace(Base):
     occupied: Mapped[bool] = mapped_column(Boolean, default=False)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     comms_ok: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # the sensor's event time
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
 
 
 class Event(Base):

@@ -264,38 +264,42 @@ def kpis(
     now: datetime | None = None,
     items: dict[str, Any] | None = None,
     parking: dict[int, tuple[int, int]] | None = None,
+    on_duty: int | None = None,
 ) -> dict[str, Any]:
     """Open items per kind, unassigned, overdue, parking occupancy % and workers on duty.
 
-    ``items`` (open per kind, unassigned, overdue) may come from the in-memory live items instead, and
-    ``parking`` (segment → capacity, occupied) from the map's parking layer.
+    ``items`` (open per kind, unassigned, overdue), ``parking`` (segment → capacity, occupied) and
+    ``on_duty`` may come from the process's in-memory copies (``data/live.py``) instead; the store is
+    asked only for what is not given.
     """
     now = now or utcnow()
-    with store.read() as s:
-        if items is None:
-            per_kind = dict(
-                s.execute(
-                    select(Incident.kind, func.count())
-                    .where(Incident.status.in_(OPEN_STATUSES))
-                    .group_by(Incident.kind)
-                ).all()
-            )
-            unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
-            overdue = (
-                s.scalar(select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)) or 0
-            )
-            items = {
-                "open": {k: int(per_kind.get(k, 0)) for k in ("fire", "police", "ticket", "alarm")},
-                "unassigned": int(unassigned),
-                "overdue": int(overdue),
-            }
-        if parking is None:
-            spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
-            taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
-        else:  # the per-segment counts the map already read
-            spaces = sum(c for c, _ in parking.values())
-            taken = sum(k for _, k in parking.values())
-        on_duty = s.scalar(select(func.count(Worker.id)).where(Worker.on_duty.is_(True))) or 0
+    if items is None or parking is None or on_duty is None:
+        with store.read() as s:
+            if items is None:
+                per_kind = dict(
+                    s.execute(
+                        select(Incident.kind, func.count())
+                        .where(Incident.status.in_(OPEN_STATUSES))
+                        .group_by(Incident.kind)
+                    ).all()
+                )
+                unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
+                overdue = (
+                    s.scalar(select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)) or 0
+                )
+                items = {
+                    "open": {k: int(per_kind.get(k, 0)) for k in ("fire", "police", "ticket", "alarm")},
+                    "unassigned": int(unassigned),
+                    "overdue": int(overdue),
+                }
+            if parking is None:
+                spaces = s.scalar(select(func.count(ParkingSpace.id))) or 0
+                taken = s.scalar(select(func.count(ParkingSpace.id)).where(ParkingSpace.occupied.is_(True))) or 0
+                parking = {0: (int(spaces), int(taken))}
+            if on_duty is None:
+                on_duty = s.scalar(select(func.count(Worker.id)).where(Worker.on_duty.is_(True))) or 0
+    spaces = sum(c for c, _ in parking.values())
+    taken = sum(k for _, k in parking.values())
     return {
         **items,
         "parking_pct": round(100.0 * taken / spaces, 1) if spaces else 0.0,

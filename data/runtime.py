@@ -11,7 +11,7 @@ from config import Config
 from data import queries
 from data.bus import make_bus
 from data.history import History
-from data.live import LiveItems
+from data.live import Live
 from data.map_view import StaticLayers, static_layers
 from data.store import Store
 from geo.grid_index import GridIndex
@@ -26,13 +26,13 @@ class Runtime:
     static: StaticLayers
     style: dict[str, Any] = field(default_factory=dict)
     history: History = field(init=False)
-    live: LiveItems = field(init=False)
+    live: Live = field(init=False)
     _workers: tuple[float, queries.WorkerSnapshot] | None = None
     _shared: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.history = History(self.store)  # read on first use by the review page (or warmed at start)
-        self.live = LiveItems(self.store)  # the open items every screen shows, counted in memory
+        self.live = Live.of(self.store)  # open items, workers, parking: what every screen shows, in memory
 
     def shared(self, key: str, version: int, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per change for every screen this process serves.

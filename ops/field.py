@@ -33,7 +33,7 @@ def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> in
     stmt = (
         update(ParkingSpace)
         .where(ParkingSpace.id == bindparam("sid"), ParkingSpace.seq < bindparam("s"))
-        .values(occupied=bindparam("o"), seq=bindparam("s"), updated_at=bindparam("t"))
+        .values(occupied=bindparam("o"), seq=bindparam("s"), updated_at=bindparam("t"), changed_at=now)
     )
     rows = [{"sid": c.space_id, "o": c.occupied, "s": c.seq, "t": c.at or now} for c in changes]
     # Kept as sensor events too, so the review page's parking statistics cover simulated streets.
@@ -69,7 +69,7 @@ def move_workers(store: Store, actor: Actor, positions: list[tuple[int, float, f
     stmt = (
         update(Worker)
         .where(Worker.id == bindparam("wid"))
-        .values(lon=bindparam("x"), lat=bindparam("y"), position_at=now)
+        .values(lon=bindparam("x"), lat=bindparam("y"), position_at=now, changed_at=now)
     )
     with store.transaction() as s:
         s.connection().execute(stmt, [{"wid": w, "x": x, "y": y} for w, x, y in positions])

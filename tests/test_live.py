@@ -1,5 +1,6 @@
-"""The in-memory live items give the same answers as the SQL queries, on both backends, as items
-come, change and go; and a change a refresh cannot see is healed by the periodic re-read."""
+"""The in-memory live items, workers and parking spaces give the same answers as the SQL queries,
+on both backends, as rows come, change and go; and a change a refresh cannot see is healed by the
+periodic re-read."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import numpy as np
 from sqlalchemy import insert, select, update
 
 from data import queries
-from data.live import LiveItems
-from data.models import Grid, Incident, utcnow
+from data.live import Live, LiveItems
+from data.models import Grid, Incident, ParkingSpace, Worker, utcnow
+from ops import field
+from ops.accounts import Actor
+
+OPERATOR = Actor(None, "test-operator", "operator")
 
 KINDS = ("fire", "police", "ticket", "alarm", "visit")
 STATUSES = ("new", "assigned", "accepted", "on_site", "declined", "reopened", "resolved", "closed", "cancelled")
@@ -44,16 +49,19 @@ def add_items(store, n: int, rng: np.random.Generator) -> None:
         s.execute(insert(Incident), rows)
 
 
-def same_answers(store, live: LiveItems, grid_ids: np.ndarray, names: dict[int, str]) -> None:
+def same_answers(store, bundle: Live, grid_ids: np.ndarray, names: dict[int, str]) -> None:
     now = utcnow()
-    live.refresh()
+    bundle.refresh()
+    live = bundle.items
     assert live.load_by_grid(grid_ids).tolist() == queries.open_load_by_grid(store)[1].tolist()
-    sql = queries.kpis(store, now)
-    assert queries.kpis(store, now, items=live.kpi_counts(now), parking=queries.parking_occupancy(store)) == sql
+    assert bundle.kpis(now) == queries.kpis(store, now)
+    assert bundle.parking.counts() == queries.parking_occupancy(store)
+    held, sql = bundle.workers.positions(), queries.worker_positions(store)
+    assert {k: v.tolist() for k, v in held.items()} == {k: v.tolist() for k, v in sql.items()}
     for kwargs in ({"per_kind": 7}, {"bbox": (106.6, 26.5, 106.8, 26.7)}, {"limit": 40}):
         a, b = live.items(now, **kwargs), queries.open_items(store, now, **kwargs)
-        for field in ("id", "kind", "lon", "lat", "priority", "status", "title", "overdue"):
-            assert getattr(a, field).tolist() == getattr(b, field).tolist(), (kwargs, field)
+        for name in ("id", "kind", "lon", "lat", "priority", "status", "title", "overdue"):
+            assert getattr(a, name).tolist() == getattr(b, name).tolist(), (kwargs, name)
     for limit in (20, 60, 1000):  # 20: the partial-selection path (many more open items than shown)
         assert live.queue(names, limit=limit, now=now) == queries.queue_items(store, limit=limit, now=now)
 
@@ -65,7 +73,7 @@ def test_live_items_match_the_queries_as_items_change(city):
     grid_ids = np.array([g.id for g in grids])
     names = {g.id: g.name for g in grids}
     add_items(city, 400, rng)
-    live = LiveItems(city)
+    live = Live.of(city)
     same_answers(city, live, grid_ids, names)
     # Items change (each change sets updated_at, as every path in ops/ does), new ones come.
     later = utcnow() + timedelta(seconds=1)
@@ -95,3 +103,36 @@ def test_a_change_stamped_far_in_the_past_is_healed_by_the_re_read(city):
     live._resync()
     live.refresh()
     assert victim not in live.columns()["id"]
+
+
+def test_workers_and_parking_in_memory_follow_every_kind_of_change(city):
+    with city.read() as s:
+        grids = s.execute(select(Grid.id).order_by(Grid.id)).scalars().all()
+        workers = s.execute(select(Worker.id, Worker.lon, Worker.lat).order_by(Worker.id)).all()
+        spaces = s.scalars(select(ParkingSpace.id).order_by(ParkingSpace.id)).all()
+    watched = [*spaces[:5], spaces[-1]]
+    with city.transaction() as s:
+        s.execute(update(ParkingSpace).where(ParkingSpace.id.in_(watched)).values(occupied=False, seq=0))
+    grid_ids, names = np.array(grids), dict.fromkeys(grids, "")
+    bundle = Live.of(city)
+    same_answers(city, bundle, grid_ids, names)
+    taken_before = sum(t for _, t in bundle.parking.counts().values())
+
+    # Workers move (the field API), one goes off duty, one comes on, a new one is hired with no position.
+    moved = [(w.id, (w.lon or 106.7) + 0.001, (w.lat or 26.6) - 0.001) for w in workers[:7]]
+    field.move_workers(city, OPERATOR, moved)
+    with city.transaction() as s:
+        s.execute(update(Worker).where(Worker.id == workers[-1].id).values(on_duty=False))
+        s.execute(update(Worker).where(Worker.id == workers[-2].id).values(on_duty=True, lon=106.71, lat=26.58))
+        s.execute(insert(Worker).values(name="新网格员", phone="1", role="网格员", grid_id=grids[0], on_duty=True))
+    # Spaces fill through the operator path, one with an event time an hour old: what a refresh goes by
+    # is when the store changed, not when the car arrived.
+    field.update_parking(city, OPERATOR, [field.SpaceChange(i, True, 10**9 + i) for i in spaces[:5]])
+    field.update_parking(city, OPERATOR, [field.SpaceChange(spaces[-1], True, 10**10, utcnow() - timedelta(hours=1))])
+    same_answers(city, bundle, grid_ids, names)
+    assert sum(t for _, t in bundle.parking.counts().values()) == taken_before + 6
+    held = bundle.workers.positions()
+    at = dict(zip(held["id"].tolist(), zip(held["lon"].tolist(), held["lat"].tolist(), strict=True), strict=True))
+    assert workers[-1].id not in at
+    assert at[workers[-2].id] == (106.71, 26.58)
+    assert all(at[w] == (x, y) for w, x, y in moved if w in at)
