@@ -90,25 +90,12 @@ def _refresh(
     def shared(key: str, compute: Any) -> Any:
         return rt.shared(key, version, compute)
 
-    # The in-memory copies catch up once per change for every screen of this process.
-    if layers & {"items", "grids", "kpi"}:
-        shared("live:items", rt.live.items.refresh)
-    if layers & {"workers", "kpi"}:
-        shared("live:workers", rt.live.workers.refresh)
-    if layers & {"parking", "kpi"}:
-        shared("live:parking", rt.live.parking.refresh)
-
-    traces: dict[str, dict[str, Any]] = {}
-    for name in sorted(layers & set(map_view.LIVE_LAYERS)):
-        # Only the items depend on where this screen is looking; every other layer is the same for all.
-        key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
-        traces.update(shared(key, lambda n=name: layer_traces(rt, {n}, view)))
-    patch = Patch()
-    digests = patch_traces(patch, traces, sent)
+    patch, digests = map_update(rt, layers, version, view, sent)
     feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t) if "feed" in layers else no_update
     queue = (lambda: rt.live.items.queue(rt.static.names_by_id)) if "items" in layers else None
     rows = queue_rows(shared("queue", queue), t) if queue else no_update
     if "kpi" in layers:
+        catch_up(rt, {"kpi"}, version)
         values = kpi_values(shared("kpi", rt.live.kpis))
         kpi = [values[k] for k in KPI_ORDER]
     else:
@@ -119,6 +106,36 @@ def _refresh(
     else:
         warned = (no_update, no_update, no_update)
     return (patch, version, *badge, feed, rows, digests, *warned, *kpi)
+
+
+# Which in-memory copies (``rt.live``) a changed layer needs caught up.
+MIRRORS = {
+    "items": ("items",),
+    "grids": ("items",),
+    "workers": ("workers",),
+    "parking": ("parking",),
+    "kpi": ("items", "workers", "parking"),
+}
+
+
+def catch_up(rt: Runtime, layers: set[str], version: int) -> None:
+    """Bring the in-memory copies behind ``layers`` up to date, once per change for every screen."""
+    for name in sorted({m for layer in layers for m in MIRRORS.get(layer, ())}):
+        rt.shared(f"live:{name}", version, getattr(rt.live, name).refresh)
+
+
+def map_update(
+    rt: Runtime, layers: set[str], version: int, view: map_view.View | None, sent: dict[str, str] | None
+) -> tuple[Patch, dict[str, str]]:
+    """The figure patch for the changed ``layers`` (only what differs from what the screen holds)."""
+    catch_up(rt, layers & {"items", "grids", "workers", "parking"}, version)
+    traces: dict[str, dict[str, Any]] = {}
+    for name in sorted(layers & set(map_view.LIVE_LAYERS)):
+        # Only the items depend on where this screen is looking; every other layer is the same for all.
+        key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
+        traces.update(rt.shared(key, version, lambda n=name: layer_traces(rt, {n}, view)))
+    patch = Patch()
+    return patch, patch_traces(patch, traces, sent)
 
 
 def layer_traces(rt: Runtime, which: set[str], view: map_view.View | None) -> dict[str, dict[str, Any]]:
