@@ -256,10 +256,8 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     rt = runtime_of(app)
     t = Text("zh-CN")
     calls = []
-    from data import queries as q
-
-    real = q.kpis
-    monkeypatch.setattr(q, "kpis", lambda store, now=None, **given: calls.append(1) or real(store, now, **given))
+    real = rt.live.kpis
+    monkeypatch.setattr(rt.live, "kpis", lambda now=None: calls.append(1) or real(now))
     p = rt.index.polygons[0].representative_point()
     report(
         rt.store,
