@@ -280,6 +280,36 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     assert len(calls) == 2  # a new change is counted again
 
 
+def test_a_poll_runs_all_its_queries_on_one_connection(app):
+    from sqlalchemy import event
+
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    cursor = refresh(rt, t, 0)[1]
+    p = rt.index.polygons[0].representative_point()
+    fire = NewIncident("fire", "火", "火", p.x, p.y)
+    report(rt.store, rt.index, Actor(None, "op", "operator"), [fire], DEFAULT_SLA_MINUTES)
+    checkouts, statements = [], []
+
+    def on_checkout(*_):
+        checkouts.append(1)
+
+    def on_execute(*_):
+        statements.append(1)
+
+    engine = rt.store._read_engine
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        out = refresh(rt, t, cursor)
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert out[1] > cursor  # the poll saw the change and updated the screen
+    assert len(statements) > 3  # cursor, changed layers, the mirrors' catch-up, the feed …
+    assert len(checkouts) == 1  # … all on one connection and one transaction
+
+
 def test_clicking_a_warning_opens_the_item_behind_it(app):
     from callbacks.command import warned_item
 
