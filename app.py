@@ -124,6 +124,13 @@ def main() -> None:
         sys.exit(f"onemap: {exc}")
     app = create_app(config)
     rt = runtime_of(app)
+    try:  # take the port before any background work starts
+        server = waitress.create_server(app.server, host=config.host, port=config.port, threads=16, ident="onemap")
+    except OSError as exc:
+        sys.exit(
+            f"onemap: cannot listen on {config.host}:{config.port} ({exc.strerror}); is OneMap already running? "
+            "Set ONEMAP_PORT to use another port."
+        )
     sla.start_in_thread(rt.store, config.accept_minutes)
     try:
         early_warning.current_rules(rt.store, config.rules_file)  # a broken rule file stops the start, by name
@@ -137,7 +144,8 @@ def main() -> None:
         start_in_thread(rt.store, rt.index, config)
         log.info("simulator running at %.0fx", config.sim_speed)
     log.info("OneMap on http://%s:%d (store %s, bus %s)", config.host, config.port, rt.store.kind, rt.store.bus.kind)
-    waitress.serve(app.server, host=config.host, port=config.port, threads=16, ident="onemap")
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
 
 def __getattr__(name: str) -> Any:

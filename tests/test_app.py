@@ -322,3 +322,31 @@ def test_clicking_a_warning_opens_the_item_behind_it(app):
     click = {"points": [{"curveNumber": TRACE_INDEX["warnings"], "customdata": wid}]}
     assert warned_item(rt, click) == alarm
     assert warned_item(rt, {"points": [{"curveNumber": TRACE_INDEX["fire"], "customdata": 1}]}) is None
+
+
+def test_a_second_app_on_a_taken_port_says_so_and_exits(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "ONEMAP_PORT": str(port),
+            "ONEMAP_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "ONEMAP_GRID_COUNT": "60",
+            "ONEMAP_HISTORY_DAYS": "0",
+            "ONEMAP_SIMULATE": "0",
+        }
+        env.pop("ONEMAP_REDIS_URL", None)
+        root = Path(__file__).resolve().parents[1]
+        cmd = [sys.executable, "app.py"]
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
