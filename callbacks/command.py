@@ -120,8 +120,12 @@ MIRRORS = {
 
 def catch_up(rt: Runtime, layers: set[str], version: int) -> None:
     """Bring the in-memory copies behind ``layers`` up to date, once per change for every screen."""
-    for name in sorted({m for layer in layers for m in MIRRORS.get(layer, ())}):
-        rt.shared(f"live:{name}", version, getattr(rt.live, name).refresh)
+    names = sorted({m for layer in layers for m in MIRRORS.get(layer, ())})
+    if not names:
+        return
+    newest = rt.shared("live:newest", version, rt.live.newest)  # the three tables' stamps in one query
+    for name in names:
+        rt.shared(f"live:{name}", version, lambda n=name: getattr(rt.live, n).refresh(newest[n]))
 
 
 def map_update(

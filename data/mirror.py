@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -93,14 +94,16 @@ class Mirror(Generic[State]):
         """Whether the first full read is done."""
         return self._state is not None
 
-    def current(self) -> State:
-        """The rows, caught up with the store unless the last look was under ``max_age_s`` ago."""
+    def current(self, newest: datetime | None | EllipsisType = ...) -> State:
+        """The rows, caught up with the store unless the last look was under ``max_age_s`` ago.
+
+        ``newest`` is the table's newest stamp when the caller has just read it (saves a query)."""
         with self._lock:
             now = time.monotonic()
             if self._state is None:
                 self._full(now)
             elif now - self._checked >= self.max_age_s:
-                self._catch_up()
+                self._catch_up(self.newest() if newest is ... else newest)
                 self._checked = now
             state = self._state
             due = now - self._synced > self.resync_s and not self._resyncing
@@ -111,9 +114,9 @@ class Mirror(Generic[State]):
         assert state is not None
         return state
 
-    def refresh(self) -> None:
+    def refresh(self, newest: datetime | None | EllipsisType = ...) -> None:
         """Catch up with the store now (then read with ``held()`` or the subclass's methods)."""
-        self.current()
+        self.current(newest)
 
     def held(self) -> State:
         """The rows as last caught up (a full read the first time)."""
@@ -132,8 +135,7 @@ class Mirror(Generic[State]):
         self._state = self.read(None)
         self._mark, self._checked, self._synced = mark, now, now
 
-    def _catch_up(self) -> None:
-        newest = self.newest()
+    def _catch_up(self, newest: datetime | None) -> None:
         if newest is None or (self._mark is not None and newest <= self._mark):
             return
         since = self._mark - self.overlap if self._mark is not None else None
