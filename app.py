@@ -19,13 +19,14 @@ from api import map_assets, media, open311, openapi, review_export, session
 from api.v1 import create_blueprint
 from callbacks import command as command_callbacks
 from callbacks import review as review_callbacks
+from callbacks import rules as rules_callbacks
 from callbacks import shell as shell_callbacks
 from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
-from layouts import command, review, shell, worker
+from layouts import command, review, rules, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
 from ops.jobs import JobBoard
@@ -81,6 +82,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     command_callbacks.register_push(app, rt, t, JobBoard())
     worker_callbacks.register(app, rt, t)
     review_callbacks.register(app, rt, t)
+    rules_callbacks.register(app, rt, t)
     return app
 
 
@@ -101,6 +103,7 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
         command.priority_select(t, 3),  # the detail panel's controls appear once an item is picked
         command.cancel_controls(t),
         review.layout(t, rt.style, [], [], ""),
+        rules.layout(t, [], ""),
     ]
 
 

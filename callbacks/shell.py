@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, dcc
+from dash import Dash, Input, Output, dcc, html
 
 from api.session import current_actor
 from data import map_view, queries
 from data.runtime import Runtime
-from layouts import command, review, worker
+from layouts import command, review, rules, worker
 from layouts.i18n import Text
 from layouts.ids import ShellIds
+from ops import early_warning
 
 
-def command_page(rt: Runtime, t: Text, user: str) -> Any:
+def command_page(rt: Runtime, t: Text, user: str, admin: bool = False) -> Any:
     with rt.store.read():  # one connection for every query of the page
-        return _command_page(rt, t, user)
+        return _command_page(rt, t, user, admin)
 
 
-def _command_page(rt: Runtime, t: Text, user: str) -> Any:
+def rules_page(rt: Runtime, t: Text, user: str, role: str) -> Any:
+    if role != "admin":
+        return html.Div([html.P(t("rules.forbidden"), className="forbidden"), html.A(t("nav.command"), href="/")])
+    return rules.layout(t, early_warning.current_rules(rt.store, rt.config.rules_file), user)
+
+
+def _command_page(rt: Runtime, t: Text, user: str, admin: bool) -> Any:
     cursor, _ = rt.cursor()
     rt.live.refresh()
     figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS, live=rt.live)
@@ -33,6 +40,7 @@ def _command_page(rt: Runtime, t: Text, user: str) -> Any:
         rt.config.poll_ms,
         user,
         queries.find_warnings(rt.store),
+        admin,
     )
 
 
@@ -61,4 +69,6 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return worker_page(rt, t, actor.user_id or 0)
         if path == "/review":
             return review_page(rt, t, actor.name)
-        return command_page(rt, t, actor.name)
+        if path == "/rules":
+            return rules_page(rt, t, actor.name, actor.role)
+        return command_page(rt, t, actor.name, actor.role == "admin")

@@ -280,6 +280,7 @@ def layout(
     poll_ms: int,
     user: str,
     warnings: list[dict[str, Any]] | None = None,
+    admin: bool = False,
 ) -> Any:
     """The whole command page, filled with the first state so the wall shows data at once."""
     values = kpi_values(kpis)
@@ -292,6 +293,7 @@ def layout(
                 [
                     html.Span(badge_text, id=CommandIds.WARNING_BADGE, className=badge_class),
                     html.A(t("nav.review"), href="/review", className="nav-link"),
+                    *([html.A(t("nav.rules"), href="/rules", className="nav-link")] if admin else []),
                     dmc.Badge(t("live.ok"), id=Ids.LIVE_BADGE, color="green", variant="dot", size="lg"),
                     html.Span(id=Ids.CLOCK, className="clock"),
                     html.Span(user, className="user"),

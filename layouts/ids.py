@@ -126,3 +126,12 @@ REVIEW_GRAPHS = (
     ReviewIds.BACKLOG_CHART,
     ReviewIds.PARKING_HOURS,
 )
+
+
+class RulesIds(StrEnum):
+    GRID = "rules-grid"
+    ADD = "rules-add"
+    DELETE = "rules-delete"
+    SAVE = "rules-save"
+    RELOAD = "rules-reload"
+    STATUS = "rules-status"

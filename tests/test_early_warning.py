@@ -236,3 +236,25 @@ def test_access_events_refuse_bad_items_and_unknown_places(city):
         "events[2].direction",
         "events[3].credential",
     ]
+
+
+def test_rules_page_rows_round_trip_and_name_bad_parameter_cells():
+    from callbacks.rules import rows_to_doc
+    from layouts.rules import rule_rows
+    from ops.errors import Invalid
+
+    rules = ew.load_file(RULES_FILE)
+    rows = rule_rows(rules)
+    assert [r.to_dict() for r in ew.parse_rules(rows_to_doc(rows))] == [r.to_dict() for r in rules]
+    bad = [
+        {**rows[0], "params": "{count: 5"},
+        {**rows[1], "params": "[90, 30]"},
+        {**rows[2], "params": '{"level": "high", "minutes": 2}'},
+    ]
+    with pytest.raises(Invalid) as caught:
+        rows_to_doc(bad)
+    problems = caught.value.detail["problems"]
+    assert len(problems) == 3
+    assert rows[0]["id"] in problems[0] and "not valid JSON" in problems[0]
+    assert rows[1]["id"] in problems[1] and "JSON object" in problems[1]
+    assert rows[2]["id"] in problems[2] and "level" in problems[2]
