@@ -12,7 +12,7 @@ from dash import html
 from layouts.command import GRID_THEME
 from layouts.i18n import Text
 from layouts.ids import RulesIds
-from ops.early_warning import LEVELS, PARAMS, REQUIRED, Rule
+from ops.early_warning import HIGHEST, LEVELS, PARAMS, REQUIRED, Rule
 
 WRAP = {"wrapText": True, "autoHeight": True}
 
@@ -53,6 +53,7 @@ def param_help(t: Text) -> list[dict[str, Any]]:
         for key, (kind, lowest, default) in spec.items():
             what = t("rules.required") if default is REQUIRED else f"{t('rules.default')} {json.dumps(default)}"
             floor = f", ≥ {lowest:g}" if lowest is not None else ""
+            floor += f", ≤ {HIGHEST[key]:g}" if key in HIGHEST else ""
             parts.append(f"{key} ({kind.__name__}{floor}; {what})")
         rows.append({"type": rtype, "meaning": t(f"rules.type.{rtype}"), "params": "; ".join(parts)})
     return rows
@@ -115,8 +116,8 @@ def layout(t: Text, rules: list[Rule], user: str) -> Any:
             {"field": "meaning", "headerName": t("rules.col.meaning"), "width": 260, **WRAP},
             {"field": "params", "headerName": t("rules.col.params"), "flex": 1, **WRAP},
         ],
-        dashGridOptions={"theme": GRID_THEME},
-        style={"height": "330px"},
+        dashGridOptions={"theme": GRID_THEME, "domLayout": "autoHeight"},
+        style={"height": None},
     )
     buttons = dmc.Group(
         [

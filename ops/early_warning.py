@@ -73,6 +73,7 @@ PARAMS: dict[str, dict[str, tuple[type, float | None, Any]]] = {
     },
 }
 COMMON = {"id", "type", "name", "level", "create_task", "enabled"}
+HIGHEST = {"percent": 100}  # parameters with an upper bound too
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,9 @@ def parse_rules(doc: Any) -> list[Rule]:
                 continue
             elif lowest is not None and value < lowest:
                 problems.append(f"{where}: {key} must be at least {lowest:g}")
+                continue
+            elif key in HIGHEST and value > HIGHEST[key]:
+                problems.append(f"{where}: {key} must be at most {HIGHEST[key]:g}")
                 continue
             params[key] = kind(value)
         rules.append(Rule(rid, rtype, str(item.get("name") or rid), level, **flags, params=params))

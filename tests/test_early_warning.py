@@ -59,6 +59,7 @@ def test_shipped_rules_file_parses_and_names_every_type():
         ([{"id": "a", "type": "ticket_cluster", "hours": 2}], "count is required"),
         ([{"id": "a", "type": "ticket_cluster", "count": 1, "hours": 2}], "count must be at least 2"),
         ([{"id": "a", "type": "ticket_cluster", "count": 2.5, "hours": 2}], "count must be a whole number"),
+        ([{"id": "a", "type": "parking_occupancy", "percent": 190, "minutes": 5}], "percent must be at most 100"),
         ([{"id": "a", "type": "unassigned", "minutes": "2"}], "minutes must be a number"),
         ([{"id": "a", "type": "unassigned", "minutes": 2, "colour": "red"}], "unknown keys colour"),
         ([{"id": "a", "type": "unassigned", "minutes": 2, "level": "urgent"}], "level must be one of"),
