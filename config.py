@@ -10,6 +10,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+# The city's time zone (Guiyang's, all of China's). Times are stored as naive UTC and shown in this one,
+# on every screen, in the review page's hours and days and in exports.
+CITY_TIMEZONE = "Asia/Shanghai"
+
 ROOT = Path(__file__).resolve().parent
 DISTRICTS_FILE = ROOT / "data" / "files" / "guiyang-520100-districts.geojson"
 RULES_FILE = ROOT / "rules.toml"

@@ -11,6 +11,7 @@ import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from api.session import current_actor, require_actor
+from config import CITY_TIMEZONE
 from data import map_view, queries
 from data.models import utcnow
 from data.runtime import Runtime
@@ -107,6 +108,9 @@ def _refresh(
         warned = (no_update, no_update, no_update)
     return (patch, version, *badge, feed, rows, digests, *warned, *kpi)
 
+
+# The wall clock shows the city's time, whatever the browser's own time zone (like every time on the page).
+CLOCK_JS = "function(n) { return new Date().toLocaleTimeString('zh-CN', {hour12: false, timeZone: 'CITY_TIMEZONE'}); }"
 
 # Which in-memory copies (``rt.live``) a changed layer needs caught up.
 MIRRORS = {
@@ -402,7 +406,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         return t("msg.warning.acknowledged" if action == "acknowledge" else "msg.warning.resolved")
 
     app.clientside_callback(
-        "function(n) { return new Date().toLocaleTimeString('zh-CN', {hour12: false}); }",
+        CLOCK_JS.replace("CITY_TIMEZONE", CITY_TIMEZONE),
         Output(Ids.CLOCK, "children"),
         Input(Ids.POLL, "n_intervals"),
     )

@@ -18,11 +18,12 @@ import pandas as pd
 import shapely
 from sqlalchemy import select
 
+from config import CITY_TIMEZONE
 from data.models import Incident, ParkingEvent, ParkingSegment, ParkingSpace
 from data.store import Store
 from geo.crs import to_metres
 
-LOCAL = "Asia/Shanghai"
+LOCAL = CITY_TIMEZONE
 RANGES = ("today", "7d", "30d", "365d", "custom")
 METRICS = ("count", "median_response", "overdue_rate", "per_1000")
 FINISHED = ("resolved", "closed", "cancelled")

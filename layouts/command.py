@@ -11,7 +11,7 @@ import dash_mantine_components as dmc
 from dash import dcc, html
 
 from geo.layers import LAYER_TRACES
-from layouts.i18n import Text
+from layouts.i18n import Text, local
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 
 DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers", "warnings"]
@@ -90,7 +90,7 @@ def warning_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
                 color="green",
             )
         )
-        meta = f"{t('warning.status.' + r['status'])} · {r['created_at']:%m-%d %H:%M}"
+        meta = f"{t('warning.status.' + r['status'])} · {local(r['created_at']):%m-%d %H:%M}"
         if r.get("incident_id"):
             meta += " · " + t("warning.task").format(id=r["incident_id"])
         out.append(
@@ -129,7 +129,7 @@ def feed_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
                     dmc.Badge(t(f"kind.{r['kind']}"), color=KPI_COLORS[r["kind"]], variant="filled", size="sm"),
                     html.Span(f" #{r['id']} {r['title']}", className="feed-title"),
                     html.Div(
-                        f"{r['grid'] or '—'} · {t('status.' + r['status'])} · {r['created_at']:%H:%M:%S}",
+                        f"{r['grid'] or '—'} · {t('status.' + r['status'])} · {local(r['created_at']):%H:%M:%S}",
                         className="feed-meta",
                     ),
                 ],
@@ -149,7 +149,7 @@ def queue_rows(rows: list[dict[str, Any]], t: Text) -> list[dict[str, Any]]:
             "grid": r["grid"] or "—",
             "status": t(f"status.{r['status']}"),
             "priority": t(f"priority.{r['priority']}"),
-            "due": f"{r['due_at']:%H:%M}",
+            "due": f"{local(r['due_at']):%H:%M}",
             "overdue": r["overdue"],
         }
         for r in rows
@@ -189,7 +189,7 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
 
 
 def _fmt(when: datetime | None) -> str:
-    return f"{when:%m-%d %H:%M:%S}" if when else "—"
+    return f"{local(when):%m-%d %H:%M:%S}" if when else "—"
 
 
 def priority_select(t: Text, value: int) -> dmc.Select:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from config import CITY_TIMEZONE
+
+CITY_TZ = ZoneInfo(CITY_TIMEZONE)
 
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
 LANGS = ("zh-CN", "en")
@@ -31,3 +37,8 @@ class Text:
     def get(self, key: str, default: str) -> str:
         """A string that may have no translation yet (e.g. an event kind added later)."""
         return self._strings.get(key, default)
+
+
+def local(when: datetime) -> datetime:
+    """A stored time (naive UTC) on the city's clock, as every screen shows times."""
+    return when.replace(tzinfo=UTC).astimezone(CITY_TZ)

@@ -9,7 +9,7 @@ from dash import dcc, html
 
 from geo.layers import BACKGROUND, ITEM_STYLE
 from layouts.command import KPI_COLORS
-from layouts.i18n import Text
+from layouts.i18n import Text, local
 from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PHOTO, WorkerIds
 
 # Which buttons a task shows in each of its states.
@@ -45,7 +45,7 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                     ),
                     dmc.Title(f"#{task['incident_id']} {task['title']}", order=4, mt=6),
                     dmc.Text(task["description"], size="sm", c="dimmed"),
-                    dmc.Text(f"{t('detail.due')} {task['due_at']:%m-%d %H:%M}", size="sm"),
+                    dmc.Text(f"{t('detail.due')} {local(task['due_at']):%m-%d %H:%M}", size="sm"),
                     dmc.Textarea(id={"type": TASK_NOTE, "task": task["id"]}, placeholder=t("worker.note"), mt=6),
                     dcc.Upload(
                         html.Div(t("worker.photo"), className="upload-zone"),

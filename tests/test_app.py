@@ -350,3 +350,18 @@ def test_a_second_app_on_a_taken_port_says_so_and_exits(tmp_path):
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_screens_show_times_on_the_city_clock_not_utc():
+    from datetime import datetime
+
+    from layouts.command import feed_items, queue_rows
+    from layouts.i18n import local
+
+    t = Text("zh-CN")
+    stored = datetime(2026, 11, 23, 5, 1, 30)  # naive UTC, as the store keeps it; 13:01:30 in Guiyang
+    assert f"{local(stored):%H:%M}" == "13:01"
+    row = {"id": 1, "kind": "fire", "title": "x", "grid": "g", "status": "new", "priority": 1, "overdue": False}
+    assert queue_rows([{**row, "due_at": stored}], t)[0]["due"] == "13:01"
+    feed = feed_items([{**row, "created_at": stored}], t)
+    assert "13:01:30" in str(feed[0].children[2].children)

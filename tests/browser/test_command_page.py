@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from config import CITY_TIMEZONE
 from geo.layers import TRACE_INDEX, TRACES
 from tests.browser.conftest import log_in
 from tests.conftest import ROOT
@@ -38,7 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
-    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    # A browser in another time zone than the city: the page must still show the city's clock.
+    page = browser.new_page(viewport={"width": 1920, "height": 1080}, timezone_id="America/New_York")
     errors: list[str] = []
     hosts: set[str] = set()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -62,6 +66,11 @@ def test_command_page_shows_the_live_map(server: str, browser, request) -> None:
 
         # Live: the simulator reports items; the feed and the map catch up without a reload.
         page.wait_for_function("() => document.querySelectorAll('.feed-row').length >= 3", timeout=30_000)
+        # Every time on the page is on the city's clock, the header's too, whatever the browser's zone.
+        page.wait_for_function("() => /\\d\\d:\\d\\d/.test(document.querySelector('.clock').innerText)")
+        shown = page.inner_text(".clock")[:5]
+        city = datetime.now(UTC).astimezone(ZoneInfo(CITY_TIMEZONE))
+        assert shown in {f"{city + timedelta(minutes=m):%H:%M}" for m in (-1, 0, 1)}
         page.wait_for_function(
             "() => { const d = document.querySelector('#command-map .js-plotly-plot')._fullData;"
             " return ['ticket','police','fire','alarm'].some(k => d.find(t => t.name === k).lon.length > 0); }",
