@@ -56,7 +56,8 @@ def review_page(rt: Runtime, t: Text, user: str) -> Any:
 def worker_page(rt: Runtime, t: Text, user_id: int) -> Any:
     cursor = rt.store.latest_event_id()
     me, tasks = queries.worker_inbox(rt.store, user_id)
-    return worker.layout(t, me, tasks, rt.style, cursor, rt.config.poll_ms)
+    grid = rt.index.polygon(me["grid_id"]) if me else None
+    return worker.layout(t, me, tasks, rt.style, cursor, rt.config.poll_ms, grid)
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:

@@ -34,7 +34,8 @@ function(checked, n) {
 def register(app: Dash, rt: Runtime, t: Text) -> None:
     def inbox() -> tuple[Any, Any]:
         me, tasks = queries.worker_inbox(rt.store, require_actor(rt).user_id or 0)
-        return task_cards(tasks, t), mini_map(me, tasks, rt.style)
+        grid = rt.index.polygon(me["grid_id"]) if me else None
+        return task_cards(tasks, t), mini_map(me, tasks, rt.style, grid)
 
     @app.callback(
         Output(WorkerIds.INBOX, "children"),

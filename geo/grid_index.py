@@ -51,6 +51,11 @@ class GridIndex:
         out[pt_sorted[first]] = ids_sorted[first]
         return out
 
+    def polygon(self, grid_id: int) -> shapely.Geometry | None:
+        """The shape of one grid (None for an unknown id)."""
+        at = np.flatnonzero(self.ids == grid_id)
+        return self.polygons[at[0]] if len(at) else None
+
     def locate_one(self, lon: float, lat: float) -> int | None:
         """Grid id of one point, or ``None`` outside every grid."""
         gid = int(self.locate([lon], [lat])[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_mantine_components as dmc
+import shapely
 from dash import dcc, html
 
 from geo.layers import BACKGROUND, ITEM_STYLE
@@ -63,9 +64,36 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
     return cards
 
 
-def mini_map(worker: dict[str, Any] | None, tasks: list[dict[str, Any]], style: dict[str, Any]) -> dict[str, Any]:
-    """The worker's own position and their tasks."""
+def outline(shape: shapely.Geometry | None) -> tuple[list[float | None], list[float | None]]:
+    """The rings of a (multi)polygon as one line: lon and lat lists, rings apart by None."""
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    if shape is None:
+        return lon, lat
+    for ring in shapely.get_rings(shapely.get_parts(shape)):
+        xy = shapely.get_coordinates(ring)
+        lon += [*xy[:, 0].tolist(), None]
+        lat += [*xy[:, 1].tolist(), None]
+    return lon, lat
+
+
+def mini_map(
+    worker: dict[str, Any] | None,
+    tasks: list[dict[str, Any]],
+    style: dict[str, Any],
+    grid: shapely.Geometry | None = None,
+) -> dict[str, Any]:
+    """The worker's own grid (outlined), position and tasks."""
+    lon, lat = outline(grid)
     data: list[dict[str, Any]] = [
+        {
+            "type": "scattermap",
+            "mode": "lines",
+            "lon": lon,
+            "lat": lat,
+            "line": {"color": "#7aa2d6", "width": 2},
+            "hoverinfo": "skip",
+        },
         {
             "type": "scattermap",
             "mode": "markers",
@@ -74,9 +102,12 @@ def mini_map(worker: dict[str, Any] | None, tasks: list[dict[str, Any]], style: 
             "marker": {"size": 14, "color": [ITEM_STYLE.get(x["kind"], ITEM_STYLE["ticket"])["color"] for x in tasks]},
             "text": [x["title"] for x in tasks],
             "hoverinfo": "text",
-        }
+        },
     ]
     center = {"lon": 106.71, "lat": 26.58}
+    if grid is not None:
+        c = grid.centroid
+        center = {"lon": c.x, "lat": c.y}
     if worker and worker["lon"] is not None:
         data.append(
             {
@@ -108,6 +139,7 @@ def layout(
     style: dict[str, Any],
     cursor: int,
     poll_ms: int,
+    grid: shapely.Geometry | None = None,
 ) -> Any:
     """The phone page; a user who is not a grid worker gets a plain notice."""
     if worker is None:
@@ -124,7 +156,7 @@ def layout(
             dmc.Checkbox(id=WorkerIds.CONSENT, label=t("worker.consent"), checked=False, mt=6),
             dcc.Graph(
                 id=WorkerIds.MAP,
-                figure=mini_map(worker, tasks, style),
+                figure=mini_map(worker, tasks, style, grid),
                 config={"displaylogo": False, "displayModeBar": False},
                 className="mini-map",
             ),

@@ -43,3 +43,19 @@ def test_many_points_agree_with_a_plain_polygon_test():
         expected[shapely.intersects_xy(cell, x, y)] = gid  # descending: smallest id written last
     assert (got == expected).all()
     assert (got == OUTSIDE).sum() > 0
+
+
+def test_a_workers_phone_map_outlines_their_grid():
+    from layouts.worker import mini_map
+
+    holey = shapely.Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2), (1, 2)]])
+    two = shapely.MultiPolygon([shapely.box(10, 10, 11, 11), shapely.box(12, 10, 13, 11)])
+    index = GridIndex([7, 9], [holey, two])
+    assert index.polygon(9).equals(two) and index.polygon(8) is None
+    worker = {"id": 1, "name": "w", "grid_id": 7, "lon": None, "lat": None}
+    fig = mini_map(worker, [], {}, index.polygon(7))
+    line = fig["data"][0]
+    assert line["mode"] == "lines" and line["lon"].count(None) == 2  # the outer ring and the hole
+    assert fig["layout"]["map"]["center"] == {"lon": holey.centroid.x, "lat": holey.centroid.y}  # no position yet
+    rings = mini_map(worker, [], {}, index.polygon(9))["data"][0]
+    assert rings["lon"].count(None) == 2 and min(x for x in rings["lon"] if x is not None) == 10
