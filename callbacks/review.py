@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, Patch, State, ctx, no_update
 
-from data import review
+from data import queries, review
 from data.history import grid_table, worker_table
 from data.models import utcnow
 from data.runtime import Runtime
@@ -340,6 +340,19 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         rows = stats.reset_index().round({"occupancy_pct": 1, "turnover": 2, "avg_dwell_min": 1}).astype(object)
         rows = rows.where(pd.notna(rows), None).to_dict("records")
         return rows, view.parking_heatmap(t, hours)
+
+    @app.callback(
+        Output(ReviewIds.WARNINGS_TABLE, "rowData"),
+        Output(ReviewIds.WARNINGS_SUMMARY, "children"),
+        Input(ReviewIds.FILTERS, "data"),
+        prevent_initial_call=True,
+    )
+    def warnings(data: dict[str, Any] | None) -> tuple[Any, Any]:
+        if not data:
+            return no_update, no_update
+        f = filters_from(data)
+        rows = view.warning_rows(t, queries.warnings_between(rt.store, f.start, f.end))
+        return rows, view.warning_summary(t, rows)
 
     # PNG for a report: the map and every chart, each as its own file, drawn by plotly.js itself.
     app.clientside_callback(

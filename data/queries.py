@@ -596,6 +596,18 @@ def find_warnings(store: Store, statuses: list[str] | None = None, limit: int = 
     return [dict(r._mapping) for r in rows]
 
 
+def warnings_between(store: Store, start: datetime, end: datetime, limit: int = 5000) -> list[dict[str, Any]]:
+    """Every warning raised in [start, end), newest first, whatever became of it (the review page)."""
+    with store.read() as s:
+        rows = s.execute(
+            select(*WARNING_COLUMNS)
+            .where(EarlyWarning.created_at >= start, EarlyWarning.created_at < end)
+            .order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
+            .limit(limit)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
 def warning_detail(store: Store, warning_id: int) -> dict[str, Any] | None:
     """One warning with its history (raised, acknowledged, resolved) from the event log."""
     with store.read() as s:

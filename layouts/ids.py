@@ -107,6 +107,8 @@ class ReviewIds(StrEnum):
     RESPONSE_CHART = "review-response-chart"
     BACKLOG_CHART = "review-backlog-chart"
     GRID_TABLE = "review-grid-table"
+    WARNINGS_TABLE = "review-warnings-table"
+    WARNINGS_SUMMARY = "review-warnings-summary"
     WORKER_TABLE = "review-worker-table"
     DRILL = "review-drill"
     DRILL_TITLE = "review-drill-title"

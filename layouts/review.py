@@ -4,6 +4,7 @@ and exports (CSV, GeoJSON, PNG)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash_ag_grid as dag
@@ -15,7 +16,7 @@ from dash import dcc, html
 from data.review import METRICS, RANGES
 from geo.layers import BACKGROUND, CENTER, ZOOM
 from layouts.command import GRID_THEME
-from layouts.i18n import Text
+from layouts.i18n import Text, local
 from layouts.ids import ReviewIds
 
 KIND_ORDER = ("fire", "police", "ticket", "alarm", "visit")
@@ -236,6 +237,52 @@ def parking_columns(t: Text) -> list[dict[str, Any]]:
     ]
 
 
+def warning_columns(t: Text) -> list[dict[str, Any]]:
+    num = {"type": "numericColumn", "width": 110}
+    return [
+        {"field": "raised", "headerName": t("review.col.raised"), "width": 120, "sort": "desc"},
+        {"field": "level", "headerName": t("review.col.level"), "width": 70},
+        {"field": "rule", "headerName": t("review.col.rule"), "width": 150},
+        {"field": "title", "headerName": t("review.col.warning"), "flex": 1, "minWidth": 240},
+        {"field": "status", "headerName": t("review.col.status"), "width": 90},
+        {"field": "ack_min", "headerName": t("review.col.ack_min"), **num},
+        {"field": "resolve_min", "headerName": t("review.col.resolve_min"), **num},
+        {"field": "by", "headerName": t("review.col.by"), "width": 120},
+        {"field": "task", "headerName": t("review.col.task"), "width": 100},
+    ]
+
+
+def warning_rows(t: Text, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The period's warnings for the table: raised on the city's clock, minutes to acknowledge and resolve."""
+
+    def minutes(a: datetime | None, b: datetime | None) -> float | None:
+        return round((b - a).total_seconds() / 60, 1) if a and b else None
+
+    return [
+        {
+            "id": r["id"],
+            "raised": f"{local(r['created_at']):%m-%d %H:%M}",
+            "level": t(f"warning.level.{r['level']}"),
+            "rule": r["rule_id"],
+            "title": r["title"],
+            "status": t(f"warning.status.{r['status']}"),
+            "ack_min": minutes(r["created_at"], r["acknowledged_at"]),
+            "resolve_min": minutes(r["created_at"], r["resolved_at"]),
+            "by": r["resolved_by"] or r["acknowledged_by"] or "",
+            "task": f"#{r['incident_id']}" if r["incident_id"] else "",
+        }
+        for r in rows
+    ]
+
+
+def warning_summary(t: Text, rows: list[dict[str, Any]]) -> str:
+    """How many warnings, how many resolved, and the median minutes to acknowledge."""
+    acks = sorted(r["ack_min"] for r in rows if r["ack_min"] is not None)
+    median = f"{acks[len(acks) // 2]:g}" if acks else "—"
+    resolved = sum(1 for r in rows if r["resolve_min"] is not None)
+    return t("review.warnings.summary").format(n=len(rows), resolved=resolved, ack=median)
+
+
 def table(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 320) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id,
@@ -415,6 +462,17 @@ def layout(
         p="xs",
         withBorder=True,
     )
+    warnings = dmc.Paper(
+        [
+            dmc.Group(
+                [dmc.Title(t("review.warnings"), order=4), dmc.Text(id=ReviewIds.WARNINGS_SUMMARY, c="dimmed")],
+                gap="md",
+            ),
+            table(ReviewIds.WARNINGS_TABLE, warning_columns(t), "id", height=300),
+        ],
+        p="xs",
+        withBorder=True,
+    )
     return html.Div(
         [
             header,
@@ -422,6 +480,7 @@ def layout(
             html.Div([map_panel, tables], className="review-top"),
             charts,
             parking,
+            warnings,
             dcc.Store(id=ReviewIds.FILTERS),
             dcc.Store(id=ReviewIds.FRAMES, data=[]),
             dcc.Interval(id=ReviewIds.TICK, interval=poll_ms, disabled=True),

@@ -259,3 +259,23 @@ def test_rules_page_rows_round_trip_and_name_bad_parameter_cells():
     assert rows[0]["id"] in problems[0] and "not valid JSON" in problems[0]
     assert rows[1]["id"] in problems[1] and "JSON object" in problems[1]
     assert rows[2]["id"] in problems[2] and "level" in problems[2]
+
+
+def test_the_review_page_lists_a_periods_warnings_with_minutes_to_acknowledge_and_resolve(city):
+    from layouts.i18n import Text, local
+    from layouts.review import warning_rows, warning_summary
+
+    r = rule("ticket_cluster", count=5, hours=24)
+    for k in range(5):
+        add(city, "ticket", "噪音扰民", 7, NOW - timedelta(hours=k + 1))
+    assert len(ew.evaluate(city, [r], NOW)) == 1
+    (w,) = warnings(city)
+    ew.acknowledge(city, OPERATOR, w.id, now=NOW + timedelta(minutes=3))
+    ew.resolve(city, OPERATOR, w.id, "done", now=NOW + timedelta(minutes=10))
+    assert queries.warnings_between(city, NOW + timedelta(hours=1), NOW + timedelta(hours=2)) == []
+    found = queries.warnings_between(city, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    t = Text("zh-CN")
+    (row,) = warning_rows(t, found)
+    assert (row["ack_min"], row["resolve_min"], row["by"]) == (3.0, 10.0, OPERATOR.name)
+    assert row["raised"] == f"{local(NOW):%m-%d %H:%M}" and row["status"] == t("warning.status.resolved")
+    assert warning_summary(t, [row]) == t("review.warnings.summary").format(n=1, resolved=1, ack="3")
