@@ -70,6 +70,14 @@ def test_an_admin_edits_fixes_adds_and_saves_rules(server, browser) -> None:
         saved = {r.id: r for r in early_warning.current_rules(store, RULES)}
         assert saved["ticket-cluster"].params["count"] == 3 and saved["ticket-cluster"].params["hours"] == 12
         assert saved["cluster-fast"].type == "ticket_cluster" and saved["cluster-fast"].params["count"] == 5
+
+        # Delete the new rule again (tick its row, delete, save): six rules, the file's ids.
+        page.click(".ag-center-cols-container .ag-row[row-index='6'] .ag-selection-checkbox input")
+        page.click("#rules-delete")
+        page.wait_for_function("() => !document.querySelector(\".ag-center-cols-container .ag-row[row-index='6']\")")
+        page.click("#rules-save")
+        page.wait_for_function("() => /6/.test(document.querySelector('.rules-status-ok')?.innerText || '')")
+        assert "cluster-fast" not in {r.id for r in early_warning.current_rules(store, RULES)}
         store.dispose()
         assert not errors, errors
     finally:
