@@ -231,9 +231,8 @@ def test_zoomed_in_the_map_shows_every_item_in_view_and_zoomed_out_the_most_urge
     assert len(near["ticket"]["lon"]) == 1 and len(far["ticket"]["lon"]) == 2
 
 
-def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
-    rt = runtime_of(app)
-    t = Text("zh-CN")
+def report_fire(rt) -> None:
+    """An operator reports a fire in the first grid."""
     p = rt.index.polygons[0].representative_point()
     report(
         rt.store,
@@ -242,6 +241,13 @@ def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
         [NewIncident("fire", "火", "火", p.x, p.y)],
         DEFAULT_SLA_MINUTES,
     )
+
+
+def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    p = rt.index.polygons[0].representative_point()
+    report_fire(rt)
     first = refresh(rt, t, 0)
     digests, cursor = first[6], first[1]
     from ops import field
@@ -258,24 +264,11 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     calls = []
     real = rt.live.kpis
     monkeypatch.setattr(rt.live, "kpis", lambda now=None: calls.append(1) or real(now))
-    p = rt.index.polygons[0].representative_point()
-    report(
-        rt.store,
-        rt.index,
-        Actor(None, "op", "operator"),
-        [NewIncident("fire", "火", "火", p.x, p.y)],
-        DEFAULT_SLA_MINUTES,
-    )
+    report_fire(rt)
     screens = [refresh(rt, t, 0) for _ in range(5)]
     assert len(calls) == 1
     assert len({tuple(s[7:]) for s in screens}) == 1  # every screen got the same KPI texts
-    report(
-        rt.store,
-        rt.index,
-        Actor(None, "op", "operator"),
-        [NewIncident("fire", "火", "火", p.x, p.y)],
-        DEFAULT_SLA_MINUTES,
-    )
+    report_fire(rt)
     refresh(rt, t, screens[0][1])
     assert len(calls) == 2  # a new change is counted again
 
@@ -286,9 +279,7 @@ def test_a_poll_runs_all_its_queries_on_one_connection(app):
     rt = runtime_of(app)
     t = Text("zh-CN")
     cursor = refresh(rt, t, 0)[1]
-    p = rt.index.polygons[0].representative_point()
-    fire = NewIncident("fire", "火", "火", p.x, p.y)
-    report(rt.store, rt.index, Actor(None, "op", "operator"), [fire], DEFAULT_SLA_MINUTES)
+    report_fire(rt)
     checkouts, statements = [], []
 
     def on_checkout(*_):
