@@ -155,7 +155,8 @@ def _serialized(obj: Any) -> int:
 
 
 def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
-    from callbacks.command import refresh
+    from callbacks.command import queue_view, refresh
+    from data.live import QueueFilter
 
     t = Text("zh-CN")
     layers = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers"]
@@ -166,7 +167,7 @@ def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
     first_time = time.perf_counter() - started
     # A screen that has loaded and polled once holds every layer (and the digests of what it holds).
     primed = refresh(rt, t, 0)
-    cursor, sent = primed[1], primed[6]
+    cursor, sent = primed.cursor, primed.digests
 
     # A live tick: 100 items changed, 500 parking spaces changed, every worker moved. The map's update
     # (catching the in-memory copies up, the changed traces, the patch) is what is held against the
@@ -218,9 +219,10 @@ def map_payloads(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
         change(round_)
         started = time.perf_counter()
         out = refresh(rt, t, cursor, None, sent)
-        _serialized(out[0].to_plotly_json())
+        _serialized(out.figure.to_plotly_json())
+        queue_view(rt, t, out.cursor, QueueFilter(), 0)  # the queue now answers the cursor in its own callback
         poll_time = min(poll_time, time.perf_counter() - started)
-        cursor, sent = out[1], out[6]
+        cursor, sent = out.cursor, out.digests
     started = time.perf_counter()
     rt.live.refresh()
     rebuilt = _serialized(map_view.full_figure(store, rt.static, rt.crs, rt.style, layers, live=rt.live))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -13,17 +14,29 @@ from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 from api.session import current_actor, require_actor
 from config import CITY_TIMEZONE
 from data import map_view, queries
+from data.live import QueueFilter
 from data.models import utcnow
 from data.runtime import Runtime
 from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
-from layouts.command import detail_panel, feed_items, kpi_values, queue_rows, warning_badge, warning_items
+from layouts.command import (
+    detail_head,
+    detail_history,
+    feed_items,
+    is_open,
+    kpi_values,
+    queue_rows,
+    queue_total,
+    suggestion_rows,
+    warning_badge,
+    warning_items,
+)
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 from ops import bulk, dispatch, early_warning, lifecycle
 from ops.errors import OneMapError
 from ops.jobs import JobBoard
 from ops.privacy import shown_incident
-from ops.suggestions import suggest
+from ops.suggestions import RANKINGS, suggest
 
 KPI_ORDER = list(KPI_IDS)
 ITEM_TRACES = {TRACE_INDEX[k] for k in ITEM_STYLE}
@@ -69,45 +82,143 @@ def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]], sent: dict[str
     return known
 
 
+@dataclass
+class Tick:
+    """What one poll sends to a screen; ``no_update`` wherever nothing changed."""
+
+    badge: str
+    badge_color: str
+    figure: Any = no_update
+    cursor: Any = no_update
+    feed: Any = no_update
+    digests: Any = no_update
+    warnings: Any = no_update
+    warning_badge: Any = no_update
+    warning_class: Any = no_update
+    kpi: dict[str, Any] = field(default_factory=lambda: dict.fromkeys(KPI_ORDER, no_update))
+
+    def outputs(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+TICK_OUTPUTS = {
+    "badge": Output(Ids.LIVE_BADGE, "children"),
+    "badge_color": Output(Ids.LIVE_BADGE, "color"),
+    "figure": Output(Ids.MAP, "figure"),
+    "cursor": Output(Ids.CURSOR, "data"),
+    "feed": Output(Ids.FEED, "children"),
+    "digests": Output(CommandIds.DIGESTS, "data"),
+    "warnings": Output(CommandIds.WARNINGS, "children"),
+    "warning_badge": Output(CommandIds.WARNING_BADGE, "children"),
+    "warning_class": Output(CommandIds.WARNING_BADGE, "className"),
+    "kpi": {k: Output(KPI_IDS[k], "children") for k in KPI_ORDER},
+}
+
+
 def refresh(
     rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None = None, sent: dict[str, str] | None = None
-) -> tuple[Any, ...]:
-    """One poll: (figure patch, cursor, badge text, badge colour, feed, queue rows, digests, warnings panel,
-    warning badge text, warning badge class, *KPI texts)."""
+) -> Tick:
+    """One poll: the map patch, cursor, badge, feed, digests, warnings panel and badge, KPI texts."""
     with rt.store.read():  # every query of the tick on one connection and transaction
         return _refresh(rt, t, cursor, view, sent)
 
 
-def _refresh(
-    rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None
-) -> tuple[Any, ...]:
+def _refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> Tick:
     latest, healthy = rt.cursor()
-    badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
+    tick = Tick(*((t("live.ok"), "green") if healthy else (t("live.degraded"), "red")))
     if cursor is not None and latest <= cursor:
-        return (no_update, no_update, *badge, *[no_update] * 6, *[no_update] * len(KPI_ORDER))
+        return tick
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     version = max(newest, latest)
 
     def shared(key: str, compute: Any) -> Any:
         return rt.shared(key, version, compute)
 
-    patch, digests = map_update(rt, layers, version, view, sent)
-    feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t) if "feed" in layers else no_update
-    queue = (lambda: rt.live.items.queue(rt.static.names_by_id)) if "items" in layers else None
-    rows = queue_rows(shared("queue", queue), t) if queue else no_update
+    tick.cursor = version
+    tick.figure, tick.digests = map_update(rt, layers, version, view, sent)
+    if "feed" in layers:
+        tick.feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t)
     if "kpi" in layers:
         catch_up(rt, {"kpi"}, version)
-        values = kpi_values(shared("kpi", rt.live.kpis))
-        kpi = [values[k] for k in KPI_ORDER]
-    else:
-        kpi = [no_update] * len(KPI_ORDER)
+        tick.kpi = kpi_values(shared("kpi", rt.live.kpis))
     if "warnings" in layers:
         found = shared("warnings", lambda: queries.find_warnings(rt.store))
-        warned = (warning_items(found, t), *warning_badge(t, found))
-    else:
-        warned = (no_update, no_update, no_update)
-    return (patch, version, *badge, feed, rows, digests, *warned, *kpi)
+        tick.warnings = warning_items(found, t)
+        tick.warning_badge, tick.warning_class = warning_badge(t, found)
+    return tick
 
+
+QUEUE_PAGE_SIZE = 200
+
+
+@dataclass
+class QueueView:
+    """The queue as one screen shows it: rows in order, the page, the total line and new items held back."""
+
+    rows: list[dict[str, Any]]
+    offset: int
+    total: str
+    new: int
+
+
+def queue_view(
+    rt: Runtime,
+    t: Text,
+    version: int,
+    flt: QueueFilter,
+    offset: int,
+    held: list[dict[str, Any]] | None = None,
+) -> QueueView:
+    """A page of the queue; while ``held`` (the rows on screen, the pointer over them) keep their order.
+
+    Held, every row stays where it is with its values brought up to date (rows that left the queue stay
+    greyed), and the open items that would now be on the page are only counted as new until merged.
+    """
+    catch_up(rt, {"items"}, version)
+    names = rt.static.names_by_id
+    rows, total = rt.shared(
+        f"queue:{flt!r}:{offset}", version, lambda: rt.live.items.queue_page(names, flt, offset, QUEUE_PAGE_SIZE)
+    )
+    if offset and offset >= total:  # the page emptied under the filter: back to the last one that has rows
+        offset = max(0, (total - 1) // QUEUE_PAGE_SIZE * QUEUE_PAGE_SIZE)
+        rows, total = rt.live.items.queue_page(names, flt, offset, QUEUE_PAGE_SIZE)
+    if held is None:
+        return QueueView(queue_rows(rows, t), offset, queue_total(t, offset, len(rows), total), 0)
+    ids = [int(r["id"]) for r in held]
+    fresh = rt.live.items.queue_rows_for(ids, names)
+    shown = [queue_rows([fresh[i]], t)[0] if i in fresh else gone_row(r, t) for i, r in zip(ids, held, strict=True)]
+    new = len({r["id"] for r in rows} - set(ids))
+    return QueueView(shown, offset, queue_total(t, offset, len(rows), total), new)
+
+
+def gone_row(row: dict[str, Any], t: Text) -> dict[str, Any]:
+    """A row that left the queue while it was held: kept in place, greyed, until the queue is merged."""
+    return {**row, "status": t("queue.gone"), "overdue": False, "gone": True}
+
+
+# While the pointer or the keyboard focus is on the queue, live updates keep its rows where they are.
+QUEUE_HOLD_JS = """
+function(_id) {
+    const wrap = document.querySelector('.queue-wrap');
+    if (wrap && !wrap.dataset.holdWired) {
+        wrap.dataset.holdWired = '1';
+        let held = false;
+        const set = function(value) {
+            if (value !== held) {
+                held = value;
+                window.dash_clientside.set_props('command-queue-hold', {data: value});
+            }
+        };
+        wrap.addEventListener('mouseenter', function() { set(true); });
+        wrap.addEventListener('mouseleave', function() { set(wrap.contains(document.activeElement)); });
+        wrap.addEventListener('focusin', function() { set(true); });
+        wrap.addEventListener('focusout', function(e) {
+            set(wrap.matches(':hover') || wrap.contains(e.relatedTarget));
+        });
+    }
+    return false;
+}
+"""
 
 # The wall clock shows the city's time, whatever the browser's own time zone (like every time on the page).
 CLOCK_JS = "function(n) { return new Date().toLocaleTimeString('zh-CN', {hour12: false, timeZone: 'CITY_TIMEZONE'}); }"
@@ -216,36 +327,109 @@ def selected_items(rows: list[dict[str, Any]] | None, selected: dict[str, Any] |
     return list(dict.fromkeys(int(i) for i in ids))
 
 
-def detail_view(rt: Runtime, t: Text, incident_id: int) -> list[Any]:
+@dataclass
+class Detail:
+    """What the detail panel shows of one item; ``no_update`` for the parts a live update leaves alone."""
+
+    hidden: Any = no_update
+    head: Any = no_update
+    history: Any = no_update
+    suggest: Any = no_update
+    state: Any = no_update
+    priority: Any = no_update
+    form_hidden: Any = no_update
+    controls_hidden: Any = no_update
+    reason: Any = no_update
+    rule: Any = no_update
+
+    def outputs(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+DETAIL_OUTPUTS = {
+    "hidden": Output(CommandIds.DETAIL, "hidden"),
+    "head": Output(CommandIds.DETAIL_HEAD, "children"),
+    "history": Output(CommandIds.DETAIL_HISTORY, "children"),
+    "suggest": Output(CommandIds.DETAIL_SUGGEST, "children"),
+    "state": Output(CommandIds.DETAIL_STATE, "data"),
+    "priority": Output(CommandIds.PRIORITY, "value"),
+    "form_hidden": Output(CommandIds.DETAIL_FORM, "hidden"),
+    "controls_hidden": Output(CommandIds.DETAIL_CANCEL_WRAP, "hidden"),
+    "reason": Output(CommandIds.CANCEL_REASON, "value"),
+    "rule": Output(CommandIds.RANKING_RULE, "children"),
+}
+
+
+def _fingerprint(detail: dict[str, Any]) -> dict[str, Any]:
+    """What decides whether a live update must redraw the panel: the item's own state and history."""
+    seen = (detail["status"], detail["priority"], str(detail["due_at"]), detail["assigned_worker_id"])
+    return {
+        "id": detail["id"],
+        "state": _digest(repr(seen)),
+        "history": len(detail["history"]),
+        "assignee": detail["assigned_worker_id"],
+        "status": detail["status"],
+    }
+
+
+def detail_update(
+    rt: Runtime,
+    t: Text,
+    incident_id: int | None,
+    held: dict[str, Any] | None,
+    ranking: str | None,
+    reason: str,
+) -> Detail:
+    """The panel after ``reason``: "select" draws it whole, "rank" ranks again, "live" follows the item.
+
+    A live update redraws only the head and history, and only when the item itself changed; the inputs
+    (priority, cancel reason) and the ranked workers stay as they are, so nothing moves under the operator.
+    """
+    if incident_id is None:
+        return Detail(hidden=True, state=None)
+    ranking = ranking if ranking in RANKINGS else "own_grid"
+    if reason == "live" and (not held or held.get("id") != incident_id):
+        return Detail()
     detail = queries.incident_detail(rt.store, incident_id)
+    now = utcnow()
     if detail is None:
-        return detail_panel(None, [], t, utcnow())
-    return detail_panel(shown_incident(detail), suggest(rt.store, incident_id, snapshot=rt.workers()), t, utcnow())
+        return Detail(hidden=False, head=detail_head(None, t, now), history=[], form_hidden=True, state=None)
+    shown = shown_incident(detail)
+    mark = _fingerprint(detail)
+    out = Detail(state=mark, rule=t(f"ranking.rule.{ranking}"))
+    if reason == "select":
+        out.hidden, out.form_hidden, out.reason = False, False, ""
+    moved = reason != "live" or held.get("state") != mark["state"] or held.get("history") != mark["history"]
+    if moved:
+        out.head, out.history = detail_head(shown, t, now), detail_history(shown, t)
+        out.priority = str(detail["priority"])
+        out.controls_hidden = not is_open(detail)
+    changed_hands = reason == "live" and (held.get("assignee"), held.get("status")) != (
+        mark["assignee"],
+        mark["status"],
+    )
+    if reason != "live" or changed_hands:
+        ranked = suggest(rt.store, incident_id, snapshot=rt.workers(), ranking=ranking) if is_open(detail) else []
+        out.suggest = suggestion_rows(shown, ranked, t, now, rt.static.names_by_id)
+    return out
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
     """Attach the command page's callbacks to ``app``."""
 
     @app.callback(
-        Output(Ids.MAP, "figure"),
-        Output(Ids.CURSOR, "data"),
-        Output(Ids.LIVE_BADGE, "children"),
-        Output(Ids.LIVE_BADGE, "color"),
-        Output(Ids.FEED, "children"),
-        Output(CommandIds.QUEUE, "rowData"),
-        Output(CommandIds.DIGESTS, "data"),
-        Output(CommandIds.WARNINGS, "children"),
-        Output(CommandIds.WARNING_BADGE, "children"),
-        Output(CommandIds.WARNING_BADGE, "className"),
-        *[Output(KPI_IDS[k], "children") for k in KPI_ORDER],
-        Input(Ids.POLL, "n_intervals"),
-        State(Ids.CURSOR, "data"),
-        State(CommandIds.VIEW, "data"),
-        State(CommandIds.DIGESTS, "data"),
+        output=TICK_OUTPUTS,
+        inputs={"_n": Input(Ids.POLL, "n_intervals")},
+        state={
+            "cursor": State(Ids.CURSOR, "data"),
+            "view": State(CommandIds.VIEW, "data"),
+            "sent": State(CommandIds.DIGESTS, "data"),
+        },
         prevent_initial_call=True,
     )
-    def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> tuple[Any, ...]:
-        return refresh(rt, t, cursor, view, sent)
+    def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> dict[str, Any]:
+        require_actor(rt)
+        return refresh(rt, t, cursor, view, sent).outputs()
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
@@ -281,33 +465,103 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def select(click: dict[str, Any] | None, cell: dict[str, Any] | None) -> Any:
+        require_actor(rt)
         if ctx.triggered_id == CommandIds.QUEUE:
             return int(cell["rowId"]) if cell and cell.get("colId") != "ag-Grid-SelectionColumn" else no_update
         item = clicked_item(click) or warned_item(rt, click)
         return item if item is not None else no_update
 
     @app.callback(
-        Output(CommandIds.DETAIL, "hidden"),
-        Output(CommandIds.DETAIL_BODY, "children"),
-        Input(CommandIds.SELECTED, "data"),
-        Input(Ids.CURSOR, "data"),
-        State(CommandIds.DETAIL, "hidden"),
+        output=DETAIL_OUTPUTS,
+        inputs={
+            "incident_id": Input(CommandIds.SELECTED, "data"),
+            "_cursor": Input(Ids.CURSOR, "data"),
+            "ranking": Input(CommandIds.RANKING, "value"),
+            "_rerank": Input(CommandIds.RERANK, "n_clicks"),
+        },
+        state={"held": State(CommandIds.DETAIL_STATE, "data")},
         prevent_initial_call=True,
     )
-    def show_detail(incident_id: int | None, _cursor: int, hidden: bool) -> tuple[Any, Any]:
-        if incident_id is None:
-            return True, no_update
-        if ctx.triggered_id == Ids.CURSOR and hidden:
-            return no_update, no_update
-        return False, detail_view(rt, t, incident_id)
+    def show_detail(
+        incident_id: int | None, _cursor: int, ranking: str | None, _rerank: int | None, held: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        require_actor(rt)
+        # One callback for every reason the panel changes, so no stale answer can overwrite a newer selection;
+        # a click that arrives together with a poll is still a click.
+        fired = ctx.triggered_prop_ids
+        if f"{CommandIds.SELECTED}.data" in fired:
+            reason = "select"
+        elif {f"{CommandIds.RANKING}.value", f"{CommandIds.RERANK}.n_clicks"} & set(fired):
+            reason = "rank"
+        else:
+            reason = "live"
+        return detail_update(rt, t, incident_id, held, ranking, reason).outputs()
 
     @app.callback(
-        Output(CommandIds.SELECTED, "data", allow_duplicate=True),
-        Input(CommandIds.DETAIL_CLOSE, "n_clicks"),
-        prevent_initial_call=True,
+        output={
+            "rows": Output(CommandIds.QUEUE, "rowData"),
+            "total": Output(CommandIds.QUEUE_TOTAL, "children"),
+            "page": Output(CommandIds.QUEUE_PAGE, "data"),
+            "new": Output(CommandIds.QUEUE_NEW, "children"),
+            "new_style": Output(CommandIds.QUEUE_NEW, "style"),
+        },
+        inputs={
+            "cursor": Input(Ids.CURSOR, "data"),
+            "search": Input(CommandIds.QUEUE_SEARCH, "value"),
+            "kinds": Input(CommandIds.QUEUE_KINDS, "value"),
+            "priorities": Input(CommandIds.QUEUE_PRIORITIES, "value"),
+            "flags": Input(CommandIds.QUEUE_FLAGS, "value"),
+            "_prev": Input(CommandIds.QUEUE_PREV, "n_clicks"),
+            "_next": Input(CommandIds.QUEUE_NEXT, "n_clicks"),
+            "hold": Input(CommandIds.QUEUE_HOLD, "data"),
+            "_merge": Input(CommandIds.QUEUE_NEW, "n_clicks"),
+        },
+        state={"page": State(CommandIds.QUEUE_PAGE, "data"), "rows": State(CommandIds.QUEUE, "rowData")},
     )
-    def close_detail(_clicks: int | None) -> None:
-        return None
+    def show_queue(
+        cursor: int | None,
+        search: str | None,
+        kinds: list[str] | None,
+        priorities: list[str] | None,
+        flags: list[str] | None,
+        _prev: int | None,
+        _next: int | None,
+        hold: bool | None,
+        _merge: int | None,
+        page: int | None,
+        rows: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        require_actor(rt)
+        flt = QueueFilter.parse({"search": search, "kinds": kinds, "priorities": priorities, "flags": flags})
+        fired = {p.split(".")[0] for p in ctx.triggered_prop_ids}
+        offset = page if isinstance(page, int) and page >= 0 else 0
+        if fired & {
+            CommandIds.QUEUE_SEARCH,
+            CommandIds.QUEUE_KINDS,
+            CommandIds.QUEUE_PRIORITIES,
+            CommandIds.QUEUE_FLAGS,
+        }:
+            offset = 0
+        elif CommandIds.QUEUE_NEXT in fired:
+            offset += QUEUE_PAGE_SIZE
+        elif CommandIds.QUEUE_PREV in fired:
+            offset = max(0, offset - QUEUE_PAGE_SIZE)
+        # Only a live update is held back while the pointer is on the queue; what the operator asks for is shown.
+        keep = bool(hold) and rows and fired <= {Ids.CURSOR, CommandIds.QUEUE_HOLD}
+        view = queue_view(rt, t, int(cursor or 0), flt, offset, rows if keep else None)
+        return {
+            "rows": view.rows if view.rows != rows else no_update,
+            "total": view.total,
+            "page": view.offset,
+            "new": t("queue.new").format(n=view.new),
+            "new_style": {} if view.new else {"display": "none"},
+        }
+
+    app.clientside_callback(
+        QUEUE_HOLD_JS,
+        Output(CommandIds.QUEUE_HOLD, "data"),
+        Input(CommandIds.QUEUE, "id"),
+    )
 
     @app.callback(
         Output(CommandIds.MESSAGE, "children"),
@@ -328,7 +582,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         except OneMapError as exc:
             return exc.message
         name = queries.worker_name(rt.store, worker_id) or str(worker_id)
-        return t("msg.assigned").format(name=name)
+        return t("msg.assigned").format(name=name, id=incident_id)
 
     @app.callback(
         Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
@@ -344,7 +598,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             lifecycle.act_on_item(rt.store, require_actor(rt), incident_id, "cancel", reason or "")
         except OneMapError as exc:
             return exc.message
-        return t("msg.cancelled")
+        return t("msg.cancelled").format(id=incident_id)
 
     @app.callback(
         Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
@@ -360,7 +614,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             lifecycle.set_priority(rt.store, require_actor(rt), incident_id, int(value), rt.config.sla_minutes)
         except OneMapError as exc:
             return exc.message
-        return t("msg.priority")
+        return t("msg.priority").format(id=incident_id)
 
     @app.callback(
         Output(CommandIds.SELECTION, "data"),

@@ -35,7 +35,7 @@ def _command_page(rt: Runtime, t: Text, user: str, admin: bool) -> Any:
         figure,
         rt.live.kpis(),
         queries.latest_items(rt.store),
-        rt.live.items.queue(rt.static.names_by_id),
+        rt.live.items.queue(rt.static.names_by_id, limit=200),
         cursor,
         rt.config.poll_ms,
         user,

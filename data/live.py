@@ -172,37 +172,108 @@ class LiveItems(Mirror[Columns]):
 
     def queue(self, grid_names: dict[int, str], limit: int = 300, now: datetime | None = None) -> list[dict[str, Any]]:
         """Same answer as ``queries.queue_items``: unassigned first, then overdue, priority, due time."""
+        return self.queue_page(grid_names, QueueFilter(), 0, limit, now)[0]
+
+    def queue_page(
+        self,
+        grid_names: dict[int, str],
+        flt: QueueFilter,
+        offset: int = 0,
+        limit: int = 300,
+        now: datetime | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the queue in its order, with how many open items match ``flt`` in all."""
         now = now or utcnow()
         cols = self.columns()
-        idx = np.flatnonzero(ON_MAP[cols["kind"]])
+        idx = np.flatnonzero(flt.mask(cols, grid_names, now))
+        total, wanted = len(idx), offset + limit
         due = cols["due_at"][idx]
         late = due < np.datetime64(now, "us")
         waiting = IS_WAITING[cols["status"][idx]]
-        if len(idx) > 4 * limit:
-            # Only the first ``limit`` are shown: pick a generous slice by one coarse key (group, priority,
+        if len(idx) > 4 * wanted:
+            # Only the first ``wanted`` are shown: pick a generous slice by one coarse key (group, priority,
             # due to the millisecond), then order that slice exactly. Sorting every open item was most of it.
             ms = (due - due.min()).astype("timedelta64[ms]").astype(np.float64)
             coarse = (~waiting) * 4e13 + (~late) * 2e13 + cols["priority"][idx] * 1e12 + ms
-            keep = np.argpartition(coarse, 2 * limit)[: 2 * limit]
+            keep = np.argpartition(coarse, 2 * wanted)[: 2 * wanted]
             edge = coarse[keep].max()
             idx, due, late, waiting = (a[coarse <= edge] for a in (idx, due, late, waiting))
-        order = np.lexsort((cols["id"][idx], due, cols["priority"][idx], ~late, ~waiting))[:limit]
-        out = []
-        for i in idx[order]:
-            due_at = cols["due_at"][i].astype(datetime)
-            out.append(
-                {
-                    "id": int(cols["id"][i]),
-                    "kind": KINDS[cols["kind"][i]],
-                    "title": cols["title"][i],
-                    "status": STATUSES[cols["status"][i]],
-                    "priority": int(cols["priority"][i]),
-                    "due_at": due_at,
-                    "grid": grid_names.get(int(cols["grid_id"][i])),
-                    "overdue": due_at < now,
-                }
-            )
-        return out
+        order = np.lexsort((cols["id"][idx], due, cols["priority"][idx], ~late, ~waiting))[offset:wanted]
+        return [_queue_row(cols, i, grid_names, now) for i in idx[order]], total
+
+    def queue_rows_for(self, ids: list[int], grid_names: dict[int, str], now: datetime | None = None) -> dict[int, Any]:
+        """The queue rows of ``ids`` that are still open, by id (the rest have left the queue)."""
+        now = now or utcnow()
+        held = self.columns()["id"]
+        wanted = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(held, wanted)
+        pos[pos >= len(held)] = 0
+        found = held[pos] == wanted if len(held) else np.zeros(len(wanted), dtype=bool)
+        cols = self.columns()
+        return {int(wanted[k]): _queue_row(cols, int(pos[k]), grid_names, now) for k in np.flatnonzero(found)}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What an operator narrowed the queue to: a search (id, title or grid name) and kind/priority/state filters."""
+
+    search: str = ""
+    kinds: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    overdue_only: bool = False
+    waiting_only: bool = False
+
+    @classmethod
+    def parse(cls, raw: Any) -> QueueFilter:
+        """From the page's filter store; anything malformed is dropped rather than trusted."""
+        if not isinstance(raw, dict):
+            return cls()
+        search = raw.get("search")
+        kinds = raw.get("kinds") if isinstance(raw.get("kinds"), list) else []
+        priorities = raw.get("priorities") if isinstance(raw.get("priorities"), list) else []
+        flags = raw.get("flags") if isinstance(raw.get("flags"), list) else []
+        return cls(
+            search=search.strip()[:100] if isinstance(search, str) else "",
+            kinds=tuple(k for k in kinds if k in MAP_KINDS),
+            priorities=tuple(int(p) for p in priorities if str(p) in ("1", "2", "3")),
+            overdue_only="overdue" in flags,
+            waiting_only="waiting" in flags,
+        )
+
+    def mask(self, cols: Columns, grid_names: dict[int, str], now: datetime) -> np.ndarray:
+        keep = ON_MAP[cols["kind"]]
+        if self.kinds:
+            keep &= np.isin(cols["kind"], [KIND_CODE[k] for k in self.kinds])
+        if self.priorities:
+            keep &= np.isin(cols["priority"], self.priorities)
+        if self.overdue_only:
+            keep &= cols["due_at"] < np.datetime64(now, "us")
+        if self.waiting_only:
+            keep &= IS_WAITING[cols["status"]]
+        if self.search:
+            keep &= self._matches(cols, grid_names)
+        return keep
+
+    def _matches(self, cols: Columns, grid_names: dict[int, str]) -> np.ndarray:
+        needle = self.search.lstrip("#").casefold()
+        by_id = cols["id"] == int(needle) if needle.isdigit() and len(needle) < 19 else np.zeros(len(cols["id"]), bool)
+        titles = np.fromiter((needle in t.casefold() for t in cols["title"]), dtype=bool, count=len(cols["title"]))
+        grids = [g for g, name in grid_names.items() if name and needle in name.casefold()]
+        return by_id | titles | np.isin(cols["grid_id"], grids)
+
+
+def _queue_row(cols: Columns, i: int, grid_names: dict[int, str], now: datetime) -> dict[str, Any]:
+    due_at = cols["due_at"][i].astype(datetime)
+    return {
+        "id": int(cols["id"][i]),
+        "kind": KINDS[cols["kind"][i]],
+        "title": cols["title"][i],
+        "status": STATUSES[cols["status"][i]],
+        "priority": int(cols["priority"][i]),
+        "due_at": due_at,
+        "grid": grid_names.get(int(cols["grid_id"][i])),
+        "overdue": due_at < now,
+    }
 
 
 @dataclass

@@ -532,14 +532,14 @@ class WorkerSnapshot:
     """On-duty workers with their positions indexed, names, roles and active task counts."""
 
     index: WorkerIndex
-    people: list[tuple[int, str, str, int]]  # (id, name, role, grid id) by index position
+    people: list[tuple[int, str, str, int, datetime | None]]  # (id, name, role, grid id, position time) by position
     loads: np.ndarray
 
 
 def worker_snapshot(store: Store) -> WorkerSnapshot:
     with store.read() as s:
         rows = s.execute(
-            select(Worker.id, Worker.name, Worker.role, Worker.grid_id, Worker.lon, Worker.lat)
+            select(Worker.id, Worker.name, Worker.role, Worker.grid_id, Worker.lon, Worker.lat, Worker.position_at)
             .where(Worker.on_duty.is_(True), Worker.lon.is_not(None))
             .order_by(Worker.id)
         ).all()
@@ -550,11 +550,11 @@ def worker_snapshot(store: Store) -> WorkerSnapshot:
                 .group_by(Task.worker_id)
             ).all()
         )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
     index = WorkerIndex(cols[0], np.array(cols[4], dtype=float), np.array(cols[5], dtype=float), cols[3])
     return WorkerSnapshot(
         index=index,
-        people=[(r.id, r.name, r.role, r.grid_id) for r in rows],
+        people=[(r.id, r.name, r.role, r.grid_id, r.position_at) for r in rows],
         loads=np.array([loads.get(int(i), 0) for i in index.ids], dtype=np.int64),
     )
 

@@ -10,6 +10,8 @@ import dash_ag_grid as dag
 import dash_mantine_components as dmc
 from dash import dcc, html
 
+from data.models import ACTIVE_TASK_STATUSES as ACTIVE_ITEM_STATUSES
+from data.models import MAP_KINDS, OPEN_STATUSES
 from geo.layers import LAYER_TRACES
 from layouts.i18n import Text, local
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
@@ -140,20 +142,97 @@ def feed_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
 
 
 def queue_rows(rows: list[dict[str, Any]], t: Text) -> list[dict[str, Any]]:
-    """AG Grid rows for the queue, with translated kind, status and priority."""
+    """AG Grid rows for the queue, with translated kind, status and priority (``gone``: left the queue)."""
     return [
         {
             "id": r["id"],
             "kind": t(f"kind.{r['kind']}"),
             "title": r["title"],
             "grid": r["grid"] or "—",
-            "status": t(f"status.{r['status']}"),
+            "status": t(f"status.{r['status']}") if not r.get("gone") else t("queue.gone"),
             "priority": t(f"priority.{r['priority']}"),
             "due": f"{local(r['due_at']):%H:%M}",
-            "overdue": r["overdue"],
+            "overdue": r["overdue"] and not r.get("gone"),
+            "gone": bool(r.get("gone")),
         }
         for r in rows
     ]
+
+
+def queue_total(t: Text, offset: int, shown: int, total: int) -> str:
+    """ "1–200 / 911": which of the matching open items this page shows."""
+    if not total:
+        return t("queue.total_none")
+    return t("queue.total").format(first=offset + 1 if shown else 0, last=offset + shown, total=f"{total:,}")
+
+
+def queue_controls(t: Text) -> dmc.Group:
+    """Search by id, title or grid; filter by kind, priority, overdue or waiting; page through every open item."""
+    return dmc.Group(
+        [
+            dmc.TextInput(
+                id=CommandIds.QUEUE_SEARCH,
+                placeholder=t("queue.search"),
+                size="xs",
+                debounce=300,
+                w=200,
+                **{"aria-label": t("queue.search")},
+            ),
+            dmc.MultiSelect(
+                id=CommandIds.QUEUE_KINDS,
+                data=[{"value": k, "label": t(f"kind.{k}")} for k in MAP_KINDS],
+                placeholder=t("queue.kinds"),
+                size="xs",
+                w=170,
+                clearable=True,
+                **{"aria-label": t("queue.kinds")},
+            ),
+            dmc.MultiSelect(
+                id=CommandIds.QUEUE_PRIORITIES,
+                data=[{"value": str(p), "label": t(f"priority.{p}")} for p in (1, 2, 3)],
+                placeholder=t("queue.priorities"),
+                size="xs",
+                w=150,
+                clearable=True,
+                **{"aria-label": t("queue.priorities")},
+            ),
+            dmc.ChipGroup(
+                [dmc.Chip(t(f"queue.flag.{f}"), value=f, size="xs") for f in ("waiting", "overdue")],
+                id=CommandIds.QUEUE_FLAGS,
+                multiple=True,
+                value=[],
+            ),
+            dmc.Button(
+                t("queue.new").format(n=0),
+                id=CommandIds.QUEUE_NEW,
+                size="compact-sm",
+                color="orange",
+                style={"display": "none"},
+            ),
+            dmc.Group(
+                [
+                    dmc.Button(
+                        "‹",
+                        id=CommandIds.QUEUE_PREV,
+                        size="compact-sm",
+                        variant="default",
+                        **{"aria-label": t("queue.prev")},
+                    ),
+                    dmc.Text(id=CommandIds.QUEUE_TOTAL, size="sm", className="queue-total"),
+                    dmc.Button(
+                        "›",
+                        id=CommandIds.QUEUE_NEXT,
+                        size="compact-sm",
+                        variant="default",
+                        **{"aria-label": t("queue.next")},
+                    ),
+                ],
+                gap=4,
+            ),
+        ],
+        gap="xs",
+        className="queue-controls",
+    )
 
 
 def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
@@ -180,7 +259,7 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
                 "headerCheckbox": True,
                 "enableClickSelection": False,
             },
-            "rowClassRules": {"row-overdue": "params.data.overdue"},
+            "rowClassRules": {"row-overdue": "params.data.overdue", "row-gone": "params.data.gone"},
             "animateRows": False,
         },
         className="queue-grid",
@@ -206,20 +285,29 @@ def priority_select(t: Text, value: int) -> dmc.Select:
 def cancel_controls(t: Text) -> dmc.Group:
     return dmc.Group(
         [
-            dmc.TextInput(id=CommandIds.CANCEL_REASON, placeholder=t("detail.cancel_reason"), size="xs"),
-            dmc.Button(t("detail.cancel"), id=CommandIds.CANCEL, color="red", variant="outline", size="xs"),
+            dmc.TextInput(
+                id=CommandIds.CANCEL_REASON,
+                placeholder=t("detail.cancel_reason"),
+                label=t("detail.cancel_reason"),
+                size="sm",
+                className="cancel-reason",
+            ),
+            dmc.Button(t("detail.cancel"), id=CommandIds.CANCEL, color="red", variant="outline", size="sm"),
         ],
         mt="sm",
+        align="flex-end",
     )
 
 
-def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text, now: datetime) -> list[Any]:
-    """What, where, when, grid, reporter (masked), photo, history, and one-click assignment."""
+def is_open(detail: dict[str, Any]) -> bool:
+    return detail["status"] in OPEN_STATUSES
+
+
+def detail_head(detail: dict[str, Any] | None, t: Text, now: datetime) -> list[Any]:
+    """What, where, when, grid, reporter (masked), photos: the part of the panel that follows the item live."""
     if detail is None:
         return [dmc.Text(t("detail.none"), c="dimmed")]
-    open_now = detail["status"] in ("new", "assigned", "accepted", "on_site", "declined", "reopened")
-    overdue = open_now and detail["due_at"] < now
-    verb = "detail.reassign" if detail["status"] in ("assigned", "accepted", "on_site") else "detail.assign"
+    overdue = is_open(detail) and detail["due_at"] < now
     facts = [
         (t("detail.where"), f"{detail['lon']:.5f}, {detail['lat']:.5f}"),
         (t("detail.grid"), detail["grid_name"] or "—"),
@@ -234,28 +322,19 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
     ]
     if overdue:
         badges.append(dmc.Badge(t("detail.overdue"), color="red"))
-    rows: list[Any] = [
+    return [
         dmc.Group(badges),
-        dmc.Title(f"#{detail['id']} {detail['title']}", order=4, mt=6),
+        dmc.Title(f"#{detail['id']} {detail['title']}", order=4, mt=6, id="detail-title"),
         dmc.Text(detail["description"], size="sm", c="dimmed"),
         html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
         html.Div(photos or t("detail.no_photo"), className="photos"),
-        priority_select(t, detail["priority"]),
     ]
-    if open_now:
-        rows.append(dmc.Title(t("detail.suggest"), order=5, mt="sm"))
-        for sug in suggestions:
-            label = f"{sug.name} · {sug.role} · {sug.distance_m:,.0f} m · {sug.open_tasks} {t('detail.tasks')}"
-            if sug.own_grid:
-                label += f" · {t('detail.own_grid')}"
-            button = dmc.Button(
-                t(verb),
-                id={"type": ASSIGN, "worker": sug.worker_id},
-                size="xs",
-                disabled=sug.worker_id == detail["assigned_worker_id"],
-            )
-            rows.append(dmc.Group([html.Span(label, className="suggestion"), button], justify="space-between"))
-        rows.append(cancel_controls(t))
+
+
+def detail_history(detail: dict[str, Any] | None, t: Text) -> list[Any]:
+    """The item's history, oldest first, from the event log."""
+    if detail is None:
+        return []
     history = [
         dmc.TimelineItem(
             title=f"{t.get('event.' + h['kind'], h['kind'])} · {h['actor']}",
@@ -263,10 +342,93 @@ def detail_panel(detail: dict[str, Any] | None, suggestions: list[Any], t: Text,
         )
         for h in detail["history"]
     ]
-    rows += [
-        dmc.Title(t("detail.history"), order=5, mt="sm"),
-        dmc.Timeline(history, active=len(history), bulletSize=12),
-    ]
+    return [dmc.Title(t("detail.history"), order=5, mt="sm"), dmc.Timeline(history, active=len(history), bulletSize=12)]
+
+
+def detail_controls(t: Text) -> html.Div:
+    """The controls of the panel: always on the page, filled per item, never redrawn by a live update."""
+    return html.Div(
+        [
+            priority_select(t, 3),
+            html.Div(
+                [
+                    dmc.Group(
+                        [
+                            dmc.Title(t("detail.suggest"), order=5),
+                            dmc.SegmentedControl(
+                                id=CommandIds.RANKING,
+                                value="own_grid",
+                                data=[{"value": r, "label": t(f"ranking.{r}")} for r in ("own_grid", "nearest")],
+                                size="xs",
+                                persistence=True,
+                                persistence_type="local",
+                            ),
+                            dmc.Button(t("detail.rerank"), id=CommandIds.RERANK, size="compact-sm", variant="subtle"),
+                        ],
+                        justify="space-between",
+                        mt="sm",
+                    ),
+                    dmc.Text(id=CommandIds.RANKING_RULE, size="xs", c="dimmed"),
+                    html.Div(id=CommandIds.DETAIL_SUGGEST, className="suggestions"),
+                    cancel_controls(t),
+                ],
+                id=CommandIds.DETAIL_CANCEL_WRAP,
+            ),
+        ],
+        id=CommandIds.DETAIL_FORM,
+        hidden=True,
+    )
+
+
+def _age(when: datetime | None, now: datetime, t: Text) -> str:
+    if when is None:
+        return t("detail.position_unknown")
+    seconds = max(0, int((now - when).total_seconds()))
+    return t("detail.position_age").format(age=f"{seconds} s" if seconds < 120 else f"{seconds // 60} min")
+
+
+def suggestion_rows(
+    detail: dict[str, Any] | None, suggestions: list[Any], t: Text, now: datetime, grid_names: dict[int, str]
+) -> list[Any]:
+    """Ranked workers, each with grid, distance, position age and load, and a big assign button."""
+    if detail is None or not is_open(detail):
+        return []
+    if not suggestions:
+        return [dmc.Text(t("detail.no_suggestion"), c="dimmed", size="sm")]
+    verb = "detail.reassign" if detail["status"] in ACTIVE_ITEM_STATUSES else "detail.assign"
+    rows = []
+    for rank, sug in enumerate(suggestions, 1):
+        grid = grid_names.get(sug.grid_id, "—")
+        facts = [
+            f"{sug.distance_m:,.0f} m",
+            _age(sug.position_at, now, t),
+            f"{sug.open_tasks} {t('detail.tasks')}",
+        ]
+        rows.append(
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Span(f"{rank}. {sug.name}", className="suggestion-name"),
+                            html.Span(f" · {sug.role} · {grid}", className="suggestion-grid"),
+                            *([dmc.Badge(t("detail.own_grid"), size="sm", ml=6)] if sug.own_grid else []),
+                            html.Div(" · ".join(facts), className="suggestion-facts"),
+                        ],
+                        className="suggestion",
+                    ),
+                    dmc.Button(
+                        t(verb),
+                        id={"type": ASSIGN, "worker": sug.worker_id},
+                        size="md",
+                        className="assign-button",
+                        disabled=sug.worker_id == detail["assigned_worker_id"],
+                        **{"aria-label": f"{t(verb)} {sug.name}"},
+                    ),
+                ],
+                className="suggestion-row",
+                **{"data-worker": str(sug.worker_id)},
+            )
+        )
     return rows
 
 
@@ -366,6 +528,7 @@ def layout(
                 ],
                 justify="space-between",
             ),
+            queue_controls(t),
             html.Div(queue(queue_data, t), className="queue-wrap"),
         ],
         p="xs",
@@ -383,7 +546,9 @@ def layout(
                 ],
                 justify="space-between",
             ),
-            html.Div(detail_panel(None, [], t, datetime.now()), id=CommandIds.DETAIL_BODY),
+            html.Div(detail_head(None, t, datetime.now()), id=CommandIds.DETAIL_HEAD),
+            detail_controls(t),
+            html.Div(id=CommandIds.DETAIL_HISTORY),
         ],
         id=CommandIds.DETAIL,
         hidden=True,
@@ -399,6 +564,10 @@ def layout(
             dcc.Interval(id=Ids.POLL, interval=poll_ms),
             dcc.Store(id=Ids.CURSOR, data=cursor),
             dcc.Store(id=CommandIds.SELECTED),
+            dcc.Store(id=CommandIds.DETAIL_STATE),
+            dcc.Store(id=CommandIds.QUEUE_PAGE, data=0),
+            dcc.Store(id=CommandIds.QUEUE_HOLD, data=False),
+            dcc.Store(id=CommandIds.QUEUE_SHOWN, data=[r["id"] for r in queue_data]),
             dcc.Store(id=CommandIds.SELECTION, data=[]),
             dcc.Store(id=CommandIds.VIEW),
             dcc.Store(id=CommandIds.DIGESTS, data={}),

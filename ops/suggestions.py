@@ -1,5 +1,6 @@
 """Who should take an item: its own grid's workers first, then the nearest on-duty workers,
-by distance in metres (UTM 48N) and by how many tasks each already has.
+by distance in metres (UTM 48N) and by how many tasks each already has; or, when the operator
+switches the rule to ``nearest``, by distance and load alone.
 
 Ranking runs on a ``WorkerSnapshot`` held in memory (rebuilt every few seconds by the runtime),
 so a suggestion costs a KD-tree query, not a scan of every worker."""
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import select
 
@@ -19,6 +22,8 @@ from ops.errors import NotFound
 
 # One open task weighs like this many metres of extra walk when ranking.
 LOAD_PENALTY_M = 400.0
+Ranking = Literal["own_grid", "nearest"]
+RANKINGS: tuple[Ranking, ...] = ("own_grid", "nearest")
 
 
 @dataclass
@@ -27,13 +32,21 @@ class Suggestion:
     name: str
     role: str
     grid_id: int
+    position_at: datetime | None
     own_grid: bool
     distance_m: float
     open_tasks: int
 
 
-def rank(snapshot: WorkerSnapshot, lon: float, lat: float, grid_id: int | None, limit: int = 8) -> list[Suggestion]:
-    """Own-grid workers first (nearest first), then the nearest others by distance plus load."""
+def rank(
+    snapshot: WorkerSnapshot,
+    lon: float,
+    lat: float,
+    grid_id: int | None,
+    limit: int = 8,
+    ranking: Ranking = "own_grid",
+) -> list[Suggestion]:
+    """Own-grid workers first, then the others, each by distance plus load (``nearest``: no grid preference)."""
     index = snapshot.index
     if not len(index):
         return []
@@ -50,8 +63,9 @@ def rank(snapshot: WorkerSnapshot, lon: float, lat: float, grid_id: int | None, 
     gids = index.grid_ids[picked].tolist()
     loads = snapshot.loads[picked].tolist()
     own_grid = grid_id if grid_id is not None else -1
+    bonus = 1e9 if ranking == "own_grid" else 0.0
     scored = sorted(
-        (d + LOAD_PENALTY_M * n - (1e9 if g == own_grid else 0.0), i)
+        (d + LOAD_PENALTY_M * n - (bonus if g == own_grid else 0.0), i)
         for i, (d, g, n) in enumerate(zip(found.values(), gids, loads, strict=True))
     )
     out: list[Suggestion] = []
@@ -62,10 +76,16 @@ def rank(snapshot: WorkerSnapshot, lon: float, lat: float, grid_id: int | None, 
     return out
 
 
-def suggest(store: Store, incident_id: int, limit: int = 8, snapshot: WorkerSnapshot | None = None) -> list[Suggestion]:
+def suggest(
+    store: Store,
+    incident_id: int,
+    limit: int = 8,
+    snapshot: WorkerSnapshot | None = None,
+    ranking: Ranking = "own_grid",
+) -> list[Suggestion]:
     """Ranked candidates for one item (a fresh snapshot when none is given)."""
     with store.read() as s:
         item = s.execute(select(Incident.lon, Incident.lat, Incident.grid_id).where(Incident.id == incident_id)).first()
     if item is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    return rank(snapshot or worker_snapshot(store), item.lon, item.lat, item.grid_id, limit)
+    return rank(snapshot or worker_snapshot(store), item.lon, item.lat, item.grid_id, limit, ranking)

@@ -5,8 +5,8 @@ from dash import Patch, no_update
 
 from app import create_app, runtime_of
 from callbacks.command import (
-    KPI_ORDER,
     clicked_item,
+    queue_view,
     refresh,
     selected_items,
     view_from_relayout,
@@ -14,6 +14,7 @@ from callbacks.command import (
     visibility_patch,
 )
 from config import DEFAULT_SLA_MINUTES, Config, ConfigError
+from data.live import QueueFilter
 from geo.layers import TRACE_INDEX
 from layouts.i18n import Text, catalog
 from ops import early_warning
@@ -94,7 +95,7 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
     t = Text("zh-CN")
     cursor, _ = rt.cursor()
     idle = refresh(rt, t, cursor)
-    assert idle[0] is no_update and idle[1] is no_update and idle[2] == t("live.ok")
+    assert idle.figure is no_update and idle.cursor is no_update and idle.badge == t("live.ok")
     p = rt.index.polygons[0].representative_point()
     ids = report(
         rt.store,
@@ -103,16 +104,17 @@ def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(
         [NewIncident("fire", "商铺火灾", "商铺火灾", p.x, p.y, priority=1)],
         DEFAULT_SLA_MINUTES,
     )
-    fig, new_cursor, *_rest = refresh(rt, t, cursor)
+    tick = refresh(rt, t, cursor)
+    fig, new_cursor = tick.figure, tick.cursor
     assert new_cursor == cursor + 1
     assert isinstance(fig, Patch)
     ops = fig.to_plotly_json()["operations"]
     touched = {(o["location"][1], o["location"][2]) for o in ops}
     assert (TRACE_INDEX["fire"], "lon") in touched and (TRACE_INDEX["grids"], "z") in touched
     assert (TRACE_INDEX["workers"], "lon") not in touched  # only what changed goes out
-    kpis = dict(zip(KPI_ORDER, _rest[-len(KPI_ORDER) :], strict=True))
-    assert [row["id"] for row in _rest[3]] == [ids[0]]  # the queue now lists the new item
-    assert kpis["fire"] == "1" and kpis["unassigned"] == "1"
+    view = queue_view(rt, t, new_cursor, QueueFilter(), 0)
+    assert [row["id"] for row in view.rows] == [ids[0]]  # the queue now lists the new item
+    assert tick.kpi["fire"] == "1" and tick.kpi["unassigned"] == "1"
 
 
 def test_a_raised_warning_reaches_the_wall_map_panel_and_flashing_badge(app):
@@ -123,14 +125,14 @@ def test_a_raised_warning_reaches_the_wall_map_panel_and_flashing_badge(app):
     op = Actor(None, "op", "operator")
     report(rt.store, rt.index, op, [NewIncident("alarm", "一键报警柱", "一键报警柱", p.x, p.y)], DEFAULT_SLA_MINUTES)
     (wid,) = early_warning.evaluate(rt.store, [early_warning.parse_rules([{"id": "a", "type": "device_alarm"}])[0]])
-    fig, _cursor, *rest = refresh(rt, t, cursor)
-    ops = fig.to_plotly_json()["operations"]
+    tick = refresh(rt, t, cursor)
+    ops = tick.figure.to_plotly_json()["operations"]
     lons = [o["params"]["value"] for o in ops if o["location"][1:3] == [TRACE_INDEX["warnings"], "lon"]]
     assert len(lons) == 1 and abs(float(lons[0][0]) - p.x) < 1e-4
-    panel, badge, badge_class = rest[5], rest[6], rest[7]
-    assert "一键报警柱" in str(panel) and badge == t("warning.badge").format(n=1) and "flash" in badge_class
+    assert "一键报警柱" in str(tick.warnings) and tick.warning_badge == t("warning.badge").format(n=1)
+    assert "flash" in tick.warning_class
     early_warning.acknowledge(rt.store, op, wid)
-    assert "flash" not in refresh(rt, t, _cursor)[9]  # acknowledged: still listed, no longer flashing
+    assert "flash" not in refresh(rt, t, tick.cursor).warning_class  # acknowledged: still listed, not flashing
 
 
 def test_redis_outage_degrades_to_the_store(tmp_path):
@@ -138,7 +140,7 @@ def test_redis_outage_degrades_to_the_store(tmp_path):
     rt = runtime_of(app)
     latest, healthy = rt.cursor()
     assert healthy is False and latest == rt.store.latest_event_id()
-    assert refresh(rt, Text("en"), None)[2] == Text("en")("live.degraded")
+    assert refresh(rt, Text("en"), None).badge == Text("en")("live.degraded")
 
 
 def test_layer_toggle_patches_visibility_only():
@@ -249,11 +251,11 @@ def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
     p = rt.index.polygons[0].representative_point()
     report_fire(rt)
     first = refresh(rt, t, 0)
-    digests, cursor = first[6], first[1]
+    digests, cursor = first.digests, first.cursor
     from ops import field
 
     field.move_workers(rt.store, Actor(None, "op", "operator"), [(1, p.x, p.y)])
-    patch, *_ = refresh(rt, t, cursor, None, digests)
+    patch = refresh(rt, t, cursor, None, digests).figure
     touched = {o["location"][1] for o in patch.to_plotly_json()["operations"]}
     assert touched == {TRACE_INDEX["workers"]}  # items, grids and parking are already on the screen
 
@@ -267,9 +269,9 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     report_fire(rt)
     screens = [refresh(rt, t, 0) for _ in range(5)]
     assert len(calls) == 1
-    assert len({tuple(s[7:]) for s in screens}) == 1  # every screen got the same KPI texts
+    assert len({tuple(s.kpi.values()) for s in screens}) == 1  # every screen got the same KPI texts
     report_fire(rt)
-    refresh(rt, t, screens[0][1])
+    refresh(rt, t, screens[0].cursor)
     assert len(calls) == 2  # a new change is counted again
 
 
@@ -278,7 +280,7 @@ def test_a_poll_runs_all_its_queries_on_one_connection(app):
 
     rt = runtime_of(app)
     t = Text("zh-CN")
-    cursor = refresh(rt, t, 0)[1]
+    cursor = refresh(rt, t, 0).cursor
     report_fire(rt)
     checkouts, statements = [], []
 
@@ -296,7 +298,7 @@ def test_a_poll_runs_all_its_queries_on_one_connection(app):
     finally:
         event.remove(engine, "checkout", on_checkout)
         event.remove(engine, "before_cursor_execute", on_execute)
-    assert out[1] > cursor  # the poll saw the change and updated the screen
+    assert out.cursor > cursor  # the poll saw the change and updated the screen
     assert len(statements) > 3  # cursor, changed layers, the mirrors' catch-up, the feed …
     assert len(checkouts) == 1  # … all on one connection and one transaction
 
