@@ -44,7 +44,9 @@ ITEM_TRACES = {TRACE_INDEX[k] for k in ITEM_STYLE}
 
 # What a live update sends of each layer: the rest of a trace (shapes, styles) stays in the browser.
 POINT_KEYS = (("lon",), ("lat",), ("customdata",), ("text",))
+ITEM_KEYS = (*POINT_KEYS, ("marker", "opacity"))
 PATCHED = {
+    **{kind: ITEM_KEYS for kind in ITEM_STYLE},
     "grids": (("z",), ("zmax",)),
     "parking": (("marker", "color"),),
     "warnings": (*POINT_KEYS, ("marker", "color")),
@@ -217,6 +219,19 @@ function(_id) {
         });
     }
     return false;
+}
+"""
+
+# A confirmation names its item and clears after a while (a newer one restarts the wait).
+MESSAGE_CLEAR_JS = """
+function(text) {
+    window.onemapMessageTimer && clearTimeout(window.onemapMessageTimer);
+    if (text) {
+        window.onemapMessageTimer = setTimeout(function() {
+            window.dash_clientside.set_props('command-message', {children: ''});
+        }, 8000);
+    }
+    return window.dash_clientside.no_update;
 }
 """
 
@@ -658,6 +673,10 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         except OneMapError as exc:
             return exc.message
         return t("msg.warning.acknowledged" if action == "acknowledge" else "msg.warning.resolved")
+
+    app.clientside_callback(
+        MESSAGE_CLEAR_JS, Output(CommandIds.MESSAGE, "title"), Input(CommandIds.MESSAGE, "children")
+    )
 
     app.clientside_callback(
         CLOCK_JS.replace("CITY_TIMEZONE", CITY_TIMEZONE),

@@ -12,6 +12,7 @@ from shapely.geometry import mapping, shape
 
 from data import queries
 from data.live import Live
+from data.models import UNASSIGNED_STATUSES
 from data.store import Store
 from geo import layers
 from geo.layers import geometry_to_display, lines_xy, to_display
@@ -106,7 +107,7 @@ def live_traces(
                 if live
                 else queries.open_items(store, per_kind=LOW_ZOOM_PER_KIND)
             )
-        out.update(layers.item_layers(items, crs))
+        out.update(layers.item_layers(items, crs, np.isin(items.status, UNASSIGNED_STATUSES)))
     if "workers" in which:
         w = live.workers.positions() if live else queries.worker_positions(store)
         lon, lat = to_display(w["lon"], w["lat"], crs)

@@ -157,8 +157,20 @@ def grid_trace(
     }
 
 
-def items_trace(kind: str, lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, titles: np.ndarray) -> dict[str, Any]:
+# Waiting items are drawn bright; once someone has them they fade, so the wall shows what still needs a hand.
+WAITING_OPACITY, TAKEN_OPACITY = 0.95, 0.4
+
+
+def items_trace(
+    kind: str,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    ids: np.ndarray,
+    titles: np.ndarray,
+    waiting: np.ndarray | None = None,
+) -> dict[str, Any]:
     style = ITEM_STYLE[kind]
+    opacity = np.where(waiting, WAITING_OPACITY, TAKEN_OPACITY) if waiting is not None else 0.9
     return {
         "type": "scattermap",
         "name": kind,
@@ -167,7 +179,7 @@ def items_trace(kind: str, lon: np.ndarray, lat: np.ndarray, ids: np.ndarray, ti
         "lat": lat.astype(np.float32),
         "customdata": ids.astype(np.int32),
         "text": titles,
-        "marker": {"size": style["size"], "color": style["color"], "opacity": 0.9},
+        "marker": {"size": style["size"], "color": style["color"], "opacity": opacity},
         "hovertemplate": "%{text} #%{customdata}<extra></extra>",
         "showlegend": False,
     }
@@ -269,13 +281,15 @@ def parking_trace(lon: np.ndarray, lat: np.ndarray, occupancy: np.ndarray, names
     }
 
 
-def item_layers(items: Any, crs: str) -> dict[str, dict[str, Any]]:
-    """The item traces (one per kind) and the overdue halo from ``ItemColumns``."""
+def item_layers(items: Any, crs: str, waiting: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+    """The item traces (one per kind) and the overdue halo from ``ItemColumns`` (``waiting``: nobody has it)."""
     lon, lat = to_display(items.lon, items.lat, crs)
     layers = {}
     for kind in ITEM_STYLE:
         m = items.kind == kind
-        layers[kind] = items_trace(kind, lon[m], lat[m], items.id[m], items.title[m])
+        layers[kind] = items_trace(
+            kind, lon[m], lat[m], items.id[m], items.title[m], waiting[m] if waiting is not None else None
+        )
     layers["overdue"] = overdue_trace(lon[items.overdue], lat[items.overdue])
     return layers
 
