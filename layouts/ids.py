@@ -112,12 +112,14 @@ class ReviewIds(StrEnum):
     WORKER_TABLE = "review-worker-table"
     DRILL = "review-drill"
     DRILL_TITLE = "review-drill-title"
+    ITEM = "review-item"
     PARKING_TABLE = "review-parking-table"
     PARKING_HOURS = "review-parking-hours"
     CSV = "review-csv"
     GEOJSON = "review-geojson"
     PNG = "review-png"
     PNG_DONE = "review-png-done"
+    SHEET = "review-sheet"
 
 
 REVIEW_GRAPHS = (
