@@ -237,14 +237,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     @app.callback(
         Output(ReviewIds.MAP, "figure", allow_duplicate=True),
         Output(ReviewIds.FRAME_LABEL, "children"),
+        Output(ReviewIds.FRAME_SHOWN, "data"),
         Input(ReviewIds.FRAME, "value"),
         State(ReviewIds.FRAMES, "data"),
         State(ReviewIds.FILTERS, "data"),
         prevent_initial_call=True,
     )
-    def show_frame(k: int | None, frames: list[str] | None, data: dict[str, Any] | None) -> tuple[Any, Any]:
+    def show_frame(k: int | None, frames: list[str] | None, data: dict[str, Any] | None) -> tuple[Any, Any, Any]:
         if not frames or not data or len(frames) < 2:
-            return no_update, no_update
+            return no_update, no_update, k
         edges = [datetime.fromisoformat(e) for e in frames]
         k = max(0, min(int(k or 0), len(edges) - 2))
         items = review.frame_items(selected(data), edges, k)
@@ -255,7 +256,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         patch["data"][view.PLAYBACK]["marker"]["color"] = [view.KIND_HEX[k] for k in items["kind"].astype(str)]
         a, b = (pd.Timestamp(e, tz="UTC").tz_convert(review.LOCAL) for e in (edges[k], edges[k + 1]))
         label = t("review.frame").format(start=f"{a:%m-%d %H:%M}", end=f"{b:%m-%d %H:%M}", n=len(items))
-        return patch, label
+        return patch, label, k
 
     # Play / pause; play at the last step starts again from the first.
     app.clientside_callback(
@@ -279,12 +280,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(ReviewIds.TICK, "interval"),
         Input(ReviewIds.SPEED, "value"),
     )
-    # Each tick steps the slider; at the last step playback stops by itself.
+    # Each tick steps the slider once the current step is on the map (a slow draw or answer delays
+    # playback instead of skipping steps); at the last step playback stops by itself.
     app.clientside_callback(
-        """function(n, value, max) {
+        """function(n, value, max, shown) {
+            const noUpdate = window.dash_clientside.no_update;
+            if (shown !== value) { return [noUpdate, noUpdate, noUpdate]; }
             const next = (value || 0) + 1;
             if (next >= max) { return [max, true, PLAY_LABEL]; }
-            return [next, false, window.dash_clientside.no_update];
+            return [next, noUpdate, noUpdate];
         }""".replace("PLAY_LABEL", json.dumps(t("review.play"))),
         Output(ReviewIds.FRAME, "value", allow_duplicate=True),
         Output(ReviewIds.TICK, "disabled", allow_duplicate=True),
@@ -292,6 +296,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(ReviewIds.TICK, "n_intervals"),
         State(ReviewIds.FRAME, "value"),
         State(ReviewIds.FRAME, "max"),
+        State(ReviewIds.FRAME_SHOWN, "data"),
         prevent_initial_call=True,
     )
 

@@ -102,6 +102,7 @@ class ReviewIds(StrEnum):
     FRAME_LABEL = "review-frame-label"
     TICK = "review-tick"
     FRAMES = "review-frames"
+    FRAME_SHOWN = "review-frame-shown"
     HOUR_CHART = "review-hour-chart"
     DAY_CHART = "review-day-chart"
     RESPONSE_CHART = "review-response-chart"

@@ -599,6 +599,7 @@ def layout(
             warnings,
             dcc.Store(id=ReviewIds.FILTERS),
             dcc.Store(id=ReviewIds.FRAMES, data=[]),
+            dcc.Store(id=ReviewIds.FRAME_SHOWN),
             dcc.Store(id=ReviewIds.SHEET, data={}),
             dcc.Interval(id=ReviewIds.TICK, interval=poll_ms, disabled=True),
         ],
