@@ -349,7 +349,7 @@ def item_detail(t: Text, detail: dict[str, Any] | None) -> list[Any]:
         (t("detail.due"), _when(detail["due_at"])),
         (t("review.item.resolved"), _when(detail["resolved_at"])),
         (t("review.item.closed"), _when(detail["closed_at"])),
-        (t("review.col.median"), response or "—"),
+        (t("review.item.response"), response or "—"),
         (t("detail.where"), f"{detail['lon']:.5f}, {detail['lat']:.5f}"),
     ]
     history = [
