@@ -1,5 +1,6 @@
 """Exports of the review page's current view: the filtered items as CSV (UTF-8 with BOM, so Excel
-reads the Chinese) or as GeoJSON points. Logged-in operators, supervisors and admins only."""
+reads the Chinese) or as GeoJSON points, with names in the UI language. Logged-in operators,
+supervisors and admins only."""
 
 from __future__ import annotations
 
@@ -7,22 +8,36 @@ import json
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 
 from api.session import current_actor
 from callbacks.review import export_frame, parse_export_args
 from data import review
-from data.history import grid_table
+from data.history import grid_table, worker_table
 from data.models import utcnow
 from data.runtime import Runtime
+from layouts.i18n import Text
 from ops.errors import Forbidden, OneMapError, Unauthorized
 
 CHUNK = 50_000
 REVIEW_ROLES = ("operator", "supervisor", "admin")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would read as a formula get a leading single quote (names and
+    categories come from reports and imports, so they may hold anything)."""
+    out = table.copy()
+    for name in out.columns:
+        if out[name].dtype == object or pd.api.types.is_string_dtype(out[name]):
+            out[name] = out[name].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return out
 
 
 def create_blueprint(rt: Runtime) -> Blueprint:
     bp = Blueprint("review_export", __name__)
+    t = Text(rt.config.lang)
 
     @bp.errorhandler(OneMapError)
     def _error(exc: OneMapError) -> tuple[Response, int]:
@@ -36,7 +51,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             raise Forbidden(f"role {actor.role!r} may not export review data")
         f = parse_export_args(request.args.to_dict())
         grids = grid_table(rt.store)
-        return export_frame(review.select_items(rt.history.frame(), grids, f), grids, utcnow())
+        items = review.select_items(rt.history.frame(), grids, f)
+        return export_frame(items, grids, worker_table(rt.store), utcnow(), t)
 
     @bp.get("/review/export.csv")
     def csv() -> Response:
@@ -45,7 +61,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         def rows() -> Iterator[str]:
             yield "\ufeff"
             for i in range(0, max(len(table), 1), CHUNK):
-                yield table.iloc[i : i + CHUNK].to_csv(index=False, header=i == 0)
+                yield neutralise_formulas(table.iloc[i : i + CHUNK]).to_csv(index=False, header=i == 0)
 
         headers = {"Content-Disposition": "attachment; filename=onemap-review.csv"}
         return Response(rows(), mimetype="text/csv", headers=headers)

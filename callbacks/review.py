@@ -9,8 +9,9 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, ctx, no_update
+from dash import ClientsideFunction, Dash, Input, Output, Patch, State, ctx, no_update
 
+from api.session import require_actor
 from data import queries, review
 from data.history import grid_table, worker_table
 from data.models import utcnow
@@ -18,8 +19,10 @@ from data.runtime import Runtime
 from geo.layers import to_display
 from layouts import review as view
 from layouts.i18n import Text
-from layouts.ids import REVIEW_GRAPHS, ReviewIds
+from layouts.ids import ReviewIds
 from ops.errors import Invalid
+from ops.lifecycle import require_dispatcher
+from ops.privacy import shown_incident
 
 DRILL_LIMIT = 2000
 
@@ -63,21 +66,33 @@ def export_query(f: review.Filters) -> str:
     )
 
 
-def export_frame(items: pd.DataFrame, grids: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """The exported columns of each item: local times, grid and district names, response, overdue."""
+def export_frame(
+    items: pd.DataFrame, grids: pd.DataFrame, workers: pd.DataFrame, now: datetime, t: Text
+) -> pd.DataFrame:
+    """The exported columns of each item, for people: kind and status in the UI language, grid,
+    district and worker by name, integer ids, times on the city's clock (ISO 8601 with offset)."""
     local = review.local_times(items)
-    resolved = items["resolved_at"]
-    resolved_local = pd.DatetimeIndex(resolved).tz_localize("UTC").tz_convert(review.LOCAL)
+    resolved_local = review.local_times(items, "resolved_at")
+    grid_ids = items["grid_id"].to_numpy()
+    worker = pd.Series(items["assigned_worker_id"].to_numpy(), dtype="Int64").where(lambda w: w >= 0)
+
+    def named(codes: pd.Series, key: str) -> np.ndarray:
+        names = {c: t.get(f"{key}.{c}", str(c)) for c in codes.astype(str).unique()}
+        return codes.astype(str).map(names).to_numpy(object)
+
+    # Series with nullable integers (not .to_numpy()): an id must not become a float like 491.0.
     return pd.DataFrame(
         {
-            "id": items["id"].to_numpy(),
-            "kind": items["kind"].astype(str).to_numpy(),
-            "category": items["category"].astype(str).to_numpy(),
-            "status": items["status"].astype(str).to_numpy(),
-            "priority": items["priority"].to_numpy(),
-            "grid": grids["grid"].reindex(items["grid_id"].to_numpy()).to_numpy(),
-            "district": grids["district"].reindex(items["grid_id"].to_numpy()).to_numpy(),
-            "worker_id": items["assigned_worker_id"].where(items["assigned_worker_id"] >= 0).astype("Int64").to_numpy(),
+            "id": pd.Series(items["id"].to_numpy(np.int64)),
+            "kind": named(items["kind"], "kind"),
+            "category": items["category"].astype(str).to_numpy(object),
+            "status": named(items["status"], "status"),
+            "priority": pd.Series(items["priority"].to_numpy(np.int64)),
+            "grid_id": pd.Series(grid_ids, dtype="Int64").where(lambda g: g >= 0),
+            "grid": grids["grid"].reindex(grid_ids).to_numpy(object),
+            "district": grids["district"].reindex(grid_ids).to_numpy(object),
+            "worker_id": worker,
+            "worker": workers["worker"].reindex(worker.fillna(-1).to_numpy(np.int64)).to_numpy(object),
             "created_at": local.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "resolved_at": resolved_local.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "response_min": review.response_minutes(items).round(1).to_numpy(),
@@ -105,6 +120,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         return rt.shared("review:grids", 0, lambda: grid_table(rt.store))
 
     def selected(data: dict[str, Any]) -> pd.DataFrame:
+        require_dispatcher(require_actor(rt), "review items")
         return review.select_items(rt.history.frame(), grids(), filters_from(data))
 
     @app.callback(
@@ -175,7 +191,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         return (
             summary,
             view.hour_chart(t, review.volume_by_hour(items)),
-            view.day_chart(t, review.volume_by_day(items)),
+            view.day_chart(t, review.volume_by_day(items, f.start, f.end)),
             view.response_chart(t, response, items["kind"].astype(str)),
             view.backlog_chart(t, review.backlog(rt.history.frame(), grids(), f)),
             _rows(by_grid, "grid_id"),
@@ -221,14 +237,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     @app.callback(
         Output(ReviewIds.MAP, "figure", allow_duplicate=True),
         Output(ReviewIds.FRAME_LABEL, "children"),
+        Output(ReviewIds.FRAME_SHOWN, "data"),
         Input(ReviewIds.FRAME, "value"),
         State(ReviewIds.FRAMES, "data"),
         State(ReviewIds.FILTERS, "data"),
         prevent_initial_call=True,
     )
-    def show_frame(k: int | None, frames: list[str] | None, data: dict[str, Any] | None) -> tuple[Any, Any]:
+    def show_frame(k: int | None, frames: list[str] | None, data: dict[str, Any] | None) -> tuple[Any, Any, Any]:
         if not frames or not data or len(frames) < 2:
-            return no_update, no_update
+            return no_update, no_update, k
         edges = [datetime.fromisoformat(e) for e in frames]
         k = max(0, min(int(k or 0), len(edges) - 2))
         items = review.frame_items(selected(data), edges, k)
@@ -239,30 +256,39 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         patch["data"][view.PLAYBACK]["marker"]["color"] = [view.KIND_HEX[k] for k in items["kind"].astype(str)]
         a, b = (pd.Timestamp(e, tz="UTC").tz_convert(review.LOCAL) for e in (edges[k], edges[k + 1]))
         label = t("review.frame").format(start=f"{a:%m-%d %H:%M}", end=f"{b:%m-%d %H:%M}", n=len(items))
-        return patch, label
+        return patch, label, k
 
-    @app.callback(
+    # Play / pause; play at the last step starts again from the first.
+    app.clientside_callback(
+        """function(n, disabled, value, max) {
+            const noUpdate = window.dash_clientside.no_update;
+            if (!disabled) { return [true, PLAY_LABEL, noUpdate]; }
+            return [false, PAUSE_LABEL, (value || 0) >= (max || 0) ? 0 : noUpdate];
+        }""".replace("PLAY_LABEL", json.dumps(t("review.play"))).replace("PAUSE_LABEL", json.dumps(t("review.pause"))),
         Output(ReviewIds.TICK, "disabled"),
         Output(ReviewIds.PLAY, "children"),
+        Output(ReviewIds.FRAME, "value", allow_duplicate=True),
         Input(ReviewIds.PLAY, "n_clicks"),
         State(ReviewIds.TICK, "disabled"),
+        State(ReviewIds.FRAME, "value"),
+        State(ReviewIds.FRAME, "max"),
         prevent_initial_call=True,
     )
-    def play(_clicks: int | None, disabled: bool) -> tuple[bool, str]:
-        playing = bool(disabled)  # it was stopped: start it
-        return not playing, t("review.pause") if playing else t("review.play")
 
     app.clientside_callback(
         "function(speed) { return 1000 / Number(speed || 1); }",
         Output(ReviewIds.TICK, "interval"),
         Input(ReviewIds.SPEED, "value"),
     )
-    # Each tick steps the slider; at the last step playback stops by itself.
+    # Each tick steps the slider once the current step is on the map (a slow draw or answer delays
+    # playback instead of skipping steps); at the last step playback stops by itself.
     app.clientside_callback(
-        """function(n, value, max) {
+        """function(n, value, max, shown) {
+            const noUpdate = window.dash_clientside.no_update;
+            if (shown !== value) { return [noUpdate, noUpdate, noUpdate]; }
             const next = (value || 0) + 1;
             if (next >= max) { return [max, true, PLAY_LABEL]; }
-            return [next, false, window.dash_clientside.no_update];
+            return [next, noUpdate, noUpdate];
         }""".replace("PLAY_LABEL", json.dumps(t("review.play"))),
         Output(ReviewIds.FRAME, "value", allow_duplicate=True),
         Output(ReviewIds.TICK, "disabled", allow_duplicate=True),
@@ -270,6 +296,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(ReviewIds.TICK, "n_intervals"),
         State(ReviewIds.FRAME, "value"),
         State(ReviewIds.FRAME, "max"),
+        State(ReviewIds.FRAME_SHOWN, "data"),
         prevent_initial_call=True,
     )
 
@@ -277,6 +304,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(ReviewIds.DRILL, "rowData"),
         Output(ReviewIds.DRILL_TITLE, "children"),
         Output(ReviewIds.MAP, "figure", allow_duplicate=True),
+        Output(ReviewIds.ITEM, "children", allow_duplicate=True),
         Input(ReviewIds.GRID_TABLE, "selectedRows"),
         Input(ReviewIds.WORKER_TABLE, "selectedRows"),
         State(ReviewIds.FILTERS, "data"),
@@ -285,7 +313,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def drill(by_grid: list[dict[str, Any]] | None, by_worker: list[dict[str, Any]] | None, data: Any) -> Any:
         rows = by_grid if ctx.triggered_id == ReviewIds.GRID_TABLE else by_worker
         if not data:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         items = selected(data)
         if not rows:
             label, chosen = t("review.drill"), items.iloc[0:0]
@@ -324,7 +352,32 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         patch["data"][view.DRILL]["lon"] = lon.astype(np.float32)
         patch["data"][view.DRILL]["lat"] = lat.astype(np.float32)
         patch["data"][view.DRILL]["text"] = [f"#{r['id']} {r['category']}" for r in table]
-        return table, label, patch
+        patch["data"][view.FOCUS]["lon"] = []
+        patch["data"][view.FOCUS]["lat"] = []
+        return table, label, patch, view.item_detail(t, None)
+
+    @app.callback(
+        Output(ReviewIds.ITEM, "children"),
+        Output(ReviewIds.MAP, "figure", allow_duplicate=True),
+        Input(ReviewIds.DRILL, "selectedRows"),
+        prevent_initial_call=True,
+    )
+    def pick(rows: list[dict[str, Any]] | None) -> tuple[Any, Any]:
+        """A drill-down row: the item's detail beside the table, and the map centred on it."""
+        require_dispatcher(require_actor(rt), "review items")
+        detail = queries.incident_detail(rt.store, int(rows[0]["id"])) if rows else None
+        if detail is None:
+            return view.item_detail(t, None), no_update
+        if detail["assigned_worker_id"] is not None:
+            detail["worker_name"] = queries.worker_name(rt.store, detail["assigned_worker_id"])
+        lon, lat = to_display(np.array([detail["lon"]]), np.array([detail["lat"]]), rt.crs)
+        x, y = float(lon[0]), float(lat[0])
+        patch = Patch()
+        patch["data"][view.FOCUS]["lon"] = [x, x]
+        patch["data"][view.FOCUS]["lat"] = [y, y]
+        patch["layout"]["map"]["center"] = {"lon": x, "lat": y}
+        patch["layout"]["map"]["zoom"] = view.FOCUS_ZOOM
+        return view.item_detail(t, shown_incident(detail)), patch
 
     @app.callback(
         Output(ReviewIds.PARKING_TABLE, "rowData"),
@@ -354,20 +407,24 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         rows = view.warning_rows(t, queries.warnings_between(rt.store, f.start, f.end))
         return rows, view.warning_summary(t, rows)
 
-    # PNG for a report: the map and every chart, each as its own file, drawn by plotly.js itself.
+    @app.callback(
+        Output(ReviewIds.SHEET, "data"),
+        Input(ReviewIds.FILTERS, "data"),
+        Input(ReviewIds.MODE, "value"),
+        Input(ReviewIds.METRIC, "value"),
+        prevent_initial_call=True,
+    )
+    def sheet(data: dict[str, Any] | None, mode: str, metric: str) -> Any:
+        if not data:
+            return no_update
+        return view.sheet_header(t, filters_from(data), mode or "grid", metric or "count")
+
+    # PNG for a report: one sheet, the map and every chart under the period and filters (assets/review_sheet.js).
     app.clientside_callback(
-        """function(n, ...ids) {
-            if (!n) { return window.dash_clientside.no_update; }
-            const names = GRAPH_IDS;
-            let saved = 0;
-            names.forEach((id) => {
-                const el = document.getElementById(id);
-                const plot = el && el.querySelector('.js-plotly-plot');
-                if (plot) { Plotly.downloadImage(plot, {format: 'png', filename: 'onemap-' + id, scale: 2}); saved++; }
-            });
-            return String(saved);
-        }""".replace("GRAPH_IDS", json.dumps([str(g) for g in REVIEW_GRAPHS])),
+        ClientsideFunction(namespace="review", function_name="sheet"),
         Output(ReviewIds.PNG_DONE, "children"),
+        Output(ReviewIds.PNG_DONE, "title"),
         Input(ReviewIds.PNG, "n_clicks"),
+        State(ReviewIds.SHEET, "data"),
         prevent_initial_call=True,
     )

@@ -176,14 +176,24 @@ def volume_by_hour(items: pd.DataFrame) -> pd.DataFrame:
     return _by_kind(range(24), counts, kinds)
 
 
-def volume_by_day(items: pd.DataFrame) -> pd.DataFrame:
-    """Items per local day (rows, naive local midnights) and kind (columns)."""
+def volume_by_day(items: pd.DataFrame, start: datetime | None = None, end: datetime | None = None) -> pd.DataFrame:
+    """Items per local day (rows, naive local midnights) and kind (columns). Given the period
+    [start, end), every local day it touches has a row, days without items too."""
     codes, kinds = _kinds(items)
-    day = _local_ns(items) // 86_400_000_000_000
-    first = int(day.min()) if len(day) else 0
-    span = int(day.max()) - first + 1 if len(day) else 0
+    day_ns = 86_400_000_000_000
+    day = _local_ns(items) // day_ns
+    offset = _offset_s(datetime(2000, 1, 1)) * 1_000_000_000
+    if start is not None and end is not None:
+        first = (int(np.datetime64(start, "ns").astype(np.int64)) + offset) // day_ns
+        last = (int(np.datetime64(end, "ns").astype(np.int64)) + offset - 1) // day_ns
+        inside = (day >= first) & (day <= last)
+        day, codes = day[inside], codes[inside]
+    else:
+        first = int(day.min()) if len(day) else 0
+        last = int(day.max()) if len(day) else -1
+    span = max(last - first + 1, 0)
     counts = np.bincount((day - first) * len(kinds) + codes, minlength=span * len(kinds))
-    index = pd.to_datetime((first + np.arange(span)) * 86_400_000_000_000)
+    index = pd.to_datetime((first + np.arange(span)) * day_ns)
     return _by_kind(index, counts.reshape(span, len(kinds)), kinds)
 
 

@@ -121,6 +121,7 @@ class ReviewIds(StrEnum):
     FRAME_LABEL = "review-frame-label"
     TICK = "review-tick"
     FRAMES = "review-frames"
+    FRAME_SHOWN = "review-frame-shown"
     HOUR_CHART = "review-hour-chart"
     DAY_CHART = "review-day-chart"
     RESPONSE_CHART = "review-response-chart"
@@ -131,12 +132,14 @@ class ReviewIds(StrEnum):
     WORKER_TABLE = "review-worker-table"
     DRILL = "review-drill"
     DRILL_TITLE = "review-drill-title"
+    ITEM = "review-item"
     PARKING_TABLE = "review-parking-table"
     PARKING_HOURS = "review-parking-hours"
     CSV = "review-csv"
     GEOJSON = "review-geojson"
     PNG = "review-png"
     PNG_DONE = "review-png-done"
+    SHEET = "review-sheet"
 
 
 REVIEW_GRAPHS = (

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 from dash import dcc, html
 
-from data.review import METRICS, RANGES
+from config import CITY_TIMEZONE
+from data.review import METRICS, RANGES, Filters
 from geo.layers import BACKGROUND, CENTER, ZOOM
 from layouts.command import GRID_THEME
 from layouts.i18n import Text, local
-from layouts.ids import ReviewIds
+from layouts.ids import REVIEW_GRAPHS, ReviewIds
 
 KIND_ORDER = ("fire", "police", "ticket", "alarm", "visit")
 KIND_HEX = {"fire": "#ff3b30", "police": "#3d8bfd", "ticket": "#f5b700", "alarm": "#c77dff", "visit": "#94d82d"}
@@ -40,8 +41,10 @@ CHART_LAYOUT = {
     "xaxis": {"gridcolor": "#22314f"},
     "yaxis": {"gridcolor": "#22314f"},
 }
-# Map trace order: the aggregate layer, the playback points, the drilled-down items.
-BASE, PLAYBACK, DRILL = 0, 1, 2
+FOCUS_COLORS = ["rgba(255, 255, 255, 0.35)", "#ffffff"]  # a halo and a dot on the item picked in the drill-down
+# Map trace order: the aggregate layer, the playback points, the drilled-down items, the picked item.
+BASE, PLAYBACK, DRILL, FOCUS = 0, 1, 2, 3
+FOCUS_ZOOM = 14.5
 
 
 def _chart(title: str, data: list[dict[str, Any]], **layout: Any) -> dict[str, Any]:
@@ -69,7 +72,13 @@ def hour_chart(t: Text, table: pd.DataFrame) -> dict[str, Any]:
 
 
 def day_chart(t: Text, table: pd.DataFrame) -> dict[str, Any]:
-    return by_kind_bars(t, table, t("review.chart.day"), [f"{d:%m-%d}" for d in table.index])
+    """One bar per local day on a date axis (labels like "11-24" alone would be read as other dates)."""
+    figure = by_kind_bars(t, table, t("review.chart.day"), [f"{d:%Y-%m-%d}" for d in table.index])
+    axis = {**CHART_LAYOUT["xaxis"], "type": "date", "tickformat": "%m-%d", "hoverformat": "%Y-%m-%d"}
+    if len(table) <= 31:
+        axis["dtick"] = 86_400_000  # a tick under every bar, none between
+    figure["layout"]["xaxis"] = axis
+    return figure
 
 
 def response_chart(t: Text, minutes: pd.Series, kinds: pd.Series) -> dict[str, Any]:
@@ -135,12 +144,22 @@ def parking_heatmap(t: Text, table: pd.DataFrame) -> dict[str, Any]:
 
 
 def map_figure(base: dict[str, Any], style: dict[str, Any]) -> dict[str, Any]:
-    """The review map: the aggregate layer, then empty playback and drill-down layers."""
+    """The review map: the aggregate layer, then empty playback, drill-down and picked-item layers.
+
+    Playback points are small and translucent so the aggregate under them stays readable: a
+    supervisor watches where each step's items fall against the period's picture, and nothing
+    flips on and off under the pointer while it plays."""
     points = {"type": "scattermap", "mode": "markers", "lon": [], "lat": [], "showlegend": False}
-    playback = {**points, "name": "playback", "marker": {"size": 7, "color": PLAYBACK_COLOR, "opacity": 0.9}}
+    playback = {
+        **points,
+        "name": "playback",
+        "marker": {"size": 5, "color": PLAYBACK_COLOR, "opacity": 0.55},
+        "hoverinfo": "skip",
+    }
     drill = {**points, "name": "drill", "marker": {"size": 9, "color": DRILL_COLOR}, "hovertemplate": "%{text}"}
+    focus = {**points, "name": "focus", "marker": {"size": [26, 10], "color": FOCUS_COLORS}, "hoverinfo": "skip"}
     return {
-        "data": [base, playback, drill],
+        "data": [base, playback, drill, focus],
         "layout": {
             "map": {"style": style, "center": CENTER, "zoom": ZOOM},
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
@@ -283,6 +302,77 @@ def warning_summary(t: Text, rows: list[dict[str, Any]]) -> str:
     return t("review.warnings.summary").format(n=len(rows), resolved=resolved, ack=median)
 
 
+def sheet_header(t: Text, f: Filters, mode: str, metric: str) -> dict[str, Any]:
+    """What the one-sheet PNG prints above its charts: title, the period on the city's clock, the
+    filters and the map's mode, each graph's caption, and the file name."""
+    every = t("review.sheet.all")
+
+    def listed(values: list[str], key: str | None = None) -> str:
+        return ", ".join(t(f"{key}.{v}") if key else v for v in values) or every
+
+    start, end = local(f.start), local(f.end)
+    map_caption = t(f"review.mode.{mode}") + ("" if mode != "grid" else " · " + t(f"review.metric.{metric}"))
+    filters = [
+        f"{t('review.filter.kind')}: {listed(f.kinds, 'kind')}",
+        f"{t('review.filter.category')}: {listed(f.categories)}",
+        f"{t('review.filter.district')}: {listed(f.districts)}",
+        f"{t('review.filter.status')}: {listed(f.statuses, 'status')}",
+    ]
+    return {
+        "title": f"{t('app.title')} · {t('review.title')}",
+        "lines": [
+            f"{t('review.sheet.period')}: {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({CITY_TIMEZONE})",
+            " · ".join(filters),
+            f"{t('review.sheet.map')}: {map_caption}",
+        ],
+        "graphs": [{"id": str(g), "full": g in (ReviewIds.MAP, ReviewIds.PARKING_HOURS)} for g in REVIEW_GRAPHS],
+        "filename": f"onemap-review-{start:%Y%m%d}-{end:%Y%m%d}.png",
+    }
+
+
+def _when(at: datetime | None) -> str:
+    return f"{local(at):%Y-%m-%d %H:%M}" if at else "—"
+
+
+def item_detail(t: Text, detail: dict[str, Any] | None) -> list[Any]:
+    """One drilled-down item, read only: kind, status, title, grid, worker, its times and history."""
+    if detail is None:
+        return [dmc.Text(t("review.item.none"), c="dimmed", size="sm")]
+    response = None
+    if detail["resolved_at"]:
+        response = f"{(detail['resolved_at'] - detail['created_at']).total_seconds() / 60:.0f}"
+    facts = [
+        (t("review.col.category"), detail["category"]),
+        (t("detail.grid"), detail["grid_name"] or "—"),
+        (t("review.col.worker"), detail.get("worker_name") or "—"),
+        (t("detail.when"), _when(detail["created_at"])),
+        (t("detail.due"), _when(detail["due_at"])),
+        (t("review.item.resolved"), _when(detail["resolved_at"])),
+        (t("review.item.closed"), _when(detail["closed_at"])),
+        (t("review.item.response"), response or "—"),
+        (t("detail.where"), f"{detail['lon']:.5f}, {detail['lat']:.5f}"),
+    ]
+    history = [
+        dmc.TimelineItem(
+            title=f"{t.get('event.' + h['kind'], h['kind'])} · {h['actor']}",
+            children=dmc.Text(f"{_when(h['at'])} {h['data'].get('note') or h['data'].get('reason') or ''}", size="xs"),
+        )
+        for h in detail["history"]
+    ]
+    return [
+        dmc.Group(
+            [
+                dmc.Badge(t(f"kind.{detail['kind']}"), color=KIND_HEX[detail["kind"]], variant="filled"),
+                dmc.Badge(t(f"status.{detail['status']}"), variant="outline", className="item-status"),
+            ]
+        ),
+        dmc.Title(f"#{detail['id']} {detail['title']}", order=5, mt=6, className="item-title"),
+        html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
+        dmc.Title(t("detail.history"), order=6, mt="xs"),
+        dmc.Timeline(history, active=len(history), bulletSize=10, className="item-history"),
+    ]
+
+
 def table(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 320) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id,
@@ -335,23 +425,38 @@ def layout(
                 type="range",
                 placeholder=t("review.range.pick"),
                 valueFormat="YYYY-MM-DD",
+                **{"aria-label": t("review.range.pick")},
                 w=230,
                 clearable=True,
             ),
-            dmc.MultiSelect(id=ReviewIds.KINDS, data=select_data, placeholder=t("review.filter.kind"), w=200),
+            dmc.MultiSelect(
+                id=ReviewIds.KINDS,
+                data=select_data,
+                placeholder=t("review.filter.kind"),
+                w=200,
+                **{"aria-label": t("review.filter.kind")},
+            ),
             dmc.MultiSelect(
                 id=ReviewIds.CATEGORIES,
                 data=categories,
                 placeholder=t("review.filter.category"),
                 searchable=True,
                 w=220,
+                **{"aria-label": t("review.filter.category")},
             ),
-            dmc.MultiSelect(id=ReviewIds.DISTRICTS, data=districts, placeholder=t("review.filter.district"), w=200),
+            dmc.MultiSelect(
+                id=ReviewIds.DISTRICTS,
+                data=districts,
+                placeholder=t("review.filter.district"),
+                w=200,
+                **{"aria-label": t("review.filter.district")},
+            ),
             dmc.MultiSelect(
                 id=ReviewIds.STATUSES,
                 data=[{"value": s, "label": t(f"status.{s}")} for s in statuses],
                 placeholder=t("review.filter.status"),
                 w=200,
+                **{"aria-label": t("review.filter.status")},
             ),
         ],
         gap="sm",
@@ -370,6 +475,7 @@ def layout(
                 data=[{"value": m, "label": t(f"review.metric.{m}")} for m in METRICS],
                 allowDeselect=False,
                 w=200,
+                **{"aria-label": t("review.metric")},
             ),
             dmc.SegmentedControl(
                 id=ReviewIds.HEX_RES,
@@ -399,7 +505,16 @@ def layout(
                 data=[{"value": s, "label": f"{s}×"} for s in ("1", "2", "4", "8")],
             ),
             html.Div(
-                dcc.Slider(id=ReviewIds.FRAME, min=0, max=1, step=1, value=0, marks=None, updatemode="drag"),
+                dmc.Slider(
+                    id=ReviewIds.FRAME,
+                    min=0,
+                    max=1,
+                    step=1,
+                    value=0,
+                    label=None,
+                    updatemode="drag",
+                    thumbLabel=t("review.frame.slider"),
+                ),
                 className="review-slider",
             ),
             html.Span(id=ReviewIds.FRAME_LABEL, className="frame-label"),
@@ -449,6 +564,7 @@ def layout(
             ),
             dmc.Title(t("review.drill"), id=ReviewIds.DRILL_TITLE, order=5, mt="sm"),
             table(ReviewIds.DRILL, drill_columns(t), "id", height=260),
+            html.Div(item_detail(t, None), id=ReviewIds.ITEM, className="review-item"),
         ],
         p="xs",
         withBorder=True,
@@ -483,6 +599,8 @@ def layout(
             warnings,
             dcc.Store(id=ReviewIds.FILTERS),
             dcc.Store(id=ReviewIds.FRAMES, data=[]),
+            dcc.Store(id=ReviewIds.FRAME_SHOWN),
+            dcc.Store(id=ReviewIds.SHEET, data={}),
             dcc.Interval(id=ReviewIds.TICK, interval=poll_ms, disabled=True),
         ],
         className="review",

@@ -11,12 +11,16 @@ import numpy as np
 import pytest
 from sqlalchemy import insert, select, update
 
+from api.review_export import neutralise_formulas
 from app import create_app, runtime_of
+from callbacks.review import export_frame
 from config import Config
 from data import review
 from data.history import History, grid_table, worker_table
 from data.models import Grid, Incident, ParkingEvent, ParkingSegment, ParkingSpace, Worker
 from data.review import Filters
+from layouts.i18n import Text
+from layouts.review import day_chart, sheet_header
 
 NOW = datetime(2026, 11, 23, 4, 0, 0)  # 12:00 in Guiyang
 
@@ -99,6 +103,13 @@ def test_time_series_hexagons_density_and_playback(known):
     # 12:00 local minus 300/200/100/50 minutes: 07:00, 08:40, 10:20, 11:10 local.
     assert hours.sum(axis=1)[[7, 8, 10, 11]].tolist() == [1, 1, 1, 1] and hours.to_numpy().sum() == 4
     assert review.volume_by_day(items).to_numpy().sum() == 4
+    # Over a period, every local day it touches has its own row (and bar), days without items too.
+    week = review.volume_by_day(items, NOW - timedelta(days=3), NOW)
+    assert [f"{d:%m-%d}" for d in week.index] == ["11-20", "11-21", "11-22", "11-23"]
+    assert week.sum(axis=1).tolist() == [0, 0, 0, 4]
+    chart = day_chart(Text("en"), week)
+    assert chart["layout"]["xaxis"]["type"] == "date"
+    assert list(chart["data"][0]["x"]) == ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"]
     backlog = review.backlog(frame, grids, f, points=25)
     # At NOW: the fire is open, and so is the 30-hour-old ticket created before the period.
     assert backlog.iloc[-1].to_dict() == {"fire": 1, "ticket": 1}
@@ -169,6 +180,46 @@ def test_parking_statistics_from_sensor_sessions(city):
     assert by_hour.loc[row["segment"], 8] == pytest.approx(100 * 30 / (n * 60))
 
 
+def test_export_has_names_integer_ids_city_times_and_no_formulas(known):
+    with known.read() as s:
+        w1 = s.scalar(select(Worker.id).where(Worker.grid_id == 1).order_by(Worker.id))
+    hostile = put(known, grid=1, at=-30, category='=HYPERLINK("http://evil")', assigned_worker_id=w1)
+    put(known, grid=2, at=-20, category="+1+2")
+    put(known, grid=2, at=-10, category="-3")
+    put(known, grid=2, at=-5, category="\tcmd")
+    with known.transaction() as s:
+        s.execute(update(Grid).where(Grid.id == 1).values(name="@SUM(A1)"))
+        s.execute(update(Worker).where(Worker.id == w1).values(name="=王伟"))
+    grids, workers = grid_table(known), worker_table(known)
+    items = review.select_items(History(known).frame(), grids, Filters(NOW - timedelta(hours=24), NOW))
+    table = export_frame(items, grids, workers, NOW, Text("zh-CN"))
+    rows = list(csv.DictReader(io.StringIO(neutralise_formulas(table).to_csv(index=False))))
+    by_id = {int(r["id"]): r for r in rows}
+    assert len(rows) == 8 and all(r["id"].isdigit() for r in rows)
+    row = by_id[hostile]
+    assert row["category"] == '\'=HYPERLINK("http://evil")'
+    assert (row["grid"], row["worker"], row["worker_id"], row["grid_id"]) == ("'@SUM(A1)", "'=王伟", str(w1), "1")
+    assert (row["kind"], row["status"]) == ("工单", "待派发")  # the UI language, not codes
+    assert row["created_at"] == "2026-11-23T11:30:00+0800"  # the city's clock (NOW is 12:00 there)
+    assert {r["category"] for r in rows} >= {"'+1+2", "'-3", "'\tcmd"}
+    fire = next(r for r in rows if r["kind"] == "火情")
+    assert fire["worker_id"] == "" and fire["worker"] == "" and fire["status"] == "待派发"
+    closed = [r for r in rows if r["resolved_at"]]
+    assert len(closed) == 3 and all(r["worker_id"] == str(w1) for r in closed)  # no "491.0"
+    assert Text("en")("kind.ticket") in set(export_frame(items, grids, workers, NOW, Text("en"))["kind"])
+
+
+def test_png_sheet_header_prints_the_period_and_filters():
+    f = Filters(datetime(2026, 11, 16, 4), NOW, kinds=["fire"], districts=["云岩区"], statuses=["closed"])
+    head = sheet_header(Text("en"), f, "grid", "overdue_rate")
+    assert head["lines"][0].startswith("Period: 2026-11-16 12:00 – 2026-11-23 12:00")
+    assert "Kind: Fire" in head["lines"][1] and "District: 云岩区" in head["lines"][1]
+    assert "Status: Closed" in head["lines"][1] and "Category: all" in head["lines"][1]
+    assert head["lines"][2] == "Map: Grids · Overdue rate (%)"
+    assert head["filename"] == "onemap-review-20261116-20261123.png"
+    assert [g["id"] for g in head["graphs"]][0] == "review-map" and len(head["graphs"]) == 6
+
+
 @pytest.fixture
 def logged_in(tmp_path):
     config = Config(database_url=f"sqlite:///{tmp_path / 'r.db'}", grid_count=60, parking_spaces=60, history_days=3)
@@ -183,6 +234,10 @@ def test_exports_follow_the_filters_and_need_a_login(logged_in):
     with rt.store.read() as s:
         total = s.scalar(select(Incident.id).order_by(Incident.id.desc()).limit(1))
     assert total, "the demo history seeds items"
+    hour_ago = datetime.utcnow() - timedelta(hours=1)
+    with rt.store.transaction() as s:  # a reported category that a spreadsheet would run
+        row = dict(kind="fire", category="=1+2", priority=1, status="new", title="t", lon=106.7, lat=26.6)
+        s.execute(insert(Incident).values(**row, created_at=hour_ago, updated_at=hour_ago, due_at=hour_ago))
     start, end = (datetime.utcnow() - timedelta(days=3)).isoformat(), datetime.utcnow().isoformat()
     query = f"/review/export.csv?start={start}&end={end}&kinds=fire"
     assert client.get(query).status_code in (302, 401)  # nobody logged in
@@ -198,7 +253,9 @@ def test_exports_follow_the_filters_and_need_a_login(logged_in):
         & (frame["created_at"] < datetime.fromisoformat(end))
     ]
     assert len(rows) == len(expected) > 0
-    assert {r["kind"] for r in rows} == {"fire"} and rows[0]["created_at"].endswith("+0800")
+    assert {r["kind"] for r in rows} == {"火情"} and rows[0]["created_at"].endswith("+0800")
+    assert all(r["id"].isdigit() and (r["worker_id"] == "" or r["worker_id"].isdigit()) for r in rows)
+    assert "'=1+2" in {r["category"] for r in rows}
     geo = json.loads(client.get(query.replace(".csv", ".geojson")).get_data(as_text=True))
     assert len(geo["features"]) == len(rows)
     assert geo["features"][0]["geometry"]["type"] == "Point"
