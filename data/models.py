@@ -29,7 +29,37 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 KINDS = ("fire", "police", "ticket", "alarm", "visit")
 MAP_KINDS = ("fire", "police", "ticket", "alarm")  # visits (bulk door-knocking) stay off the live map
-ROLES = ("operator", "supervisor", "worker", "admin")
+ROLES = ("operator", "supervisor", "worker", "admin", "staff")  # staff: a department's people
+# The case's stage between bodies (数字化城管: 立案 → 派遣 → 签收 → 处置 → 反馈 → 核查 → 结案), beside the
+# task status above, which follows the one person sent to the place.
+STAGES = (
+    "reported",
+    "verifying",
+    "filed",
+    "voided",
+    "dispatched",
+    "signed",
+    "in_progress",
+    "handled",
+    "closed",
+    "rework",
+    "returned",
+    "on_hold",
+)
+OPEN_STAGES = (
+    "reported",
+    "verifying",
+    "filed",
+    "dispatched",
+    "signed",
+    "in_progress",
+    "handled",
+    "rework",
+    "returned",
+    "on_hold",
+)
+# Stages in which a department holds the case (and its staff may act on it).
+DEPARTMENT_STAGES = ("dispatched", "signed", "in_progress", "handled", "rework", "on_hold")
 STATUSES = ("new", "assigned", "accepted", "on_site", "resolved", "closed", "declined", "cancelled", "reopened")
 OPEN_STATUSES = ("new", "assigned", "accepted", "on_site", "declined", "reopened")
 UNASSIGNED_STATUSES = ("new", "declined", "reopened")
@@ -99,12 +129,32 @@ class Grid(Base):
     geom: Mapped[shapely.MultiPolygon] = mapped_column(GeometryType("MULTIPOLYGON"))
 
 
+class Department(Base):
+    """A body that handles cases (城管局, 市场监管局, 交警大队, 派出所, 街道办 …): a tree of up to three levels,
+    each with a jurisdiction and the categories it handles."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(32), default="")
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # None: the whole city (a city bureau); otherwise the area it answers for.
+    jurisdiction: Mapped[shapely.MultiPolygon | None] = mapped_column(GeometryType("MULTIPOLYGON"))
+    jurisdiction_m2: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     password_hash: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -161,9 +211,24 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     report_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The case between bodies: who owns it, at which stage, why it went there, and the stage's clock.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16), default="filed", server_default="filed")
+    routing: Mapped[str | None] = mapped_column(Text)
+    stage_at: Mapped[datetime | None] = mapped_column(DateTime)
+    stage_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    held_stage: Mapped[str | None] = mapped_column(String(16))
+    urged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    urge_note: Mapped[str | None] = mapped_column(Text)
+    urge_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    extension_until: Mapped[datetime | None] = mapped_column(DateTime)  # asked for, not yet decided
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    rework_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    return_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_incidents_status_kind", "status", "kind"),
+        Index("ix_incidents_stage_department", "stage", "department_id"),
         Index("ix_incidents_lat_lon", "lat", "lon"),
         Index("ix_incidents_created_at", "created_at"),
         Index("ix_incidents_updated_at", "updated_at"),
@@ -408,3 +473,5 @@ class RuleWatch(Base):
 
 
 SPATIAL_INDEXES = {"grids": "geom", "roads": "geom", "parking_segments": "geom"}
+# Made by later migrations (the first one cannot index tables it does not create).
+LATER_SPATIAL_INDEXES = {"departments": "jurisdiction"}
