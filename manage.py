@@ -10,6 +10,7 @@ import threading
 
 from config import Config, ConfigError
 from data.demo import import_grids, seed_demo
+from data.models import ROLES
 from data.runtime import open_store
 from geo.grid_import import GridImportError, read_grid_file
 from ops.accounts import create_token, create_user
@@ -57,8 +58,9 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
 
 
 def _user(config: Config, args: argparse.Namespace) -> int:
-    uid = create_user(open_store(config), args.username, args.role, args.name or "", args.password)
-    print(f"user {args.username} ({args.role}) id {uid}")
+    uid = create_user(open_store(config), args.username, args.role, args.name or "", args.password, args.department)
+    where = f", department {args.department}" if args.department is not None else ""
+    print(f"user {args.username} ({args.role}{where}) id {uid}")
     return 0
 
 
@@ -94,7 +96,8 @@ def parser() -> argparse.ArgumentParser:
     sim.set_defaults(run=_simulate)
     usr = sub.add_parser("create-user", help="create a user")
     usr.add_argument("username")
-    usr.add_argument("role", choices=["operator", "supervisor", "worker", "admin"])
+    usr.add_argument("role", choices=list(ROLES))
+    usr.add_argument("--department", type=int, help="a department's staff: the department id (role staff)")
     usr.add_argument("--name")
     usr.add_argument("--password")
     usr.set_defaults(run=_user)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from data.models import ROLES, ApiToken, User, utcnow
+from data.models import ROLES, ApiToken, Department, User, utcnow
 from data.store import Store, record_event
 from ops.errors import Invalid, Unauthorized
 
@@ -21,6 +21,7 @@ class Actor:
     user_id: int | None
     name: str
     role: str
+    department_id: int | None = None  # staff of a department act for it (and the departments below it)
 
 
 SYSTEM = Actor(user_id=None, name="system", role="admin")
@@ -30,18 +31,30 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(store: Store, username: str, role: str, display_name: str = "", password: str | None = None) -> int:
-    """Create a user with a role; return its id."""
+def create_user(
+    store: Store,
+    username: str,
+    role: str,
+    display_name: str = "",
+    password: str | None = None,
+    department_id: int | None = None,
+) -> int:
+    """Create a user with a role (a department's staff: role ``staff`` and its department); return its id."""
     if role not in ROLES:
         raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", field="role")
+    if (role == "staff") != (department_id is not None):
+        raise Invalid("a department's staff (role staff) and only they belong to a department", field="department")
     with store.transaction() as s:
         if s.scalar(select(User.id).where(User.username == username)) is not None:
             raise Invalid(f"user {username!r} exists already", field="username")
+        if department_id is not None and s.get(Department, department_id) is None:
+            raise Invalid(f"department {department_id} does not exist", field="department")
         user = User(
             username=username,
             role=role,
             display_name=display_name or username,
             password_hash=generate_password_hash(password) if password else None,
+            department_id=department_id,
         )
         s.add(user)
         s.flush()
@@ -77,13 +90,13 @@ def actor_for_token(store: Store, token: str | None) -> Actor:
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
     with store.read() as s:
         row = s.execute(
-            select(User.id, User.username, User.role)
+            select(User.id, User.username, User.role, User.department_id)
             .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
         ).first()
     if row is None:
         raise Unauthorized("unknown or revoked token")
-    return Actor(user_id=row.id, name=row.username, role=row.role)
+    return Actor(user_id=row.id, name=row.username, role=row.role, department_id=row.department_id)
 
 
 def revoke_token(store: Store, token: str) -> None:
@@ -102,7 +115,7 @@ def check_password(store: Store, username: str, password: str) -> Actor:
         user = s.scalar(select(User).where(User.username == username))
     if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
         raise Unauthorized("wrong username or password")
-    return Actor(user_id=user.id, name=user.username, role=user.role)
+    return Actor(user_id=user.id, name=user.username, role=user.role, department_id=user.department_id)
 
 
 def actor_for_user(store: Store, user_id: int | None) -> Actor | None:
@@ -111,7 +124,9 @@ def actor_for_user(store: Store, user_id: int | None) -> Actor | None:
         return None
     with store.read() as s:
         user = s.get(User, user_id)
-    return Actor(user_id=user.id, name=user.username, role=user.role) if user else None
+    if user is None:
+        return None
+    return Actor(user_id=user.id, name=user.username, role=user.role, department_id=user.department_id)
 
 
 def shared_secret(store: Store, name: str = "session_key") -> str:

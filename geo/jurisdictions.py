@@ -1,0 +1,94 @@
+"""Which bodies answer for a place: an STRtree over departments' jurisdictions, queried for many
+points at once. A body with no jurisdiction answers for the whole city. Among the bodies that handle
+a category at a point, the most specific wins: the smallest jurisdiction, then the deeper level,
+then the lower id, so a point on a shared edge (covered by both neighbours) gets one owner, always
+the same one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from geo.crs import to_metres
+
+CITY_WIDE = np.inf  # the "area" of a body without a jurisdiction: it loses to any body with one
+
+
+@dataclass(frozen=True)
+class Body:
+    id: int
+    categories: frozenset[str]
+    level: int
+    jurisdiction: shapely.Geometry | None
+    area_m2: float | None
+
+
+class JurisdictionIndex:
+    """Bodies by category and place; ``owners()`` answers a batch with one tree query."""
+
+    def __init__(self, bodies: Sequence[Body]):
+        self.bodies = list(bodies)
+        self.ids = np.array([b.id for b in self.bodies], dtype=np.int64)
+        area = np.array([CITY_WIDE if b.jurisdiction is None else (b.area_m2 or 0.0) for b in self.bodies])
+        # One rank per body: lower is more specific. Smallest area, deeper level, lower id.
+        order = np.lexsort((self.ids, -np.array([b.level for b in self.bodies], dtype=np.int64), area))
+        self.rank = np.empty(len(self.bodies), dtype=np.int64)
+        self.rank[order] = np.arange(len(self.bodies))
+        self.categories = sorted({c for b in self.bodies for c in b.categories})
+        self._cat = {c: i for i, c in enumerate(self.categories)}
+        # handles[c, b]: body b takes category c.
+        self.handles = np.zeros((len(self.categories) + 1, len(self.bodies)), dtype=bool)
+        for j, b in enumerate(self.bodies):
+            for c in b.categories:
+                self.handles[self._cat[c], j] = True
+        placed = [j for j, b in enumerate(self.bodies) if b.jurisdiction is not None]
+        self._placed = np.array(placed, dtype=np.int64)
+        shapes = np.array([self.bodies[j].jurisdiction for j in placed], dtype=object)
+        shapely.prepare(shapes)
+        self._tree = shapely.STRtree(shapes)
+        self._city_wide = np.array([j for j, b in enumerate(self.bodies) if b.jurisdiction is None], dtype=np.int64)
+
+    def category_code(self, categories: Sequence[str]) -> np.ndarray:
+        """Each category's row in ``handles`` (a last, empty row for a category nobody takes)."""
+        none = len(self.categories)
+        return np.array([self._cat.get(c, none) for c in categories], dtype=np.int64)
+
+    def owners(self, lon: np.ndarray, lat: np.ndarray, categories: Sequence[str]) -> np.ndarray:
+        """The owning body's position in ``bodies`` for each point (-1: nobody handles it there)."""
+        n = len(lon)
+        best = np.full(n, -1, dtype=np.int64)
+        if not len(self.bodies) or not n:
+            return best
+        cat = self.category_code(categories)
+        points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        pt, geo = self._tree.query(points, predicate="intersects")  # covers the edge: both neighbours
+        body = self._placed[geo]
+        if len(self._city_wide):
+            pt = np.concatenate([pt, np.repeat(np.arange(n), len(self._city_wide))])
+            body = np.concatenate([body, np.tile(self._city_wide, n)])
+        keep = self.handles[cat[pt], body]
+        pt, body = pt[keep], body[keep]
+        if not len(pt):
+            return best
+        order = np.lexsort((self.rank[body], pt))
+        pt, body = pt[order], body[order]
+        first = np.ones(len(pt), dtype=bool)
+        first[1:] = pt[1:] != pt[:-1]
+        best[pt[first]] = body[first]
+        return best
+
+    def candidates(self, lon: float, lat: float, category: str) -> list[int]:
+        """Every body that takes ``category`` at the point, most specific first (positions in ``bodies``)."""
+        point = shapely.Point(lon, lat)
+        found = [int(self._placed[g]) for g in self._tree.query(point, predicate="intersects")]
+        found += self._city_wide.tolist()
+        code = self.category_code([category])[0]
+        return sorted((j for j in found if self.handles[code, j]), key=lambda j: int(self.rank[j]))
+
+
+def area_m2(shape: shapely.Geometry) -> float:
+    """Area in square metres (UTM 48N), never in square degrees."""
+    return float(shapely.area(shapely.transform(shape, lambda xy: np.column_stack(to_metres(xy[:, 0], xy[:, 1])))))

@@ -1,0 +1,537 @@
+"""A case between bodies: 立案 → 派遣 → 签收 → 处置 → 反馈 → 核查 → 结案, and the hand-offs between them.
+
+reported → verifying (a grid worker checks a citizen's report on site) → filed, or voided by a
+supervisor → dispatched (to the department routing chose, or one a dispatcher picks) → signed (the
+department acknowledges; its handling clock starts) → in progress (its staff or grid workers take it
+as tasks, as today) → handled (with a note) → checked on site: closed, or rework (back to the same
+department, counted). Hand-offs: return (回退, reason required; the case waits for a dispatcher to
+send it on, 转派, or back), extension (延期, asked before the deadline, decided by a dispatcher), hold
+/ resume (挂账 / 缓办), escalate (上报 to the parent department), urge (督办, a flag with a note and a
+deadline). After closing, the citizen's callback (回访) may reopen it.
+
+Every move is one transaction: a conditional UPDATE on the stage it starts from (and the owner it was
+seen with), so of two conflicting hand-offs exactly one wins and the other is told the stage it met;
+and an event row with the action code, actor, departments, reason and the new stage's deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from data.models import OPEN_STAGES, Department, Event, Incident, Worker, utcnow
+from data.store import Store, record_event
+from ops.accounts import Actor
+from ops.errors import Conflict, Forbidden, Invalid, NotFound
+from ops.routing import Decision, Router
+
+COMMAND = ("operator", "supervisor", "admin")  # the command centre: dispatchers and their leads
+SUPERVISE = ("supervisor", "admin")
+REASON_LIMIT = 2000
+
+# The action code of every move, as the event log keeps it (the evaluation counts these).
+CODES = {
+    "verify": 110,
+    "file": 100,
+    "void": 814,
+    "dispatch": 600,
+    "redispatch": 610,
+    "sign": 620,
+    "return": 626,
+    "escalate": 630,
+    "start": 640,
+    "handled": 700,
+    "check_passed": 710,
+    "check_failed": 720,
+    "extend": 606,
+    "extension_granted": 607,
+    "extension_refused": 608,
+    "hold": 810,
+    "resume": 811,
+    "urge": 900,
+    "callback_satisfied": 800,
+    "callback_reopened": 850,
+}
+
+# Where each move may start. A move from any other stage is refused, naming the stage it met.
+FROM: dict[str, tuple[str, ...]] = {
+    "verify": ("reported", "verifying"),
+    "file": ("reported", "verifying"),
+    "void": ("reported", "verifying", "filed", "returned"),
+    "dispatch": ("filed", "returned"),
+    "sign": ("dispatched",),
+    "start": ("signed", "rework"),
+    "return": ("dispatched", "signed"),
+    "escalate": ("dispatched", "signed", "in_progress", "rework"),
+    "handled": ("signed", "in_progress", "rework"),
+    "check": ("handled",),
+    "extend": ("signed", "in_progress", "rework"),
+    "extension": ("signed", "in_progress", "rework"),
+    "hold": ("dispatched", "signed", "in_progress", "rework"),
+    "resume": ("on_hold",),
+    "urge": OPEN_STAGES,
+    "callback": ("closed",),
+}
+ACTIONS = tuple(FROM)
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long each stage may take: (amount, unit) by stage, with overrides by category and urgency.
+
+    Units are those of ``ops.working_time``: "minutes" (calendar time, for emergencies) or
+    "working_minutes" / "working_hours" / "working_days". ``due`` turns one into a time.
+    """
+
+    due: Callable[[datetime, int, str], datetime]
+    by_stage: dict[str, tuple[int, str]]
+    by_category: dict[str, tuple[int, str]]  # handling time of a category (signed → handled)
+    urgent: dict[str, tuple[int, str]]  # priority 1 (risk to life or property), by stage
+
+    def of(self, stage: str, category: str, priority: int, start: datetime) -> datetime | None:
+        limit = None
+        if priority == 1:
+            limit = self.urgent.get(stage)
+        if limit is None and stage in ("signed", "in_progress", "rework"):
+            limit = self.by_category.get(category)
+        if limit is None:
+            limit = self.by_stage.get(stage)
+        return self.due(start, *limit) if limit else None
+
+
+def calendar_time(start: datetime, amount: int, unit: str) -> datetime:
+    """Every unit read as calendar time: for tests and for a city that counts no working hours."""
+    scale = {"minutes": 1, "working_minutes": 1, "working_hours": 60, "working_days": 1440}[unit]
+    return start + timedelta(minutes=amount * scale)
+
+
+# Defaults from local rules (see DOMAIN notes in docs/): filing and dispatch within 1 working hour, a
+# department signs within 1 working day (15 minutes for a risk to life), handling by category, the
+# on-site check within 1 working day.
+DEFAULT_BY_STAGE = {
+    "reported": (1, "working_hours"),
+    "verifying": (1, "working_hours"),
+    "filed": (1, "working_hours"),
+    "returned": (1, "working_hours"),
+    "dispatched": (1, "working_days"),
+    "signed": (1, "working_days"),
+    "in_progress": (1, "working_days"),
+    "rework": (1, "working_days"),
+    "handled": (1, "working_days"),
+}
+DEFAULT_BY_CATEGORY = {
+    "垃圾清运": (4, "working_hours"),
+    "环境卫生": (5, "working_hours"),
+    "占道经营": (2, "working_hours"),
+    "路灯故障": (2, "working_days"),
+    "道路破损": (3, "working_days"),
+    "供水供电": (30, "minutes"),
+    "政策咨询": (5, "working_days"),
+    "违章停车": (1, "working_hours"),
+}
+DEFAULT_URGENT = {"dispatched": (15, "minutes"), "signed": (2, "working_hours"), "in_progress": (2, "working_hours")}
+
+
+def default_deadlines(due: Callable[[datetime, int, str], datetime] = calendar_time) -> Deadlines:
+    return Deadlines(due, dict(DEFAULT_BY_STAGE), dict(DEFAULT_BY_CATEGORY), dict(DEFAULT_URGENT))
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The case as a move found it (what its conditional UPDATE holds it to)."""
+
+    id: int
+    stage: str
+    department_id: int | None
+    category: str
+    priority: int
+    grid_id: int | None
+    held_stage: str | None
+    stage_due_at: datetime | None
+    extension_until: datetime | None
+
+
+def _seen(s: Session, incident_id: int) -> Seen:
+    row = s.execute(
+        select(
+            Incident.id,
+            Incident.stage,
+            Incident.department_id,
+            Incident.category,
+            Incident.priority,
+            Incident.grid_id,
+            Incident.held_stage,
+            Incident.stage_due_at,
+            Incident.extension_until,
+        ).where(Incident.id == incident_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return Seen(*row)
+
+
+def _ancestors(s: Session, department_id: int | None) -> list[int]:
+    out, at = [], department_id
+    while at is not None and at not in out:
+        out.append(at)
+        at = s.scalar(select(Department.parent_id).where(Department.id == at))
+    return out
+
+
+def owns(s: Session, actor: Actor, department_id: int | None) -> bool:
+    """Staff act for their department and every department below it."""
+    return actor.department_id is not None and actor.department_id in _ancestors(s, department_id)
+
+
+def _may(s: Session, actor: Actor, action: str, case: Seen) -> None:
+    """Who may make each move; ``Forbidden`` otherwise (a department that does not own the case: 403)."""
+    if actor.role == "admin":
+        return
+    department = action in ("sign", "start", "return", "escalate", "handled", "extend", "hold", "resume")
+    if action in ("void", "urge"):
+        ok = actor.role in SUPERVISE
+    elif action in ("file", "dispatch", "extension", "callback"):
+        ok = actor.role in COMMAND
+    elif action in ("verify", "check"):
+        ok = actor.role in COMMAND or (actor.role == "worker" and _works_in(s, actor, case.grid_id))
+    elif department:
+        ok = actor.role == "staff" and owns(s, actor, case.department_id)
+        if actor.role in COMMAND and action in ("hold", "resume"):
+            ok = True  # a dispatcher may put a case on hold (疑难缓办) and take it off again
+    else:
+        ok = False
+    if not ok:
+        raise Forbidden(f"{actor.name} may not {action} case {case.id}", action=action)
+
+
+def _works_in(s: Session, actor: Actor, grid_id: int | None) -> bool:
+    if actor.user_id is None or grid_id is None:
+        return False
+    mine = s.scalar(select(Worker.grid_id).where(Worker.user_id == actor.user_id))
+    return mine == grid_id
+
+
+def _reason(text: Any, required: bool, what: str, field: str = "reason") -> str:
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise Invalid(f"{field} must be text", field=field)
+    text = text.strip()
+    if required and not text:
+        raise Invalid(f"{what} needs a {field}", field=field)
+    if len(text) > REASON_LIMIT:
+        raise Invalid(f"{field} is longer than {REASON_LIMIT} characters", field=field)
+    return text
+
+
+@dataclass
+class Cases:
+    """The case rules over one store: its router and its deadlines."""
+
+    store: Store
+    router: Router
+    deadlines: Deadlines
+
+    def _move(
+        self,
+        s: Session,
+        actor: Actor,
+        case: Seen,
+        action: str,
+        to: str,
+        code_name: str | None = None,
+        department_id: int | None | bool = False,
+        reason: str = "",
+        extra: dict[str, Any] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One conditional UPDATE from the stage (and owner) the case was seen with, and its event."""
+        now = utcnow()
+        owner = case.department_id if department_id is False else department_id
+        changes: dict[str, Any] = {"stage": to, "department_id": owner, "updated_at": now}
+        if to != case.stage:  # a new stage starts its own clock
+            changes.update(stage_at=now, stage_due_at=self.deadlines.of(to, case.category, case.priority, now))
+        changes.update(values or {})
+        won = s.execute(
+            update(Incident)
+            .where(
+                Incident.id == case.id,
+                Incident.stage == case.stage,
+                Incident.department_id.is_(None)
+                if case.department_id is None
+                else Incident.department_id == case.department_id,
+            )
+            .values(**changes)
+        ).rowcount
+        if not won:
+            raise _conflict(s, case.id, action)
+        due = changes["stage_due_at"] if "stage_due_at" in changes else case.stage_due_at
+        data = {
+            "code": CODES[code_name or action],
+            "action": code_name or action,
+            "from": case.stage,
+            "to": to,
+            "from_department": case.department_id,
+            "to_department": owner,
+            "due": due.isoformat(timespec="seconds") + "Z" if due else None,
+            **({"reason": reason} if reason else {}),
+            **(extra or {}),
+        }
+        record_event(s, f"case.{code_name or action}", "incident", case.id, actor.name, data)
+        return {"id": case.id, "stage": to, "department_id": owner, "stage_due_at": due}
+
+    def act(self, actor: Actor, incident_id: int, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Make one move on a case; return its new stage, owner and deadline."""
+        if action not in FROM:
+            raise NotFound(f"unknown case action {action!r}", field="action")
+        body = body or {}
+        with self.store.transaction() as s:
+            case = _seen(s, incident_id)
+            _may(s, actor, action, case)
+            if case.stage not in FROM[action]:
+                raise _conflict(s, incident_id, action)
+            return getattr(self, f"_{action}")(s, actor, case, body)
+
+    # --- the moves ------------------------------------------------------------------------------------
+
+    def _verify(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        valid = body.get("valid", True)
+        if not isinstance(valid, bool):
+            raise Invalid("valid must be true or false", field="valid")
+        note = _reason(body.get("note"), required=not valid, what="an invalid report", field="note")
+        if not valid:
+            # The report does not hold on site: it waits in verifying for a supervisor to void it.
+            return self._move(s, actor, case, "verify", "verifying", extra={"valid": False, "note": note}, values={})
+        self._move(s, actor, case, "verify", "filed", extra={"valid": True, "note": note})
+        return self._file_and_route(s, actor, _seen(s, case.id))
+
+    def _file(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        self._move(s, actor, case, "file", "filed", reason=_reason(body.get("note"), False, "filing", "note"))
+        return self._file_and_route(s, actor, _seen(s, case.id))
+
+    def _file_and_route(self, s: Session, actor: Actor, case: Seen) -> dict[str, Any]:
+        """A filed case goes to the department routing finds; with none, it waits in "no owner"."""
+        lon, lat = s.execute(select(Incident.lon, Incident.lat).where(Incident.id == case.id)).one()
+        decision = self.router.route(case.category, lon, lat)
+        s.execute(update(Incident).where(Incident.id == case.id).values(routing=decision.stored()))
+        if decision.department_id is None:
+            return {"id": case.id, "stage": "filed", "department_id": None, "stage_due_at": case.stage_due_at}
+        return self._move(
+            s, actor, case, "dispatch", "dispatched", department_id=decision.department_id, extra={"auto": True}
+        )
+
+    def _void(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        return self._move(s, actor, case, "void", "voided", reason=_reason(body.get("reason"), True, "voiding"))
+
+    def _dispatch(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        target = body.get("department_id")
+        if isinstance(target, bool) or not isinstance(target, int):
+            raise Invalid("department_id must be a department id", field="department_id")
+        if s.get(Department, target) is None:
+            raise NotFound(f"department {target} does not exist", field="department_id")
+        code = "redispatch" if case.stage == "returned" else "dispatch"
+        routing = {"key": "routing.chosen", "department": s.get(Department, target).name, "by": actor.name}
+        self._move(
+            s,
+            actor,
+            case,
+            "dispatch",
+            "dispatched",
+            code_name=code,
+            department_id=target,
+            reason=_reason(body.get("reason"), False, "dispatching"),
+            extra={"same_department": target == _returned_from(s, case.id)} if code == "redispatch" else None,
+        )
+        s.execute(update(Incident).where(Incident.id == case.id).values(routing=Decision(target, routing).stored()))
+        return {
+            "id": case.id,
+            "stage": "dispatched",
+            "department_id": target,
+            "stage_due_at": _seen(s, case.id).stage_due_at,
+        }
+
+    def _sign(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        return self._move(s, actor, case, "sign", "signed")
+
+    def _start(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        return self._move(s, actor, case, "start", "in_progress")
+
+    def _return(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        reason = _reason(body.get("reason"), True, "a return")
+        # The case stays tied to the body that returned it until a dispatcher sends it on (转派) or back.
+        return self._move(
+            s,
+            actor,
+            case,
+            "return",
+            "returned",
+            department_id=None,
+            reason=reason,
+            values={"return_count": Incident.return_count + 1},
+            extra={"returned_by": case.department_id},
+        )
+
+    def _escalate(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        reason = _reason(body.get("reason"), True, "an escalation")
+        parent = s.scalar(select(Department.parent_id).where(Department.id == case.department_id))
+        if parent is None:
+            raise Conflict(f"case {case.id} is with a top-level department: nobody to escalate to", stage=case.stage)
+        return self._move(s, actor, case, "escalate", "dispatched", department_id=parent, reason=reason)
+
+    def _handled(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        note = _reason(body.get("note"), True, "handling feedback", field="note")
+        return self._move(s, actor, case, "handled", "handled", reason=note)
+
+    def _check(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        passed = body.get("passed")
+        if not isinstance(passed, bool):
+            raise Invalid("passed must be true or false", field="passed")
+        note = _reason(body.get("note"), required=not passed, what="a failed check", field="note")
+        if passed:
+            return self._move(
+                s,
+                actor,
+                case,
+                "check",
+                "closed",
+                code_name="check_passed",
+                reason=note,
+                values={"closed_at": utcnow(), "status": "closed"},
+            )
+        return self._move(
+            s,
+            actor,
+            case,
+            "check",
+            "rework",
+            code_name="check_failed",
+            reason=note,
+            values={"rework_count": Incident.rework_count + 1},
+        )
+
+    def _extend(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        until = _time(body.get("until"), "until")
+        reason = _reason(body.get("reason"), True, "an extension")
+        now = utcnow()
+        if case.stage_due_at is not None and now >= case.stage_due_at:
+            raise Conflict(
+                f"case {case.id} is already past its deadline: an extension is asked before it", stage=case.stage
+            )
+        if case.stage_due_at is not None and until <= case.stage_due_at:
+            raise Invalid("until must be later than the current deadline", field="until")
+        if case.extension_until is not None:
+            raise Conflict(f"case {case.id} already waits for a decision on an extension", stage=case.stage)
+        return self._move(
+            s,
+            actor,
+            case,
+            "extend",
+            case.stage,
+            reason=reason,
+            values={"extension_until": until, "extension_reason": reason},
+            extra={"until": until.isoformat(timespec="seconds") + "Z"},
+        )
+
+    def _extension(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        approve = body.get("approve")
+        if not isinstance(approve, bool):
+            raise Invalid("approve must be true or false", field="approve")
+        if case.extension_until is None:
+            raise Conflict(f"case {case.id} has no extension waiting for a decision", stage=case.stage)
+        note = _reason(body.get("note"), required=not approve, what="a refusal", field="note")
+        values: dict[str, Any] = {"extension_until": None, "extension_reason": None}
+        if approve:
+            values["stage_due_at"] = case.extension_until
+        return self._move(
+            s,
+            actor,
+            case,
+            "extension",
+            case.stage,
+            code_name="extension_granted" if approve else "extension_refused",
+            reason=note,
+            values=values,
+            extra={"until": case.extension_until.isoformat(timespec="seconds") + "Z"},
+        )
+
+    def _hold(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        reason = _reason(body.get("reason"), True, "a hold")
+        return self._move(s, actor, case, "hold", "on_hold", reason=reason, values={"held_stage": case.stage})
+
+    def _resume(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        reason = _reason(body.get("reason"), False, "resuming")
+        return self._move(
+            s, actor, case, "resume", case.held_stage or "signed", reason=reason, values={"held_stage": None}
+        )
+
+    def _urge(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        note = _reason(body.get("note"), True, "an urge", field="note")
+        until = _time(body["until"], "until") if body.get("until") is not None else None
+        now = utcnow()
+        return self._move(
+            s,
+            actor,
+            case,
+            "urge",
+            case.stage,
+            reason=note,
+            values={"urged_at": now, "urge_note": note, "urge_due_at": until},
+        )
+
+    def _callback(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+        satisfied = body.get("satisfied")
+        if not isinstance(satisfied, bool):
+            raise Invalid("satisfied must be true or false", field="satisfied")
+        note = _reason(body.get("note"), required=not satisfied, what="an unsatisfied callback", field="note")
+        if satisfied:
+            return self._move(
+                s, actor, case, "callback", "closed", code_name="callback_satisfied", reason=note, values={}
+            )
+        return self._move(
+            s,
+            actor,
+            case,
+            "callback",
+            "rework",
+            code_name="callback_reopened",
+            reason=note,
+            values={"rework_count": Incident.rework_count + 1, "status": "reopened", "closed_at": None},
+        )
+
+
+def _returned_from(s: Session, incident_id: int) -> int | None:
+    data = s.scalar(
+        select(Event.data)
+        .where(Event.entity == "incident", Event.entity_id == incident_id, Event.kind == "case.return")
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    return (data or {}).get("returned_by")
+
+
+def _time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise Invalid(f"{field} must be an ISO 8601 time", field=field)
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"{field} must be an ISO 8601 time", field=field) from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    if not (datetime(2000, 1, 1) <= when <= datetime(2100, 1, 1)):
+        raise Invalid(f"{field} is out of range", field=field)
+    return when
+
+
+def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
+    row = s.execute(select(Incident.stage, Incident.department_id).where(Incident.id == incident_id)).first()
+    if row is None:
+        return NotFound(f"incident {incident_id} does not exist")
+    return Conflict(
+        f"case {incident_id} is {row.stage}; cannot {action}", stage=row.stage, department_id=row.department_id
+    )
