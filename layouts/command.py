@@ -11,6 +11,7 @@ import dash_mantine_components as dmc
 from dash import dcc, html
 
 from geo.layers import LAYER_TRACES
+from layouts.alerts import alert_banner
 from layouts.i18n import Text, local
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 
@@ -402,6 +403,7 @@ def layout(
             dcc.Store(id=CommandIds.SELECTION, data=[]),
             dcc.Store(id=CommandIds.VIEW),
             dcc.Store(id=CommandIds.DIGESTS, data={}),
+            alert_banner(t, cursor),
         ],
         className="command",
     )
