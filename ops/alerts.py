@@ -32,7 +32,7 @@ class Alert:
 
 def urgent_since(store: Store, actor: Actor, cursor: int, latest: int) -> list[Alert]:
     """Open fires and priority-1 items created or raised to priority 1 after ``cursor`` (up to
-    ``latest``), newest first; only dispatchers (the command page's people) are shown them."""
+    ``latest``), the most recent event first; only dispatchers (the command page's people) see them."""
     require_dispatcher(actor, "see alerts")
     if latest <= cursor:
         return []
@@ -43,22 +43,21 @@ def urgent_since(store: Store, actor: Actor, cursor: int, latest: int) -> list[A
             .where(Event.id > since, Event.id <= latest, Event.kind.in_(ALERT_EVENTS))
             .order_by(Event.id)
         ).all()
-        ids: set[int] = set()
-        for ev in events:
+        order: dict[int, int] = {}  # item id -> position of its latest alerting event
+        for n, ev in enumerate(events):
             data = ev.data or {}
             if ev.kind == "incident.created":
-                ids.update(int(i) for i in data.get("ids", []))
+                order.update((int(i), n) for i in data.get("ids", []))
             elif data.get("to") == 1 and ev.entity_id is not None:
-                ids.add(int(ev.entity_id))
-        if not ids:
+                order[int(ev.entity_id)] = n
+        if not order:
             return []
         rows = s.execute(
-            select(Incident.id, Incident.kind, Incident.title, Incident.priority, Incident.grid_id)
-            .where(
-                Incident.id.in_(sorted(ids)),
+            select(Incident.id, Incident.kind, Incident.title, Incident.priority, Incident.grid_id).where(
+                Incident.id.in_(sorted(order)),
                 Incident.status.in_(OPEN_STATUSES),
                 or_(Incident.kind == "fire", Incident.priority == 1),
             )
-            .order_by(Incident.id.desc())
         ).all()
+    rows = sorted(rows, key=lambda r: (order[r.id], r.id), reverse=True)
     return [Alert(r.id, r.kind, r.title, r.priority, r.grid_id) for r in rows]
