@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import map_assets, media, open311, openapi, review_export, session
 from api.v1 import create_blueprint
+from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
 from callbacks import review as review_callbacks
 from callbacks import rules as rules_callbacks
@@ -80,6 +81,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     shell_callbacks.register(app, rt, t)
     command_callbacks.register(app, rt, t)
     command_callbacks.register_push(app, rt, t, JobBoard())
+    alert_callbacks.register(app, rt, t)
     worker_callbacks.register(app, rt, t)
     review_callbacks.register(app, rt, t)
     rules_callbacks.register(app, rt, t)

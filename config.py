@@ -123,6 +123,8 @@ class Config:
     rules_file: str = str(RULES_FILE)
     rules_seconds: float = 10.0
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
+    alerts: bool = True  # the wall's banner for a new fire or priority-1 item
+    alert_sound: bool = False  # and a tone with it
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
@@ -159,6 +161,8 @@ class Config:
             rules_file=env.get("ONEMAP_RULES_FILE") or cls.rules_file,
             rules_seconds=_float(env, "ONEMAP_RULES_SECONDS", cls.rules_seconds, 1.0, 3600.0),
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
+            alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
+            alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -13,6 +13,7 @@ from dash import dcc, html
 from data.models import ACTIVE_TASK_STATUSES as ACTIVE_ITEM_STATUSES
 from data.models import MAP_KINDS, OPEN_STATUSES
 from geo.layers import LAYER_TRACES
+from layouts.alerts import alert_banner
 from layouts.i18n import Text, local
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 
@@ -571,6 +572,7 @@ def layout(
             dcc.Store(id=CommandIds.SELECTION, data=[]),
             dcc.Store(id=CommandIds.VIEW),
             dcc.Store(id=CommandIds.DIGESTS, data={}),
+            alert_banner(t, cursor),
         ],
         className="command",
     )

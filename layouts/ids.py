@@ -159,3 +159,15 @@ class RulesIds(StrEnum):
     SAVE = "rules-save"
     RELOAD = "rules-reload"
     STATUS = "rules-status"
+
+
+class AlertIds(StrEnum):
+    """The wall's alert banner for a new fire or priority-1 item (``layouts/alerts.py``)."""
+
+    BANNER = "alert-banner"
+    OPEN = "alert-open"
+    DISMISS = "alert-dismiss"
+    ITEM = "alert-item"
+    CURSOR = "alert-cursor"
+    TONE = "alert-tone"
+    TONE_PLAYED = "alert-tone-played"

@@ -2,7 +2,10 @@
 alerts, device alarms, parking turnover, workers walking their grids and handling items.
 
 It is a source like any other: everything goes through the same ops/ functions as the API.
-Timestamps are real time; ``speed`` multiplies rates and shortens handling delays.
+Stored timestamps are real time. The simulator keeps its own clock, ``speed`` times faster than
+real time: it sets the hour of the day curve and when its operators and workers act. Every item
+waiting in the queue gets its turn (none is skipped for good, whatever its grid), so the backlog
+stays bounded however long the demo runs.
 """
 
 from __future__ import annotations
@@ -10,14 +13,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
 from sqlalchemy import select
 
-from config import Config
-from data.models import Grid, Incident, ParkingSpace, Task, Worker, utcnow
+from config import CITY_TIMEZONE, Config
+from data.models import (
+    ACTIVE_TASK_STATUSES,
+    UNASSIGNED_STATUSES,
+    Grid,
+    Incident,
+    ParkingSpace,
+    Task,
+    Worker,
+    utcnow,
+)
+from data.queries import worker_snapshot
 from data.store import Store
 from geo.crs import from_metres, to_metres
 from geo.grid_index import GridIndex
@@ -25,9 +41,11 @@ from ops import field, lifecycle, places
 from ops.accounts import Actor, shared_secret
 from ops.errors import OneMapError
 from ops.incidents import NewIncident, report
+from ops.suggestions import rank
 
 log = logging.getLogger(__name__)
 SIMULATOR = Actor(user_id=None, name="simulator", role="admin")
+CITY_TZ = ZoneInfo(CITY_TIMEZONE)
 
 DEMO_FLATS = 30
 PER_DAY = {"ticket": 3000.0, "fire": 150.0, "police": 600.0, "alarm": 60.0}
@@ -79,11 +97,27 @@ _HOURLY = np.array(
 )
 HOURLY_SHAPE = _HOURLY / _HOURLY.mean()  # mean 1: a day's total matches PER_DAY
 
+# Simulated seconds before an operator assigns a waiting item: (low, high) of a uniform draw.
+ASSIGN_S = (120.0, 360.0)
+URGENT_ASSIGN_S = (30.0, 90.0)  # fires and priority 1
+# One other item in five waits longer for an operator: the wall's queue is never empty by itself.
+WAITING_SHARE = 0.2
+WAITING_ASSIGN_S = (900.0, 2700.0)
+# Mean simulated seconds a worker takes to accept, to arrive and to resolve (drawn from 0.5 to 1.5 of it).
+TASK_S = {"assigned": 120.0, "accepted": 300.0, "on_site": 900.0}
+TASK_ACTION = {"assigned": "accept", "accepted": "arrive", "on_site": "resolve"}
+# Rows read per tick; every row gets its turn, so this bounds a tick's work, never who is served.
+QUEUE_LIMIT = 2000
+# A tick after a long pause (a suspended laptop) advances at most this many real seconds.
+MAX_TICK_S = 30.0
+
 
 @dataclass
 class TickStats:
     created: int = 0
-    handled: int = 0
+    handled: int = 0  # assignments and task actions
+    assigned: int = 0
+    resolved: int = 0
     parking: int = 0
     moved: int = 0
 
@@ -91,14 +125,17 @@ class TickStats:
 class Simulator:
     """Advance the city by one tick at a time; ``run`` loops until stopped."""
 
-    def __init__(self, store: Store, index: GridIndex, config: Config, seed: int | None = None):
+    def __init__(
+        self, store: Store, index: GridIndex, config: Config, seed: int | None = None, start: datetime | None = None
+    ):
         self.store = store
         self.index = index
         self.config = config
         self.speed = config.sim_speed
         self.rng = np.random.default_rng(config.seed if seed is None else seed)
-        self.sim_start = time.time()
-        self.real_start = time.monotonic()
+        self.now = start or utcnow()  # the simulated clock (naive UTC), moved on by each tick
+        # When the simulator acts next on an item waiting in the queue or on a task in one state.
+        self.due: dict[tuple[str, int, str], datetime] = {}
         with store.read() as s:
             grids = s.execute(select(Grid.id, Grid.population, Grid.geom).order_by(Grid.id)).all()
             self.space_ids = np.array(s.scalars(select(ParkingSpace.id)).all(), dtype=np.int64)
@@ -113,10 +150,9 @@ class Simulator:
         self.places: list[tuple[str, int]] = []  # (external id, registered occupants)
         self.access_seq = 0
 
-    def sim_hour(self, now_real: float) -> int:
-        """Hour of the simulated day (the simulated clock runs ``speed`` times faster)."""
-        elapsed = (now_real - self.real_start) * self.speed
-        return int(time.localtime(self.sim_start + elapsed).tm_hour)
+    def sim_hour(self) -> int:
+        """Hour of the simulated day on the city's clock."""
+        return self.now.replace(tzinfo=UTC).astimezone(CITY_TZ).hour
 
     def _points_in_grids(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         picks = self.rng.choice(len(self.grid_ids), n, p=self.grid_weight)
@@ -165,50 +201,69 @@ class Simulator:
                     )
         return items
 
-    def _handle(self) -> int:
-        """Operators and workers at work: assign, accept, arrive and resolve with realistic delays."""
-        now = utcnow()
-        handled = 0
+    def _is_due(self, key: tuple[str, int, str], delay_s: Callable[[], float], seen: set) -> bool:
+        """Whether the simulated clock has reached this step's time, drawn when the step is first seen."""
+        seen.add(key)
+        at = self.due.get(key)
+        if at is None:
+            at = self.due[key] = self.now + timedelta(seconds=delay_s())
+        return at <= self.now
+
+    def _assign_delay(self, kind: str, priority: int) -> float:
+        if kind == "fire" or priority == 1:
+            return float(self.rng.uniform(*URGENT_ASSIGN_S))
+        if self.rng.uniform() < WAITING_SHARE:
+            return float(self.rng.uniform(*WAITING_ASSIGN_S))
+        return float(self.rng.uniform(*ASSIGN_S))
+
+    def _handle(self, stats: TickStats) -> None:
+        """Operators and workers at work: assign, accept, arrive and resolve with realistic delays.
+
+        Operators take the oldest waiting items first and give each to its best-ranked worker
+        (own grid first, then nearest, lighter load first), as the detail panel suggests.
+        """
         with self.store.read() as s:
-            fresh = s.execute(
-                select(Incident.id, Incident.grid_id, Incident.created_at)
-                .where(Incident.status == "new", Incident.grid_id.is_not(None))
+            waiting = s.execute(
+                select(Incident.id, Incident.kind, Incident.priority, Incident.grid_id, Incident.lon, Incident.lat)
+                .where(Incident.status.in_(UNASSIGNED_STATUSES))
                 .order_by(Incident.id)
-                .limit(50)
+                .limit(QUEUE_LIMIT)
             ).all()
             tasks = s.execute(
-                select(Task.id, Task.status, Task.updated_at)
-                .where(Task.status.in_(("assigned", "accepted", "on_site")))
-                .limit(200)
+                select(Task.id, Task.status)
+                .where(Task.status.in_(ACTIVE_TASK_STATUSES))
+                .order_by(Task.id)
+                .limit(QUEUE_LIMIT)
             ).all()
-            workers = dict(
-                s.execute(
-                    select(Worker.grid_id, Worker.id).where(Worker.on_duty.is_(True)).order_by(Worker.id.desc())
-                ).all()
-            )
-        delay = {"new": 240.0, "assigned": 120.0, "accepted": 300.0, "on_site": 900.0}
-        for inc in fresh:
-            # One item in five waits for an operator: the queue never empties by itself.
-            if inc.id % 5 == 0 or (now - inc.created_at).total_seconds() * self.speed < delay["new"]:
-                continue
-            worker = workers.get(inc.grid_id)
-            if worker is None:
+        seen: set[tuple[str, int, str]] = set()
+        ready = []
+        for r in waiting:
+            if self._is_due(("item", r.id, ""), lambda r=r: self._assign_delay(r.kind, r.priority), seen):
+                ready.append(r)
+        snapshot = worker_snapshot(self.store) if ready else None
+        for inc in ready:
+            best = rank(snapshot, inc.lon, inc.lat, inc.grid_id, limit=1)
+            if not best:  # nobody on duty: the item stays due and is tried again next tick
                 continue
             try:
-                lifecycle.assign(self.store, SIMULATOR, inc.id, worker)
-                handled += 1
-            except OneMapError:
+                lifecycle.assign(self.store, SIMULATOR, inc.id, best[0].worker_id)
+            except OneMapError:  # someone else took it first
                 continue
-        action = {"assigned": "accept", "accepted": "arrive", "on_site": "resolve"}
+            stats.assigned += 1
+            snapshot.loads[np.searchsorted(snapshot.index.ids, best[0].worker_id)] += 1
         for t in tasks:
-            if (now - t.updated_at).total_seconds() * self.speed < delay[t.status] * self.rng.uniform(0.5, 1.5):
+            mean = TASK_S[t.status]
+            if not self._is_due(("task", t.id, t.status), lambda mean=mean: mean * self.rng.uniform(0.5, 1.5), seen):
                 continue
             try:
-                lifecycle.act_on_task(self.store, SIMULATOR, t.id, action[t.status])
-                handled += 1
-            except OneMapError:
+                lifecycle.act_on_task(self.store, SIMULATOR, t.id, TASK_ACTION[t.status])
+            except OneMapError:  # the worker's phone got there first
                 continue
-        return handled
+            stats.resolved += t.status == "on_site"
+            stats.handled += 1
+        stats.handled += stats.assigned
+        # Forget the steps that are done: what is no longer waiting or in that state.
+        self.due = {k: v for k, v in self.due.items() if k in seen}
 
     def _parking(self, dt: float) -> int:
         if not len(self.space_ids):
@@ -279,13 +334,17 @@ class Simulator:
         return len(places.ingest_access(self.store, SIMULATOR, {"events": events}, secret))
 
     def tick(self, dt: float, now_real: float | None = None) -> TickStats:
-        """Advance the city by ``dt`` real seconds."""
+        """Advance the city by ``dt`` real seconds (``dt * speed`` on the simulated clock).
+
+        ``now_real`` (monotonic seconds) paces only how often workers' positions are sent.
+        """
         now_real = time.monotonic() if now_real is None else now_real
+        self.now += timedelta(seconds=dt * self.speed)
         stats = TickStats()
-        items = self._new_items(dt, self.sim_hour(now_real))
+        items = self._new_items(dt, self.sim_hour())
         if items:
             stats.created = len(report(self.store, self.index, SIMULATOR, items, self.config.sla_minutes))
-        stats.handled = self._handle()
+        self._handle(stats)
         stats.parking = self._parking(dt)
         self._doors(dt)
         if now_real - self.last_move >= 10.0:
@@ -294,11 +353,17 @@ class Simulator:
         return stats
 
     def run(self, stop: threading.Event) -> None:
-        """Tick every ``sim_tick_seconds`` until ``stop`` is set; a failed tick is logged, not fatal."""
-        dt = self.config.sim_tick_seconds
-        while not stop.wait(dt):
+        """Tick every ``sim_tick_seconds`` until ``stop`` is set; a failed tick is logged, not fatal.
+
+        Each tick advances by the real time since the last one, so a slow tick (a busy machine)
+        does not slow the simulated day down.
+        """
+        last = time.monotonic()
+        while not stop.wait(self.config.sim_tick_seconds):
+            now = time.monotonic()
+            dt, last = min(now - last, MAX_TICK_S), now
             try:
-                self.tick(dt)
+                self.tick(dt, now)
             except Exception:  # the demo must keep living through a transient store error
                 log.exception("simulator tick failed")
 

@@ -28,7 +28,9 @@ def running_app(log_path: Path, **env: str) -> Iterator[str]:
     """`python app.py` with ONEMAP_* overrides; yields its base URL once health answers."""
     port = free_port()
     # Two days of demo history unless a test asks for more: enough to look real, quick to seed.
-    full_env = {**os.environ, "ONEMAP_PORT": str(port), "ONEMAP_HISTORY_DAYS": "2", **env}
+    # No alert banner unless a test asks for it: it would cover what other tests click.
+    defaults = {"ONEMAP_HISTORY_DAYS": "2", "ONEMAP_ALERTS": "0", "ONEMAP_ALERT_SOUND": "0"}
+    full_env = {**os.environ, "ONEMAP_PORT": str(port), **defaults, **env}
     if "ONEMAP_REDIS_URL" not in env:
         full_env.pop("ONEMAP_REDIS_URL", None)
     with open(log_path, "w") as log:
