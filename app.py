@@ -30,7 +30,9 @@ from data.runtime import Runtime, build_runtime, open_store
 from layouts import command, review, rules, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
+from ops.cases import Cases, default_deadlines
 from ops.jobs import JobBoard
+from ops.routing import Router
 
 log = logging.getLogger("onemap")
 
@@ -51,6 +53,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         ensure_bootstrap_token(store, config.bootstrap_token)
     t = Text(config.lang)
     rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")})
+    rt.cases = Cases(store, Router(store), default_deadlines())
 
     app = Dash(
         __name__,

@@ -18,14 +18,37 @@ from werkzeug.exceptions import HTTPException
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
 from data import queries
-from data.models import KINDS, STATUSES
+from data.models import KINDS, STAGES, STATUSES
 from data.runtime import Runtime
-from ops import bulk, lifecycle
+from layouts.i18n import Text
+from ops import bulk, departments, lifecycle, routing
 from ops.accounts import Actor, actor_for_token
-from ops.errors import Invalid, NotFound, OneMapError
+from ops.errors import Forbidden, Invalid, NotFound, OneMapError
 from ops.privacy import shown_incident
 from ops.suggestions import suggest
 
+# What each case move takes in its JSON body (the contract in docs/api.md).
+CASE_FIELDS: dict[str, set[str]] = {
+    "file": {"note"},
+    "verify": {"valid", "note"},
+    "void": {"reason"},
+    "dispatch": {"department_id", "reason"},
+    "sign": set(),
+    "start": set(),
+    "return": {"reason"},
+    "escalate": {"reason"},
+    "handled": {"note"},
+    "check": {"passed", "note"},
+    "extend": {"until", "reason"},
+    "extension": {"approve", "note"},
+    "hold": {"reason"},
+    "resume": {"reason"},
+    "urge": {"note", "until"},
+    "callback": {"satisfied", "note"},
+}
+CASE_REQUIRED = {"dispatch": {"department_id"}, "check": {"passed"}, "extend": {"until", "reason"}}
+CASE_ACTIONS = tuple(CASE_FIELDS)
+DEPARTMENT_FIELDS = {"code", "name", "parent_id", "kind", "categories", "jurisdiction", "districts"}
 MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1
 
@@ -128,11 +151,21 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
         return wrapper
 
-    def incident_or_404(incident_id: int) -> dict[str, Any]:
+    words = Text(rt.config.lang)
+
+    def shown(row: dict[str, Any]) -> dict[str, Any]:
+        out = shown_incident(row)
+        out["routing"] = routing.sentence(out.get("routing"), words)
+        return out
+
+    def incident_or_404(incident_id: int, actor: Actor | None = None) -> dict[str, Any]:
         detail = queries.incident_detail(rt.store, incident_id)
         if detail is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        return shown_incident(detail)
+        if actor is not None and actor.role == "staff":
+            if detail["department_id"] not in departments.subtree(rt.store, actor.department_id or 0):
+                raise Forbidden(f"case {incident_id} is not your department's", department_id=None)
+        return shown(detail)
 
     @bp.errorhandler(OneMapError)
     def _rule_error(exc: OneMapError) -> tuple[Response, int]:
@@ -186,17 +219,74 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.get("/incidents")
     @authenticated
-    def incidents(_actor: Actor) -> Response:
+    def incidents(actor: Actor) -> Response:
+        # A department's staff see the cases their department (and those below it) owns, nothing else.
+        scope = departments.subtree(rt.store, actor.department_id or 0) if actor.role == "staff" else None
         rows = queries.find_incidents(
-            rt.store, _list_arg("status", STATUSES), _list_arg("kind", KINDS), _bbox_arg(), _limit_arg()
+            rt.store,
+            _list_arg("status", STATUSES),
+            _list_arg("kind", KINDS),
+            _bbox_arg(),
+            _limit_arg(),
+            departments=scope,
+            stages=_list_arg("stage", STAGES),
         )
-        items = [shown_incident(r) for r in rows]
+        items = [shown(r) for r in rows]
         return jsonify(_plain({"count": len(items), "items": items}))
 
     @bp.get("/incidents/<int:incident_id>")
     @authenticated
-    def incident(_actor: Actor, incident_id: int) -> Response:
-        return jsonify(_plain(incident_or_404(incident_id)))
+    def incident(actor: Actor, incident_id: int) -> Response:
+        return jsonify(_plain(incident_or_404(incident_id, actor)))
+
+    @bp.post(f"/incidents/<int:incident_id>/<any({', '.join(CASE_ACTIONS)}):action>")
+    @authenticated
+    def case_action(actor: Actor, incident_id: int, action: str) -> Response:
+        data = _body(CASE_FIELDS[action], CASE_REQUIRED.get(action, set()))
+        if action == "dispatch":
+            _int_field(data, "department_id")
+        moved = rt.cases.act(actor, incident_id, action, data)
+        return jsonify(_plain({"moved": moved, "incident": incident_or_404(incident_id, actor)}))
+
+    @bp.get("/departments")
+    @authenticated
+    def department_list(_actor: Actor) -> Response:
+        items = departments.list_all(rt.store)
+        return jsonify(_plain({"count": len(items), "items": items}))
+
+    @bp.post("/departments")
+    @authenticated
+    def department_create(actor: Actor) -> tuple[Response, int]:
+        data = _body(DEPARTMENT_FIELDS, {"name"})
+        did = departments.create(rt.store, actor, departments.DepartmentIn.parse(data, _districts(data)))
+        return jsonify(_department(did)), 201
+
+    @bp.put("/departments/<int:department_id>")
+    @authenticated
+    def department_update(actor: Actor, department_id: int) -> Response:
+        data = _body(DEPARTMENT_FIELDS, {"name"})
+        spec = departments.DepartmentIn.parse(data, _districts(data))
+        departments.update_department(rt.store, actor, department_id, spec)
+        return jsonify(_department(department_id))
+
+    @bp.post("/departments/import")
+    @authenticated
+    def department_import(actor: Actor) -> Response:
+        data = _body({"geojson", "categories_csv"}, {"geojson"})
+        csv_text = data.get("categories_csv")
+        if csv_text is not None and not isinstance(csv_text, str):
+            raise Invalid("categories_csv must be text", field="categories_csv")
+        ids = departments.import_file(rt.store, actor, data["geojson"], csv_text)
+        return jsonify({"count": len(ids), "ids": ids})
+
+    def _districts(data: dict[str, Any]) -> dict[str, Any] | None:
+        return departments.district_shapes(rt.store) if data.get("districts") else None
+
+    def _department(department_id: int) -> dict[str, Any]:
+        found = [d for d in departments.list_all(rt.store) if d["id"] == department_id]
+        if not found:
+            raise NotFound(f"department {department_id} does not exist")
+        return _plain(found[0])
 
     @bp.get("/incidents/<int:incident_id>/suggestions")
     @authenticated

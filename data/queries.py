@@ -17,6 +17,7 @@ from data.models import (
     OPEN_WARNING_STATUSES,
     UNASSIGNED_STATUSES,
     Alert,
+    Department,
     EarlyWarning,
     Event,
     Grid,
@@ -360,7 +361,27 @@ INCIDENT_COLUMNS = (
     Incident.assigned_worker_id,
     Incident.resolved_at,
     Incident.closed_at,
+    Incident.department_id,
+    Department.name.label("department_name"),
+    Incident.stage,
+    Incident.routing,
+    Incident.stage_at,
+    Incident.stage_due_at,
+    Incident.urged_at,
+    Incident.urge_note,
+    Incident.urge_due_at,
+    Incident.extension_until,
+    Incident.rework_count,
+    Incident.return_count,
 )
+
+
+def _incidents_joined() -> Any:
+    return (
+        select(*INCIDENT_COLUMNS)
+        .outerjoin(Grid, Grid.id == Incident.grid_id)
+        .outerjoin(Department, Department.id == Incident.department_id)
+    )
 
 
 def find_incidents(
@@ -369,9 +390,15 @@ def find_incidents(
     kinds: list[str] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     limit: int = 100,
+    departments: set[int] | None = None,
+    stages: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Items matching the filters, newest first."""
-    stmt = select(*INCIDENT_COLUMNS).outerjoin(Grid, Grid.id == Incident.grid_id)
+    """Items matching the filters, newest first (``departments``: only the cases those bodies own)."""
+    stmt = _incidents_joined()
+    if departments is not None:
+        stmt = stmt.where(Incident.department_id.in_(sorted(departments)))
+    if stages:
+        stmt = stmt.where(Incident.stage.in_(stages))
     if statuses:
         stmt = stmt.where(Incident.status.in_(statuses))
     if kinds:
@@ -385,9 +412,7 @@ def find_incidents(
 def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
     """One item with its tasks and its full history from the event log, oldest first."""
     with store.read() as s:
-        row = s.execute(
-            select(*INCIDENT_COLUMNS).outerjoin(Grid, Grid.id == Incident.grid_id).where(Incident.id == incident_id)
-        ).first()
+        row = s.execute(_incidents_joined().where(Incident.id == incident_id)).first()
         if row is None:
             return None
         tasks = s.execute(

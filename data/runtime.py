@@ -27,6 +27,8 @@ class Runtime:
     style: dict[str, Any] = field(default_factory=dict)
     history: History = field(init=False)
     live: Live = field(init=False)
+    # The case rules (ops.cases.Cases), set by the app factory: data/ does not import ops/.
+    cases: Any = None
     _workers: tuple[float, queries.WorkerSnapshot] | None = None
     _shared: dict[str, tuple[int, Any]] = field(default_factory=dict)
 

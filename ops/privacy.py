@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.models import OPEN_STATUSES, utcnow
+from data.models import OPEN_STAGES, OPEN_STATUSES, utcnow
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -21,5 +21,8 @@ def shown_incident(row: dict[str, Any]) -> dict[str, Any]:
     """An incident as screens and API clients see it: reporter phone masked, overdue worked out."""
     out = dict(row)
     out["reporter"] = {"name": out.pop("reporter_name"), "phone": mask_phone(out.pop("reporter_phone"))}
-    out["overdue"] = out["status"] in OPEN_STATUSES and out["due_at"] < utcnow()
+    now = utcnow()
+    out["overdue"] = out["status"] in OPEN_STATUSES and out["due_at"] < now
+    due = out.get("stage_due_at")
+    out["stage_overdue"] = bool(due and out.get("stage") in OPEN_STAGES and due < now)
     return out
