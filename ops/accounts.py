@@ -33,10 +33,10 @@ def _digest(token: str) -> str:
 def create_user(store: Store, username: str, role: str, display_name: str = "", password: str | None = None) -> int:
     """Create a user with a role; return its id."""
     if role not in ROLES:
-        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", field="role")
+        raise Invalid("error.role_unknown", {"role": role, "roles": ", ".join(ROLES)}, field="role")
     with store.transaction() as s:
         if s.scalar(select(User.id).where(User.username == username)) is not None:
-            raise Invalid(f"user {username!r} exists already", field="username")
+            raise Invalid("error.user_exists", {"username": username}, field="username")
         user = User(
             username=username,
             role=role,
@@ -61,7 +61,7 @@ def create_token(store: Store, user_id: int, label: str = "api", token: str | No
 def ensure_bootstrap_token(store: Store, token: str) -> None:
     """Make sure an admin API token with exactly this value exists (ONEMAP_BOOTSTRAP_TOKEN)."""
     if len(token) < 16:
-        raise Invalid("ONEMAP_BOOTSTRAP_TOKEN must be at least 16 characters", field="ONEMAP_BOOTSTRAP_TOKEN")
+        raise Invalid("error.bootstrap_token_short", field="ONEMAP_BOOTSTRAP_TOKEN")
     with store.read() as s:
         if s.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(token))) is not None:
             return
@@ -74,7 +74,7 @@ def ensure_bootstrap_token(store: Store, token: str) -> None:
 def actor_for_token(store: Store, token: str | None) -> Actor:
     """The actor a bearer token stands for; ``Unauthorized`` when missing, unknown or revoked."""
     if not token:
-        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        raise Unauthorized("error.token_missing")
     with store.read() as s:
         row = s.execute(
             select(User.id, User.username, User.role)
@@ -82,7 +82,7 @@ def actor_for_token(store: Store, token: str | None) -> Actor:
             .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
         ).first()
     if row is None:
-        raise Unauthorized("unknown or revoked token")
+        raise Unauthorized("error.token_unknown")
     return Actor(user_id=row.id, name=row.username, role=row.role)
 
 
@@ -91,7 +91,7 @@ def revoke_token(store: Store, token: str) -> None:
     with store.transaction() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
         if row is None:
-            raise Invalid("no such token", field="token")
+            raise Invalid("error.token_no_such", field="token")
         row.revoked_at = utcnow()
         record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name)
 
@@ -101,7 +101,7 @@ def check_password(store: Store, username: str, password: str) -> Actor:
     with store.read() as s:
         user = s.scalar(select(User).where(User.username == username))
     if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized("error.login_wrong")
     return Actor(user_id=user.id, name=user.username, role=user.role)
 
 

@@ -51,10 +51,10 @@ def _read(text: str) -> list[dict[str, str]]:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise Invalid(f"CSV header lacks {', '.join(missing)} (needs lon, lat, note)", field=missing[0])
+        raise Invalid("error.csv_header", {"missing": ", ".join(missing)}, field=missing[0])
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if unknown:
-        raise Invalid(f"unknown CSV column {unknown[0]!r}", field=unknown[0])
+        raise Invalid("error.csv_column", {"name": unknown[0]}, field=unknown[0])
     return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
 
 
