@@ -265,7 +265,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         except UnicodeDecodeError:
             raise Invalid("error.csv_utf8", field="body") from None
         result = bulk.push_visits(rt.store, rt.index, actor, text, rt.config.sla_minutes)
-        errors = [{"line": line, "reason": reason} for line, reason, _ in result.errors]
+        errors = [{"line": line, "reason": reason} for line, reason in result.reasons()]
         return jsonify({"created": result.created, "rejected": len(errors), "errors": errors})
 
     @bp.get("/workers")
