@@ -128,6 +128,43 @@ def test_every_key_the_code_names_is_in_both_catalogs_and_every_error_names_its_
         assert not missing, (lang, missing)
 
 
+def given_params() -> list[tuple[str, str, set[str]]]:
+    """(where, key, parameter names) of every error and ``msg`` whose key and parameters are written out."""
+    out = []
+    for file, tree in sources():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or name_of(node.func) not in ERRORS | {"msg"}:
+                continue
+            keys = keys_of(arg(node, 0))
+            if name_of(node.func) == "msg":
+                if any(kw.arg is None for kw in node.keywords):
+                    continue
+                names = {kw.arg for kw in node.keywords if kw.arg}
+            else:
+                params = arg(node, 1)
+                if params is None:
+                    names = set()
+                elif isinstance(params, ast.Dict) and all(isinstance(k, ast.Constant) for k in params.keys):
+                    names = {k.value for k in params.keys}
+                else:
+                    continue
+            out += [(f"{file}:{node.lineno}", key, names) for key, is_prefix in keys or [] if not is_prefix]
+    return out
+
+
+def test_every_error_and_message_gives_the_parameters_its_texts_name():
+    checked = given_params()
+    assert len(checked) > 100
+    for lang in LANGS:
+        names = catalog(lang)
+        short = [
+            (where, key, sorted({f.split(":")[0] for f in fields(names[key])} - given))
+            for where, key, given in checked
+            if key in names and not {f.split(":")[0] for f in fields(names[key])} <= given
+        ]
+        assert not short, (lang, short)
+
+
 def test_ops_and_data_never_import_layouts_and_screens_never_show_an_errors_english():
     for file, tree in sources():
         for node in ast.walk(tree):
