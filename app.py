@@ -52,7 +52,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     if config.bootstrap_token:
         ensure_bootstrap_token(store, config.bootstrap_token)
     t = Text(config.lang)
-    rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")})
+    rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")}, t.warning_title)
     rt.cases = Cases(store, Router(store), default_deadlines())
 
     app = Dash(
@@ -144,8 +144,7 @@ def main() -> None:
         early_warning.current_rules(rt.store, config.rules_file)  # a broken rule file stops the start, by name
     except OneMapError as exc:
         sys.exit(f"onemap: warning rules: {exc.message}")
-    t = Text(config.lang)
-    early_warning.start_in_thread(rt.store, config.rules_file, config.rules_seconds, t, config.sla_minutes)
+    early_warning.start_in_thread(rt.store, config.rules_file, config.rules_seconds, config.lang, config.sla_minutes)
     # Read the review history now, so the first supervisor to open /review does not wait for it.
     threading.Thread(target=rt.history.frame, name="onemap-history", daemon=True).start()
     if config.simulate:

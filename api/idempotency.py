@@ -46,7 +46,7 @@ def idempotent(store: Store) -> Callable[[Callable[..., Any]], Callable[..., Any
             if key is None:
                 return view(actor, *args, **kwargs)
             if not key.strip() or len(key) > MAX_KEY:
-                raise Invalid(f"Idempotency-Key must be 1..{MAX_KEY} characters", field="Idempotency-Key")
+                raise Invalid("error.idempotency_key_length", {"max": MAX_KEY}, field="Idempotency-Key")
             fingerprint = request_fingerprint()
             try:
                 with store.transaction() as s:
@@ -57,9 +57,9 @@ def idempotent(store: Store) -> Callable[[Callable[..., Any]], Callable[..., Any
                         select(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
                     ).scalar_one()
                 if seen.request_hash != fingerprint:
-                    raise Invalid("Idempotency-Key was used for a different request", field="Idempotency-Key") from None
+                    raise Invalid("error.idempotency_key_reused", field="Idempotency-Key") from None
                 if seen.status_code is None:
-                    raise Conflict("a request with this Idempotency-Key is still running") from None
+                    raise Conflict("error.idempotency_key_running") from None
                 return jsonify(seen.response), seen.status_code
             try:
                 response = view(actor, *args, **kwargs)

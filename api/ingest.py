@@ -20,10 +20,10 @@ MAX_PHOTO_PART = 8 * 1024 * 1024
 
 def json_body() -> Any:
     if not request.data:
-        raise Invalid("body is empty: send JSON", field="body")
+        raise Invalid("error.body_empty_json", field="body")
     body = request.get_json(silent=True)
     if body is None:
-        raise Invalid("body is not valid JSON", field="body")
+        raise Invalid("error.body_json", field="body")
     return body
 
 
@@ -33,11 +33,11 @@ def _report_and_photo() -> tuple[Any, bytes | None]:
         return json_body(), None
     extra = sorted((set(request.form) - {"report"}) | (set(request.files) - {"photo"}))
     if extra:
-        raise Invalid(f"unknown part {extra[0]!r}; send 'report' (JSON) and 'photo'", field=extra[0])
+        raise Invalid("error.multipart_part", {"name": extra[0]}, field=extra[0])
     try:
         body = json.loads(request.form.get("report", ""))
     except ValueError:
-        raise Invalid("report part is not valid JSON", field="report") from None
+        raise Invalid("error.report_part_json", field="report") from None
     upload = request.files.get("photo")
     photo = upload.read(MAX_PHOTO_PART + 1) if upload else None
     return body, photo
@@ -83,9 +83,9 @@ def register(
     def report_batch(actor: Actor) -> tuple[Response, int]:
         body = json_body()
         if not isinstance(body, dict) or set(body) != {"reports"} or not isinstance(body["reports"], list):
-            raise Invalid('body must be {"reports": [...]}', field="reports")
+            raise Invalid("error.batch_shape", {"key": "reports"}, field="reports")
         if not 0 < len(body["reports"]) <= ingest.MAX_BATCH:
-            raise Invalid(f"reports must hold 1..{ingest.MAX_BATCH} items", field="reports")
+            raise Invalid("error.reports_count", {"max": ingest.MAX_BATCH}, field="reports")
         cfg = rt.config
         results = ingest.submit_batch(
             rt.store, rt.index, actor, body["reports"], cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes
@@ -115,7 +115,7 @@ def register(
     @once
     def cap_alert(actor: Actor) -> tuple[Response, int]:
         if not request.data:
-            raise Invalid("body is empty: send a CAP 1.2 <alert> as XML", field="body")
+            raise Invalid("error.body_empty_cap", field="body")
         alert_id, state = cap.apply(rt.store, actor, cap.parse(request.get_data()))
         return jsonify({"id": alert_id, "state": state}), 201
 

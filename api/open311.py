@@ -84,7 +84,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         form = {k: str(v) for k, v in form.items()}
         api_key = form.pop("api_key", None)
         if not api_key:
-            raise Unauthorized("api_key is required to post a service request")
+            raise Unauthorized("error.api_key_required")
         actor = actor_for_token(rt.store, api_key)
         form.update({k: v for k, v in request.args.items() if k == "crs"})
         parsed = ingest.parse_report(open311.report_body(form), rt.index, source="open311")

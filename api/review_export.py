@@ -46,9 +46,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def items_for_request():  # noqa: ANN202 (a DataFrame)
         actor = current_actor(rt)
         if actor is None:
-            raise Unauthorized("log in first")
+            raise Unauthorized("error.login_first")
         if actor.role not in REVIEW_ROLES:
-            raise Forbidden(f"role {actor.role!r} may not export review data")
+            raise Forbidden("error.role_may_not", {"role": actor.role, "what": "export_review"})
         f = parse_export_args(request.args.to_dict())
         grids = grid_table(rt.store)
         items = review.select_items(rt.history.frame(), grids, f)

@@ -35,7 +35,7 @@ def require_actor(rt: Runtime) -> Actor:
     """The logged-in actor, or ``Unauthorized`` (for callbacks that change something)."""
     actor = current_actor(rt)
     if actor is None:
-        raise Unauthorized("log in first")
+        raise Unauthorized("error.login_first")
     return actor
 
 

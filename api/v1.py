@@ -77,31 +77,31 @@ def _body(allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]
     else:
         data = request.get_json(silent=True)
         if data is None:
-            raise Invalid("body is not valid JSON", field="body")
+            raise Invalid("error.body_json", field="body")
     if not isinstance(data, dict):
-        raise Invalid("body must be a JSON object", field="body")
+        raise Invalid("error.body_object", field="body")
     extra = sorted(set(data) - allowed)
     if extra:
-        raise Invalid(f"unknown field {extra[0]!r}", field=extra[0])
+        raise Invalid("error.field_unknown", {"name": extra[0]}, field=extra[0])
     for name in sorted(required):
         if name not in data:
-            raise Invalid(f"{name} is required", field=name)
+            raise Invalid("error.field_required", {"name": name}, field=name)
     return data
 
 
 def _int_field(data: dict[str, Any], name: str) -> int:
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"{name} must be an integer", field=name)
+        raise Invalid("error.field_integer", {"name": name}, field=name)
     if abs(value) > MAX_ID:
-        raise Invalid(f"{name} is out of range", field=name)  # no stored id can be this large
+        raise Invalid("error.field_range", {"name": name}, field=name)  # no stored id can be this large
     return value
 
 
 def _text_field(data: dict[str, Any], name: str) -> str:
     value = data.get(name, "")
     if not isinstance(value, str):
-        raise Invalid(f"{name} must be a string", field=name)
+        raise Invalid("error.field_string", {"name": name}, field=name)
     return value
 
 
@@ -112,7 +112,7 @@ def _list_arg(name: str, allowed: tuple[str, ...]) -> list[str] | None:
     values = [v.strip() for v in raw.split(",") if v.strip()]
     bad = [v for v in values if v not in allowed]
     if bad:
-        raise Invalid(f"unknown {name} {bad[0]!r}; use {', '.join(allowed)}", field=name)
+        raise Invalid("error.value_unknown", {"name": name, "value": bad[0], "allowed": ", ".join(allowed)}, field=name)
     return values
 
 
@@ -123,11 +123,11 @@ def _bbox_arg() -> tuple[float, float, float, float] | None:
     try:
         box = tuple(float(v) for v in raw.split(","))
     except ValueError:
-        raise Invalid("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat", field="bbox") from None
+        raise Invalid("error.bbox_format", field="bbox") from None
     if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
-        raise Invalid("bbox must be four numbers: min_lon,min_lat,max_lon,max_lat", field="bbox")
+        raise Invalid("error.bbox_format", field="bbox")
     if not (-180 <= box[0] <= 180 and -180 <= box[2] <= 180 and -90 <= box[1] <= 90 and -90 <= box[3] <= 90):
-        raise Invalid("bbox is outside lon -180..180 / lat -90..90 (lon first)", field="bbox")
+        raise Invalid("error.bbox_range", field="bbox")
     return box  # type: ignore[return-value]
 
 
@@ -136,7 +136,7 @@ def _limit_arg(default: int = 100) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise Invalid(f"limit must be an integer 1..{MAX_LIMIT}", field="limit")
+        raise Invalid("error.limit_range", {"max": MAX_LIMIT}, field="limit")
     return int(raw)
 
 
@@ -161,10 +161,10 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def incident_or_404(incident_id: int, actor: Actor | None = None) -> dict[str, Any]:
         detail = queries.incident_detail(rt.store, incident_id)
         if detail is None:
-            raise NotFound(f"incident {incident_id} does not exist")
+            raise NotFound("error.incident_missing", {"id": incident_id})
         if actor is not None and actor.role == "staff":
             if detail["department_id"] not in departments.subtree(rt.store, actor.department_id or 0):
-                raise Forbidden(f"case {incident_id} is not your department's", department_id=None)
+                raise Forbidden("error.case_not_yours", {"id": incident_id})
         return shown(detail)
 
     @bp.errorhandler(OneMapError)
@@ -180,7 +180,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         # A path id beyond 64 bits cannot exist; say so instead of letting the database overflow.
         for value in (values or {}).values():
             if isinstance(value, int) and value > MAX_ID:
-                raise NotFound("no such id")
+                raise NotFound("error.no_such_id")
 
     @bp.get("/health")
     def health() -> tuple[Response, int]:
@@ -275,7 +275,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         data = _body({"geojson", "categories_csv"}, {"geojson"})
         csv_text = data.get("categories_csv")
         if csv_text is not None and not isinstance(csv_text, str):
-            raise Invalid("categories_csv must be text", field="categories_csv")
+            raise Invalid("error.department_csv_text", {}, field="categories_csv")
         ids = departments.import_file(rt.store, actor, data["geojson"], csv_text)
         return jsonify({"count": len(ids), "ids": ids})
 
@@ -285,7 +285,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def _department(department_id: int) -> dict[str, Any]:
         found = [d for d in departments.list_all(rt.store) if d["id"] == department_id]
         if not found:
-            raise NotFound(f"department {department_id} does not exist")
+            raise NotFound("error.department_missing", {"id": department_id})
         return _plain(found[0])
 
     @bp.get("/incidents/<int:incident_id>/suggestions")
@@ -334,7 +334,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             data = {k: v for k, v in request.form.items()}
             extra = sorted(set(data) - {"note", "reason"} | (set(request.files) - {"photo"}))
             if extra:
-                raise Invalid(f"unknown field {extra[0]!r}", field=extra[0])
+                raise Invalid("error.field_unknown", {"name": extra[0]}, field=extra[0])
             upload = request.files.get("photo")
             photo = upload.read() if upload else None
         else:
@@ -349,13 +349,13 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         upload = request.files.get("file")
         raw = upload.read() if upload else request.get_data()
         if not raw:
-            raise Invalid("send the CSV as the body (text/csv) or as a multipart 'file'", field="body")
+            raise Invalid("error.csv_body", field="body")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise Invalid("CSV must be UTF-8", field="body") from None
+            raise Invalid("error.csv_utf8", field="body") from None
         result = bulk.push_visits(rt.store, rt.index, actor, text, rt.config.sla_minutes)
-        errors = [{"line": line, "reason": reason} for line, reason, _ in result.errors]
+        errors = [{"line": line, "reason": reason} for line, reason in result.reasons()]
         return jsonify({"created": result.created, "rejected": len(errors), "errors": errors})
 
     @bp.get("/workers")
@@ -363,10 +363,10 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def workers(_actor: Actor) -> Response:
         grid = request.args.get("grid_id")
         if grid is not None and not grid.isdigit():
-            raise Invalid("grid_id must be an integer", field="grid_id")
+            raise Invalid("error.field_integer", {"name": "grid_id"}, field="grid_id")
         duty = request.args.get("on_duty")
         if duty not in (None, "true", "false"):
-            raise Invalid("on_duty must be true or false", field="on_duty")
+            raise Invalid("error.field_bool", {"name": "on_duty"}, field="on_duty")
         rows = queries.find_workers(rt.store, int(grid) if grid else None, None if duty is None else duty == "true")
         return jsonify(_plain({"count": len(rows), "items": rows}))
 

@@ -74,7 +74,7 @@ def register(
     def warning(_actor: Actor, warning_id: int) -> Response:
         detail = queries.warning_detail(rt.store, warning_id)
         if detail is None:
-            raise NotFound(f"warning {warning_id} does not exist")
+            raise NotFound("error.warning_missing", {"id": warning_id})
         return jsonify(plain(detail))
 
     @bp.post("/warnings/<int:warning_id>/<any(acknowledge, resolve):action>")
@@ -83,7 +83,7 @@ def register(
         data = body({"note"})
         note = data.get("note", "")
         if not isinstance(note, str):
-            raise Invalid("note must be a string", field="note")
+            raise Invalid("error.field_string", {"name": "note"}, field="note")
         step = early_warning.acknowledge if action == "acknowledge" else early_warning.resolve
         step(rt.store, actor, warning_id, note)
         return jsonify(plain(queries.warning_detail(rt.store, warning_id)))
@@ -98,6 +98,6 @@ def register(
     @authenticated
     def save_rules(actor: Actor) -> Response:
         if request.get_json(silent=True) is None:
-            raise Invalid('body must be JSON: {"rules": [...]}', field="body")
+            raise Invalid("error.rules_body_json", field="body")
         saved = early_warning.save_rules(rt.store, actor, request.get_json())
         return jsonify({"rules": [r.to_dict() for r in saved]})

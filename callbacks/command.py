@@ -595,7 +595,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             else:
                 lifecycle.assign(rt.store, require_actor(rt), incident_id, worker_id)
         except OneMapError as exc:
-            return exc.message
+            return t.error(exc)
         name = queries.worker_name(rt.store, worker_id) or str(worker_id)
         return t("msg.assigned").format(name=name, id=incident_id)
 
@@ -612,7 +612,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         try:
             lifecycle.act_on_item(rt.store, require_actor(rt), incident_id, "cancel", reason or "")
         except OneMapError as exc:
-            return exc.message
+            return t.error(exc)
         return t("msg.cancelled").format(id=incident_id)
 
     @app.callback(
@@ -628,7 +628,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         try:
             lifecycle.set_priority(rt.store, require_actor(rt), incident_id, int(value), rt.config.sla_minutes)
         except OneMapError as exc:
-            return exc.message
+            return t.error(exc)
         return t("msg.priority").format(id=incident_id)
 
     @app.callback(
@@ -655,7 +655,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         try:
             result = dispatch.auto_assign(rt.store, require_actor(rt), ids, rt.workers(max_age_s=0))
         except OneMapError as exc:
-            return exc.message
+            return t.error(exc)
         return t("msg.bulk").format(ok=len(result.assigned), bad=len(result.failed))
 
     @app.callback(
@@ -671,7 +671,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         try:
             step(rt.store, require_actor(rt), wid)
         except OneMapError as exc:
-            return exc.message
+            return t.error(exc)
         return t("msg.warning.acknowledged" if action == "acknowledge" else "msg.warning.resolved")
 
     app.clientside_callback(
@@ -715,9 +715,9 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
         if text is None:
             return None, t("push.bad_file"), 0
         try:
-            lifecycle.require_dispatcher(who, "push tasks")
+            lifecycle.require_dispatcher(who, "push_tasks")
         except OneMapError as exc:
-            return None, exc.message, 0
+            return None, t.error(exc), 0
         job = jobs.start(
             lambda progress: bulk.push_visits(rt.store, rt.index, who, text, rt.config.sla_minutes, progress)
         )
@@ -739,7 +739,7 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
             pct = 100 * job.done / job.total if job.total else 0
             return t("push.running").format(done=job.done, total=job.total or "…"), pct, True
         if job.state == "failed":
-            return t("push.failed").format(error=job.error), 0, True
+            return t("push.failed").format(error=t.error(job.refusal) if job.refusal else job.error), 0, True
         result = job.result
         text = t("push.result").format(created=result.created, rejected=len(result.errors))
         return text, 100, not result.errors
@@ -754,4 +754,4 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
         job = jobs.get(job_id) if job_id else None
         if not clicks or job is None or job.state != "done":
             return no_update
-        return {"content": job.result.error_csv(), "filename": "bulk-push-rejected.csv", "type": "text/csv"}
+        return {"content": job.result.error_csv(t.lang), "filename": "bulk-push-rejected.csv", "type": "text/csv"}

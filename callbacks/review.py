@@ -43,11 +43,11 @@ def parse_export_args(args: dict[str, str]) -> review.Filters:
     try:
         start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
     except KeyError as exc:
-        raise Invalid(f"{exc.args[0]} is required (ISO 8601, UTC)", field=exc.args[0]) from None
+        raise Invalid("error.time_required", {"name": exc.args[0]}, field=exc.args[0]) from None
     except ValueError:
-        raise Invalid("start and end must be ISO 8601 times (UTC)", field="start") from None
+        raise Invalid("error.times_iso", field="start") from None
     if end <= start:
-        raise Invalid("end must be after start", field="end")
+        raise Invalid("error.end_after_start", field="end")
 
     def listed(name: str) -> list[str]:
         return [v for v in (args.get(name) or "").split(",") if v]

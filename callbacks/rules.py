@@ -12,6 +12,7 @@ from data.runtime import Runtime
 from layouts import rules as view
 from layouts.i18n import Text
 from layouts.ids import RulesIds
+from locales import Message, msg
 from ops import early_warning
 from ops.errors import Forbidden, Invalid
 
@@ -19,27 +20,28 @@ from ops.errors import Forbidden, Invalid
 def rows_to_doc(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The grid's rows as a rule document for ``early_warning.parse_rules``; a parameter cell that is
     not a JSON object is named with its row."""
-    rules, problems = [], []
+    rules: list[dict[str, Any]] = []
+    problems: list[Message] = []
     for i, row in enumerate(rows, start=1):
-        where = f"rule {row.get('id') or i!r}"
+        where = msg("rules.where.id", id=row["id"]) if row.get("id") else msg("rules.where.n", n=i)
         text = str(row.get("params") or "{}").strip() or "{}"
         try:
             params = json.loads(text)
         except json.JSONDecodeError as exc:
-            problems.append(f"{where}: params are not valid JSON ({exc.msg} at character {exc.pos + 1})")
+            problems.append(msg("rules.problem.params_json", where=where, reason=exc.msg, pos=exc.pos + 1))
             continue
         if not isinstance(params, dict):
-            problems.append(f'{where}: params must be a JSON object such as {{"count": 5, "hours": 24}}')
+            problems.append(msg("rules.problem.params_object", where=where))
             continue
         clash = sorted(set(params) & early_warning.COMMON)
         if clash:
-            problems.append(f"{where}: {', '.join(clash)} belong in their own columns, not in params")
+            problems.append(msg("rules.problem.params_clash", where=where, keys=", ".join(clash)))
             continue
         item = {k: row.get(k) for k in ("id", "type", "name", "level", "create_task", "enabled")}
         item["id"] = str(item["id"] or "").strip()
         rules.append({**params, **item})
     if problems:
-        raise Invalid("; ".join(problems), field="rules", problems=problems)
+        raise Invalid("error.rules_invalid", field="rules", problems=problems)
     return {"rules": rules}
 
 
@@ -70,8 +72,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         actor = current_actor(rt)
         try:
             if actor is None:
-                raise Forbidden("log in first")
+                raise Forbidden("error.login_first")
             saved = early_warning.save_rules(rt.store, actor, rows_to_doc(rows))
         except (Invalid, Forbidden) as exc:
-            return no_update, view.status(t, False, exc.detail.get("problems") or [exc.message])
+            return no_update, view.status(t, False, t.problems(exc))
         return view.rule_rows(saved), view.status(t, True, [t("rules.saved_n").format(n=len(saved))])

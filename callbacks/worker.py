@@ -78,7 +78,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
                 rt.store, require_actor(rt), task_id, action, note, photo, rt.config.media_dir
             )
         except OneMapError as exc:
-            return exc.message, no_update
+            return t.error(exc), no_update
         return t(f"status.{status}"), inbox()[0]
 
     app.clientside_callback(
@@ -101,6 +101,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             field.report_own_position(
                 rt.store, require_actor(rt), float(pos["lon"]), float(pos["lat"]), rt.index.bounds
             )
-        except (OneMapError, KeyError, TypeError, ValueError) as exc:
-            return getattr(exc, "message", "invalid position")
+        except OneMapError as exc:
+            return t.error(exc)
+        except (KeyError, TypeError, ValueError):
+            return t("worker.bad_position")
         return no_update

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -20,6 +21,11 @@ from geo.layers import geometry_to_display, lines_xy, to_display
 LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts", "warnings")
 LOW_ZOOM_PER_KIND = 2000  # below the detail zoom: the most urgent items of each kind; grids show the rest
 View = dict[str, Any]  # {"zoom": float, "bbox": [lon_min, lat_min, lon_max, lat_max]} from the browser
+WarningTitle = Callable[[Mapping[str, Any]], str]  # a warning row (title, title_key, title_params) as text
+
+
+def stored_title(row: Mapping[str, Any]) -> str:
+    return row["title"]
 
 
 @dataclass
@@ -35,13 +41,16 @@ class StaticLayers:
     parking_lon: np.ndarray
     parking_lat: np.ndarray
     parking_names: list[str]
+    warning_title: WarningTitle = stored_title  # injected by the app: the UI language's words
 
     @cached_property
     def names_by_id(self) -> dict[int, str]:
         return dict(zip(self.grid_ids.tolist(), self.grid_names, strict=True))
 
 
-def static_layers(store: Store, crs: str, labels: dict[str, str]) -> StaticLayers:
+def static_layers(
+    store: Store, crs: str, labels: dict[str, str], warning_title: WarningTitle = stored_title
+) -> StaticLayers:
     geojson = queries.grid_geojson(store)
     names = [f["properties"]["name"] for f in geojson["features"]]
     for feature in geojson["features"]:
@@ -71,6 +80,7 @@ def static_layers(store: Store, crs: str, labels: dict[str, str]) -> StaticLayer
         parking_lon=np.array([p.x for p in middles]),
         parking_lat=np.array([p.y for p in middles]),
         parking_names=[seg.name for seg in segments],
+        warning_title=warning_title,
     )
 
 
@@ -117,7 +127,9 @@ def live_traces(
     if "warnings" in which:
         w = queries.warning_points(store)
         lon, lat = to_display(w["lon"], w["lat"], crs)
-        out["warnings"] = layers.warnings_trace(lon, lat, w["id"], w["title"], w["open"])
+        rows = zip(w["title"], w["title_key"], w["title_params"], strict=True)
+        titles = [static.warning_title({"title": a, "title_key": k, "title_params": p}) for a, k, p in rows]
+        out["warnings"] = layers.warnings_trace(lon, lat, w["id"], np.array(titles, dtype=object), w["open"])
     if "parking" in which:
         # The segments' shapes are static; only the counts move.
         counts = live.parking.counts() if live else queries.parking_occupancy(store)

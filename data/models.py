@@ -435,7 +435,9 @@ class EarlyWarning(Base):
     place_key: Mapped[str] = mapped_column(String(128))
     level: Mapped[str] = mapped_column(String(16))  # high, medium, low
     status: Mapped[str] = mapped_column(String(16), default="open")
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(300))  # in English (the API's), from title_key when there is one
+    title_key: Mapped[str | None] = mapped_column(String(64))  # catalog key; None on rows older than 0007
+    title_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     lon: Mapped[float | None] = mapped_column(Float)
     lat: Mapped[float | None] = mapped_column(Float)

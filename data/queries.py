@@ -592,6 +592,8 @@ WARNING_COLUMNS = (
     EarlyWarning.level,
     EarlyWarning.status,
     EarlyWarning.title,
+    EarlyWarning.title_key,
+    EarlyWarning.title_params,
     EarlyWarning.detail,
     EarlyWarning.lon,
     EarlyWarning.lat,
@@ -650,10 +652,18 @@ def warning_detail(store: Store, warning_id: int) -> dict[str, Any] | None:
 
 
 def warning_points(store: Store) -> dict[str, np.ndarray]:
-    """Open and acknowledged warnings with a location, for the map (ids, lon, lat, level, titles)."""
+    """Open and acknowledged warnings with a location, for the map (ids, lon, lat, open, titles as stored)."""
     with store.read() as s:
         rows = s.execute(
-            select(EarlyWarning.id, EarlyWarning.lon, EarlyWarning.lat, EarlyWarning.status, EarlyWarning.title)
+            select(
+                EarlyWarning.id,
+                EarlyWarning.lon,
+                EarlyWarning.lat,
+                EarlyWarning.status,
+                EarlyWarning.title,
+                EarlyWarning.title_key,
+                EarlyWarning.title_params,
+            )
             .where(EarlyWarning.status.in_(OPEN_WARNING_STATUSES), EarlyWarning.lon.is_not(None))
             .order_by(EarlyWarning.id)
         ).all()
@@ -663,6 +673,8 @@ def warning_points(store: Store) -> dict[str, np.ndarray]:
         "lat": np.array([r.lat for r in rows], dtype=float),
         "open": np.array([r.status == "open" for r in rows], dtype=bool),
         "title": np.array([r.title for r in rows], dtype=object),
+        "title_key": np.array([r.title_key for r in rows], dtype=object),
+        "title_params": np.array([r.title_params for r in rows], dtype=object),
     }
 
 

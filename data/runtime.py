@@ -12,7 +12,7 @@ from data import queries
 from data.bus import make_bus
 from data.history import History
 from data.live import Live
-from data.map_view import StaticLayers, static_layers
+from data.map_view import StaticLayers, WarningTitle, static_layers, stored_title
 from data.store import Store
 from geo.grid_index import GridIndex
 from geo.layers import map_style
@@ -79,12 +79,15 @@ def open_store(config: Config) -> Store:
     return store
 
 
-def build_runtime(config: Config, store: Store, labels: dict[str, str]) -> Runtime:
-    """Everything a process serves from, built once at start."""
+def build_runtime(
+    config: Config, store: Store, labels: dict[str, str], warning_title: WarningTitle = stored_title
+) -> Runtime:
+    """Everything a process serves from, built once at start; ``labels`` and ``warning_title`` give the
+    map its words in the UI language."""
     return Runtime(
         config=config,
         store=store,
         index=queries.load_grid_index(store),
-        static=static_layers(store, config.tile_crs, labels),
+        static=static_layers(store, config.tile_crs, labels, warning_title),
         style=map_style(config.tile_url),
     )

@@ -93,7 +93,8 @@ def warning_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
                 color="green",
             )
         )
-        meta = f"{t('warning.status.' + r['status'])} · {local(r['created_at']):%m-%d %H:%M}"
+        rule = t.rule_name(r["rule_id"], r["rule_type"], (r.get("detail") or {}).get("rule_name"))
+        meta = f"{rule} · {t('warning.status.' + r['status'])} · {local(r['created_at']):%m-%d %H:%M}"
         if r.get("incident_id"):
             meta += " · " + t("warning.task").format(id=r["incident_id"])
         out.append(
@@ -111,7 +112,7 @@ def warning_items(rows: list[dict[str, Any]], t: Text) -> list[Any]:
                         ],
                         justify="space-between",
                     ),
-                    html.Div(r["title"], className="warning-title"),
+                    html.Div(t.warning_title(r), className="warning-title"),
                     html.Div(meta, className="feed-meta"),
                 ],
                 className=f"warning-row warning-{r['status']}",

@@ -55,7 +55,8 @@ def param_help(t: Text) -> list[dict[str, Any]]:
             floor = f", ≥ {lowest:g}" if lowest is not None else ""
             floor += f", ≤ {HIGHEST[key]:g}" if key in HIGHEST else ""
             parts.append(f"{key} ({kind.__name__}{floor}; {what})")
-        rows.append({"type": rtype, "meaning": t(f"rules.type.{rtype}"), "params": "; ".join(parts)})
+        name = f"{t(f'rules.typename.{rtype}')} ({rtype})"  # the code too: the API and the JSON speak it
+        rows.append({"type": name, "meaning": t(f"rules.type.{rtype}"), "params": "; ".join(parts)})
     return rows
 
 
@@ -85,6 +86,7 @@ def layout(t: Text, rules: list[Rule], user: str) -> Any:
             "width": 170,
             "cellEditor": "agSelectCellEditor",
             "cellEditorParams": {"values": list(PARAMS)},
+            "refData": {code: t(f"rules.typename.{code}") for code in PARAMS},  # shown by name, kept as code
         },
         {
             "field": "level",
@@ -92,6 +94,7 @@ def layout(t: Text, rules: list[Rule], user: str) -> Any:
             "width": 100,
             "cellEditor": "agSelectCellEditor",
             "cellEditorParams": {"values": list(LEVELS)},
+            "refData": {code: t(f"warning.level.{code}") for code in LEVELS},
         },
         {"field": "create_task", "headerName": t("rules.col.create_task"), "cellDataType": "boolean", "width": 120},
         {"field": "params", "headerName": t("rules.col.params"), "flex": 1, "minWidth": 260},
@@ -112,7 +115,7 @@ def layout(t: Text, rules: list[Rule], user: str) -> Any:
     help_grid = dag.AgGrid(
         rowData=param_help(t),
         columnDefs=[
-            {"field": "type", "headerName": t("rules.col.type"), "width": 170},
+            {"field": "type", "headerName": t("rules.col.type"), "width": 230},
             {"field": "meaning", "headerName": t("rules.col.meaning"), "width": 260, **WRAP},
             {"field": "params", "headerName": t("rules.col.params"), "flex": 1, **WRAP},
         ],

@@ -41,14 +41,14 @@ def create_user(
 ) -> int:
     """Create a user with a role (a department's staff: role ``staff`` and its department); return its id."""
     if role not in ROLES:
-        raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}", field="role")
+        raise Invalid("error.role_unknown", {"role": role, "roles": ", ".join(ROLES)}, field="role")
     if (role == "staff") != (department_id is not None):
-        raise Invalid("a department's staff (role staff) and only they belong to a department", field="department")
+        raise Invalid("error.staff_department", {}, field="department")
     with store.transaction() as s:
         if s.scalar(select(User.id).where(User.username == username)) is not None:
-            raise Invalid(f"user {username!r} exists already", field="username")
+            raise Invalid("error.user_exists", {"username": username}, field="username")
         if department_id is not None and s.get(Department, department_id) is None:
-            raise Invalid(f"department {department_id} does not exist", field="department")
+            raise Invalid("error.department_missing", {"id": department_id}, field="department")
         user = User(
             username=username,
             role=role,
@@ -74,7 +74,7 @@ def create_token(store: Store, user_id: int, label: str = "api", token: str | No
 def ensure_bootstrap_token(store: Store, token: str) -> None:
     """Make sure an admin API token with exactly this value exists (ONEMAP_BOOTSTRAP_TOKEN)."""
     if len(token) < 16:
-        raise Invalid("ONEMAP_BOOTSTRAP_TOKEN must be at least 16 characters", field="ONEMAP_BOOTSTRAP_TOKEN")
+        raise Invalid("error.bootstrap_token_short", field="ONEMAP_BOOTSTRAP_TOKEN")
     with store.read() as s:
         if s.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(token))) is not None:
             return
@@ -87,7 +87,7 @@ def ensure_bootstrap_token(store: Store, token: str) -> None:
 def actor_for_token(store: Store, token: str | None) -> Actor:
     """The actor a bearer token stands for; ``Unauthorized`` when missing, unknown or revoked."""
     if not token:
-        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        raise Unauthorized("error.token_missing")
     with store.read() as s:
         row = s.execute(
             select(User.id, User.username, User.role, User.department_id)
@@ -95,7 +95,7 @@ def actor_for_token(store: Store, token: str | None) -> Actor:
             .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
         ).first()
     if row is None:
-        raise Unauthorized("unknown or revoked token")
+        raise Unauthorized("error.token_unknown")
     return Actor(user_id=row.id, name=row.username, role=row.role, department_id=row.department_id)
 
 
@@ -104,7 +104,7 @@ def revoke_token(store: Store, token: str) -> None:
     with store.transaction() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
         if row is None:
-            raise Invalid("no such token", field="token")
+            raise Invalid("error.token_no_such", field="token")
         row.revoked_at = utcnow()
         record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name)
 
@@ -114,7 +114,7 @@ def check_password(store: Store, username: str, password: str) -> Actor:
     with store.read() as s:
         user = s.scalar(select(User).where(User.username == username))
     if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized("error.login_wrong")
     return Actor(user_id=user.id, name=user.username, role=user.role, department_id=user.department_id)
 
 

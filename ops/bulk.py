@@ -16,6 +16,7 @@ from data.models import Incident, Task, Worker, utcnow
 from data.store import Store, insert_returning_ids, record_event
 from geo.crs import SYSTEMS, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
+from locales import API_LANG, Message, msg, render
 from ops.accounts import Actor
 from ops.errors import Invalid
 from ops.incidents import due_at
@@ -31,17 +32,21 @@ Progress = Callable[[int, int], None]
 @dataclass
 class PushResult:
     created: int = 0
-    errors: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)  # (line, reason, row)
+    errors: list[tuple[int, Message, dict[str, str]]] = field(default_factory=list)  # (line, reason, row)
 
-    def error_csv(self) -> str:
-        """The rejected rows with a reason column, ready to fix and push again."""
+    def reasons(self, lang: str = API_LANG) -> list[tuple[int, str]]:
+        """(line, reason) of every rejected row, the reason in ``lang``."""
+        return [(line, render(lang, reason["key"], reason["params"])) for line, reason, _ in self.errors]
+
+    def error_csv(self, lang: str = API_LANG) -> str:
+        """The rejected rows with a reason column (in ``lang``), ready to fix and push again."""
         out = io.StringIO()
         if not self.errors:
             return ""
         columns = ["line", "reason", *self.errors[0][2].keys()]
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        for line, reason, row in self.errors:
+        for (line, reason), (_, _, row) in zip(self.reasons(lang), self.errors, strict=True):
             writer.writerow({"line": line, "reason": reason, **row})
         return out.getvalue()
 
@@ -51,10 +56,10 @@ def _read(text: str) -> list[dict[str, str]]:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise Invalid(f"CSV header lacks {', '.join(missing)} (needs lon, lat, note)", field=missing[0])
+        raise Invalid("error.csv_header", {"missing": ", ".join(missing)}, field=missing[0])
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if unknown:
-        raise Invalid(f"unknown CSV column {unknown[0]!r}", field=unknown[0])
+        raise Invalid("error.csv_column", {"name": unknown[0]}, field=unknown[0])
     return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
 
 
@@ -67,7 +72,7 @@ def push_visits(
     progress: Progress | None = None,
 ) -> PushResult:
     """Validate every row, then store all good rows as assigned visit tasks in one transaction."""
-    require_dispatcher(actor, "push tasks")
+    require_dispatcher(actor, "push_tasks")
     rows = _read(text)
     result = PushResult()
     n = len(rows)
@@ -80,17 +85,17 @@ def push_visits(
         try:
             lon[i], lat[i] = float(r["lon"]), float(r["lat"])
         except ValueError:
-            result.errors.append((i + 2, "no location: lon and lat must be numbers", r))
+            result.errors.append((i + 2, msg("error.push.no_location"), r))
             continue
         if crs[i].lower() not in SYSTEMS:
-            result.errors.append((i + 2, f"unknown crs {crs[i]!r}", r))
+            result.errors.append((i + 2, msg("error.push.crs", crs=crs[i]), r))
             continue
         if len(r["note"]) > NOTE_LIMIT:
-            result.errors.append((i + 2, f"note longer than {NOTE_LIMIT} characters", r))
+            result.errors.append((i + 2, msg("error.push.note_long", limit=NOTE_LIMIT), r))
             continue
         if r.get("priority"):
             if r["priority"] not in ("1", "2", "3"):
-                result.errors.append((i + 2, "priority must be 1, 2 or 3", r))
+                result.errors.append((i + 2, msg("error.priority_range"), r))
                 continue
             priority[i] = int(r["priority"])
         good[i] = True
@@ -105,12 +110,12 @@ def push_visits(
         # The grid's first worker (its grid manager) is responsible for door-knocking in it.
         owner = dict(s.execute(select(Worker.grid_id, Worker.id).order_by(Worker.id.desc())).all())
     for i in np.nonzero(good & (grids == OUTSIDE))[0]:
-        reason = "lon and lat look swapped" if swapped[i] else "outside every grid"
+        reason = msg("error.push.swapped") if swapped[i] else msg("error.push.outside")
         result.errors.append((int(i) + 2, reason, rows[i]))
         good[i] = False
     for i in np.nonzero(good)[0]:
         if int(grids[i]) not in owner:
-            result.errors.append((int(i) + 2, "grid has no worker", rows[i]))
+            result.errors.append((int(i) + 2, msg("error.push.no_worker"), rows[i]))
             good[i] = False
     result.errors.sort(key=lambda e: e[0])
 

@@ -45,7 +45,7 @@ def _text(node: Any, name: str, required: bool = False) -> str:
     child = node.find(f"{{{NS}}}{name}")
     value = (child.text or "").strip() if child is not None else ""
     if required and not value:
-        raise Invalid(f"CAP <{name}> is required", field=name)
+        raise Invalid("error.cap.required", {"name": name}, field=name)
     return value
 
 
@@ -54,12 +54,12 @@ def _polygon(text: str) -> shapely.Polygon:
         # CAP writes "lat,lon" pairs; GeoJSON and OneMap keep lon first.
         points = [(float(p.split(",")[1]), float(p.split(",")[0])) for p in text.split()]
     except (IndexError, ValueError):
-        raise Invalid("CAP <polygon> must be space-separated 'lat,lon' pairs", field="polygon") from None
+        raise Invalid("error.cap.polygon_format", field="polygon") from None
     if len(points) < 4 or points[0] != points[-1]:
-        raise Invalid("CAP <polygon> needs at least four points, the first repeated last", field="polygon")
+        raise Invalid("error.cap.polygon_short", field="polygon")
     poly = shapely.Polygon(points)
     if not poly.is_valid:
-        raise Invalid("CAP <polygon> crosses itself", field="polygon")
+        raise Invalid("error.cap.polygon_crosses", field="polygon")
     return poly
 
 
@@ -69,9 +69,9 @@ def _circle(text: str) -> shapely.Polygon:
         lat, lon = (float(v) for v in centre.split(","))
         radius = float(radius_km) * 1000.0
     except ValueError:
-        raise Invalid("CAP <circle> must be 'lat,lon radius_km'", field="circle") from None
+        raise Invalid("error.cap.circle_format", field="circle") from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180) or radius <= 0:
-        raise Invalid("CAP <circle> centre or radius is out of range", field="circle")
+        raise Invalid("error.cap.circle_range", field="circle")
     x, y = to_metres(lon, lat)
     disc = shapely.Point(float(x), float(y)).buffer(radius, 32)
     return shapely.transform(disc, lambda xy: np.column_stack(from_metres(xy[:, 0], xy[:, 1])))
@@ -80,25 +80,25 @@ def _circle(text: str) -> shapely.Polygon:
 def parse(xml: bytes) -> CapMessage:
     """A CAP 1.2 message; ``Invalid`` names the element at fault."""
     if len(xml) > MAX_BYTES:
-        raise Invalid(f"CAP message is larger than {MAX_BYTES // 1024} KB", field="body")
+        raise Invalid("error.cap.too_large", {"kb": MAX_BYTES // 1024}, field="body")
     try:
         root = SafeET.fromstring(xml)
     except Exception as exc:  # defusedxml raises parse errors and its own refusals (entities, DTDs)
-        raise Invalid(f"body is not acceptable XML: {exc}", field="body") from None
+        raise Invalid("error.xml_bad", {"reason": str(exc)}, field="body") from None
     if root.tag != f"{{{NS}}}alert":
-        raise Invalid("root element must be <alert> in the CAP 1.2 namespace", field="alert")
+        raise Invalid("error.cap.root", field="alert")
     msg_type = _text(root, "msgType", True)
     if msg_type not in MSG_TYPES:
-        raise Invalid(f"msgType must be one of {', '.join(MSG_TYPES)}", field="msgType")
+        raise Invalid("error.cap.msg_type", {"types": ", ".join(MSG_TYPES)}, field="msgType")
     try:
         sent = datetime.fromisoformat(_text(root, "sent", True))
     except ValueError:
-        raise Invalid("sent must be a date-time with a zone, e.g. 2026-11-23T09:00:00+08:00", field="sent") from None
+        raise Invalid("error.cap.sent", field="sent") from None
     sent = sent.astimezone(UTC).replace(tzinfo=None) if sent.tzinfo else sent
     _text(root, "status", True)
     references = [r.split(",")[1] for r in _text(root, "references").split() if r.count(",") == 2]
     if msg_type != "Alert" and not references:
-        raise Invalid(f"a {msg_type} must name the alert it refers to in <references>", field="references")
+        raise Invalid("error.cap.references_missing", {"msg_type": msg_type}, field="references")
     msg = CapMessage(_text(root, "identifier", True), _text(root, "sender", True), sent, msg_type, references)
     info = root.find(f"{{{NS}}}info")
     if info is not None:
@@ -112,7 +112,7 @@ def parse(xml: bytes) -> CapMessage:
             for shape in shapes:
                 msg.areas.append({"type": "Feature", "properties": {"areaDesc": desc}, "geometry": mapping(shape)})
     if msg_type != "Cancel" and not msg.areas:
-        raise Invalid("an Alert or Update needs at least one <area> with a <polygon> or <circle>", field="area")
+        raise Invalid("error.cap.area", field="area")
     return msg
 
 
@@ -122,12 +122,12 @@ def apply(store: Store, actor: Actor, msg: CapMessage) -> tuple[int, str]:
     state = "cancelled" if msg.msg_type == "Cancel" else "active"
     with store.transaction() as s:
         if s.scalar(select(Alert.id).where(Alert.identifier == msg.identifier)) is not None:
-            raise Conflict(f"CAP identifier {msg.identifier!r} was received already", field="identifier")
+            raise Conflict("error.cap.duplicate", {"identifier": msg.identifier}, field="identifier")
         if msg.references:
             known = set(s.scalars(select(Alert.identifier).where(Alert.identifier.in_(msg.references))))
             missing = [r for r in msg.references if r not in known]
             if missing:
-                raise Invalid(f"references an unknown alert {missing[0]!r}", field="references")
+                raise Invalid("error.cap.references_unknown", {"ref": missing[0]}, field="references")
             s.execute(
                 update(Alert)
                 .where(Alert.identifier.in_(msg.references), Alert.state == "active")
@@ -159,7 +159,7 @@ def list_alerts(store: Store, state: str | None = None) -> list[dict[str, Any]]:
     stmt = select(Alert).order_by(Alert.id.desc())
     if state:
         if state not in ("active", "updated", "cancelled"):
-            raise Invalid("state must be active, updated or cancelled", field="state")
+            raise Invalid("error.cap.state", field="state")
         stmt = stmt.where(Alert.state == state)
     with store.read() as s:
         alerts = s.scalars(stmt.limit(500)).all()

@@ -171,7 +171,7 @@ def _seen(s: Session, incident_id: int) -> Seen:
         ).where(Incident.id == incident_id)
     ).first()
     if row is None:
-        raise NotFound(f"incident {incident_id} does not exist")
+        raise NotFound("error.incident_missing", {"id": incident_id})
     return Seen(*row)
 
 
@@ -206,7 +206,7 @@ def _may(s: Session, actor: Actor, action: str, case: Seen) -> None:
     else:
         ok = False
     if not ok:
-        raise Forbidden(f"{actor.name} may not {action} case {case.id}", action=action)
+        raise Forbidden("error.case_forbidden", {"name": actor.name, "action": action, "id": case.id}, action=action)
 
 
 def _works_in(s: Session, actor: Actor, grid_id: int | None) -> bool:
@@ -216,16 +216,16 @@ def _works_in(s: Session, actor: Actor, grid_id: int | None) -> bool:
     return mine == grid_id
 
 
-def _reason(text: Any, required: bool, what: str, field: str = "reason") -> str:
+def _reason(text: Any, required: bool, action: str, field: str = "reason") -> str:
     if text is None:
         text = ""
     if not isinstance(text, str):
-        raise Invalid(f"{field} must be text", field=field)
+        raise Invalid("error.case_text", {"field": field}, field=field)
     text = text.strip()
     if required and not text:
-        raise Invalid(f"{what} needs a {field}", field=field)
+        raise Invalid("error.case_needs_text", {"action": action, "field": field}, field=field)
     if len(text) > REASON_LIMIT:
-        raise Invalid(f"{field} is longer than {REASON_LIMIT} characters", field=field)
+        raise Invalid("error.case_too_long", {"field": field, "limit": REASON_LIMIT}, field=field)
     return text
 
 
@@ -288,7 +288,7 @@ class Cases:
     def act(self, actor: Actor, incident_id: int, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make one move on a case; return its new stage, owner and deadline."""
         if action not in FROM:
-            raise NotFound(f"unknown case action {action!r}", field="action")
+            raise NotFound("error.case_action_unknown", {"action": action}, field="action")
         body = body or {}
         with self.store.transaction() as s:
             case = _seen(s, incident_id)
@@ -302,8 +302,8 @@ class Cases:
     def _verify(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         valid = body.get("valid", True)
         if not isinstance(valid, bool):
-            raise Invalid("valid must be true or false", field="valid")
-        note = _reason(body.get("note"), required=not valid, what="an invalid report", field="note")
+            raise Invalid("error.case_boolean", {"field": "valid"}, field="valid")
+        note = _reason(body.get("note"), required=not valid, action="verify", field="note")
         if not valid:
             # The report does not hold on site: it waits in verifying for a supervisor to void it.
             return self._move(s, actor, case, "verify", "verifying", extra={"valid": False, "note": note}, values={})
@@ -311,7 +311,7 @@ class Cases:
         return self._file_and_route(s, actor, _seen(s, case.id))
 
     def _file(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        self._move(s, actor, case, "file", "filed", reason=_reason(body.get("note"), False, "filing", "note"))
+        self._move(s, actor, case, "file", "filed", reason=_reason(body.get("note"), False, "file", "note"))
         return self._file_and_route(s, actor, _seen(s, case.id))
 
     def _file_and_route(self, s: Session, actor: Actor, case: Seen) -> dict[str, Any]:
@@ -326,14 +326,14 @@ class Cases:
         )
 
     def _void(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        return self._move(s, actor, case, "void", "voided", reason=_reason(body.get("reason"), True, "voiding"))
+        return self._move(s, actor, case, "void", "voided", reason=_reason(body.get("reason"), True, "void"))
 
     def _dispatch(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         target = body.get("department_id")
         if isinstance(target, bool) or not isinstance(target, int):
-            raise Invalid("department_id must be a department id", field="department_id")
+            raise Invalid("error.case_department_id", {}, field="department_id")
         if s.get(Department, target) is None:
-            raise NotFound(f"department {target} does not exist", field="department_id")
+            raise NotFound("error.department_missing", {"id": target}, field="department_id")
         code = "redispatch" if case.stage == "returned" else "dispatch"
         routing = {"key": "routing.chosen", "department": s.get(Department, target).name, "by": actor.name}
         self._move(
@@ -344,7 +344,7 @@ class Cases:
             "dispatched",
             code_name=code,
             department_id=target,
-            reason=_reason(body.get("reason"), False, "dispatching"),
+            reason=_reason(body.get("reason"), False, "dispatch"),
             extra={"same_department": target == _returned_from(s, case.id)} if code == "redispatch" else None,
         )
         s.execute(update(Incident).where(Incident.id == case.id).values(routing=Decision(target, routing).stored()))
@@ -362,7 +362,7 @@ class Cases:
         return self._move(s, actor, case, "start", "in_progress")
 
     def _return(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        reason = _reason(body.get("reason"), True, "a return")
+        reason = _reason(body.get("reason"), True, "return")
         # The case stays tied to the body that returned it until a dispatcher sends it on (转派) or back.
         return self._move(
             s,
@@ -377,21 +377,21 @@ class Cases:
         )
 
     def _escalate(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        reason = _reason(body.get("reason"), True, "an escalation")
+        reason = _reason(body.get("reason"), True, "escalate")
         parent = s.scalar(select(Department.parent_id).where(Department.id == case.department_id))
         if parent is None:
-            raise Conflict(f"case {case.id} is with a top-level department: nobody to escalate to", stage=case.stage)
+            raise Conflict("error.case_no_parent", {"id": case.id}, stage=case.stage)
         return self._move(s, actor, case, "escalate", "dispatched", department_id=parent, reason=reason)
 
     def _handled(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        note = _reason(body.get("note"), True, "handling feedback", field="note")
+        note = _reason(body.get("note"), True, "handled", field="note")
         return self._move(s, actor, case, "handled", "handled", reason=note)
 
     def _check(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         passed = body.get("passed")
         if not isinstance(passed, bool):
-            raise Invalid("passed must be true or false", field="passed")
-        note = _reason(body.get("note"), required=not passed, what="a failed check", field="note")
+            raise Invalid("error.case_boolean", {"field": "passed"}, field="passed")
+        note = _reason(body.get("note"), required=not passed, action="check", field="note")
         if passed:
             return self._move(
                 s,
@@ -416,16 +416,14 @@ class Cases:
 
     def _extend(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         until = _time(body.get("until"), "until")
-        reason = _reason(body.get("reason"), True, "an extension")
+        reason = _reason(body.get("reason"), True, "extend")
         now = utcnow()
         if case.stage_due_at is not None and now >= case.stage_due_at:
-            raise Conflict(
-                f"case {case.id} is already past its deadline: an extension is asked before it", stage=case.stage
-            )
+            raise Conflict("error.case_extension_late", {"id": case.id}, stage=case.stage)
         if case.stage_due_at is not None and until <= case.stage_due_at:
-            raise Invalid("until must be later than the current deadline", field="until")
+            raise Invalid("error.case_extension_earlier", {}, field="until")
         if case.extension_until is not None:
-            raise Conflict(f"case {case.id} already waits for a decision on an extension", stage=case.stage)
+            raise Conflict("error.case_extension_pending", {"id": case.id}, stage=case.stage)
         return self._move(
             s,
             actor,
@@ -440,10 +438,10 @@ class Cases:
     def _extension(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         approve = body.get("approve")
         if not isinstance(approve, bool):
-            raise Invalid("approve must be true or false", field="approve")
+            raise Invalid("error.case_boolean", {"field": "approve"}, field="approve")
         if case.extension_until is None:
-            raise Conflict(f"case {case.id} has no extension waiting for a decision", stage=case.stage)
-        note = _reason(body.get("note"), required=not approve, what="a refusal", field="note")
+            raise Conflict("error.case_extension_none", {"id": case.id}, stage=case.stage)
+        note = _reason(body.get("note"), required=not approve, action="extension", field="note")
         values: dict[str, Any] = {"extension_until": None, "extension_reason": None}
         if approve:
             values["stage_due_at"] = case.extension_until
@@ -460,17 +458,17 @@ class Cases:
         )
 
     def _hold(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        reason = _reason(body.get("reason"), True, "a hold")
+        reason = _reason(body.get("reason"), True, "hold")
         return self._move(s, actor, case, "hold", "on_hold", reason=reason, values={"held_stage": case.stage})
 
     def _resume(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        reason = _reason(body.get("reason"), False, "resuming")
+        reason = _reason(body.get("reason"), False, "resume")
         return self._move(
             s, actor, case, "resume", case.held_stage or "signed", reason=reason, values={"held_stage": None}
         )
 
     def _urge(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        note = _reason(body.get("note"), True, "an urge", field="note")
+        note = _reason(body.get("note"), True, "urge", field="note")
         until = _time(body["until"], "until") if body.get("until") is not None else None
         now = utcnow()
         return self._move(
@@ -486,8 +484,8 @@ class Cases:
     def _callback(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         satisfied = body.get("satisfied")
         if not isinstance(satisfied, bool):
-            raise Invalid("satisfied must be true or false", field="satisfied")
-        note = _reason(body.get("note"), required=not satisfied, what="an unsatisfied callback", field="note")
+            raise Invalid("error.case_boolean", {"field": "satisfied"}, field="satisfied")
+        note = _reason(body.get("note"), required=not satisfied, action="callback", field="note")
         if satisfied:
             return self._move(
                 s, actor, case, "callback", "closed", code_name="callback_satisfied", reason=note, values={}
@@ -516,22 +514,25 @@ def _returned_from(s: Session, incident_id: int) -> int | None:
 
 def _time(value: Any, field: str) -> datetime:
     if not isinstance(value, str):
-        raise Invalid(f"{field} must be an ISO 8601 time", field=field)
+        raise Invalid("error.case_time", {"field": field}, field=field)
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid(f"{field} must be an ISO 8601 time", field=field) from None
+        raise Invalid("error.case_time", {"field": field}, field=field) from None
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     if not (datetime(2000, 1, 1) <= when <= datetime(2100, 1, 1)):
-        raise Invalid(f"{field} is out of range", field=field)
+        raise Invalid("error.case_time_range", {"field": field}, field=field)
     return when
 
 
 def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
     row = s.execute(select(Incident.stage, Incident.department_id).where(Incident.id == incident_id)).first()
     if row is None:
-        return NotFound(f"incident {incident_id} does not exist")
+        return NotFound("error.incident_missing", {"id": incident_id})
     return Conflict(
-        f"case {incident_id} is {row.stage}; cannot {action}", stage=row.stage, department_id=row.department_id
+        "error.case_stage",
+        {"id": incident_id, "stage": row.stage, "action": action},
+        stage=row.stage,
+        department_id=row.department_id,
     )

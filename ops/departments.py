@@ -31,7 +31,7 @@ MAX_CATEGORIES = 200
 
 def require_admin(actor: Actor, what: str) -> None:
     if actor.role != "admin":
-        raise Forbidden(f"role {actor.role!r} may not {what}")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": what})
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,12 @@ class DepartmentIn:
         code = _text(data, "code") or name
         parent = data.get("parent_id")
         if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int) or parent < 1):
-            raise Invalid("parent_id must be a department id", field="parent_id")
+            raise Invalid("error.department_parent_id", {}, field="parent_id")
         cats = data.get("categories", [])
         if not isinstance(cats, list) or not all(isinstance(c, str) and 0 < len(c.strip()) <= 64 for c in cats):
-            raise Invalid("categories must be a list of category names", field="categories")
+            raise Invalid("error.department_categories", {}, field="categories")
         if len(cats) > MAX_CATEGORIES:
-            raise Invalid(f"at most {MAX_CATEGORIES} categories", field="categories")
+            raise Invalid("error.department_categories_many", {"limit": MAX_CATEGORIES}, field="categories")
         return cls(
             code=code,
             name=name,
@@ -72,12 +72,12 @@ def _text(data: dict[str, Any], name: str, required: bool = False) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise Invalid(f"{name} must be text", field=name)
+        raise Invalid("error.department_text", {"name": name}, field=name)
     value = value.strip()
     if required and not value:
-        raise Invalid(f"{name} is required", field=name)
+        raise Invalid("error.department_required", {"name": name}, field=name)
     if len(value) > NAME_LIMIT:
-        raise Invalid(f"{name} is longer than {NAME_LIMIT} characters", field=name)
+        raise Invalid("error.department_too_long", {"name": name, "limit": NAME_LIMIT}, field=name)
     return value
 
 
@@ -86,27 +86,27 @@ def _jurisdiction(
 ) -> shapely.MultiPolygon | None:
     """A GeoJSON (multi)polygon, or the union of named districts' grids; None: the whole city."""
     if geometry is not None and districts:
-        raise Invalid("give a jurisdiction or districts, not both", field="jurisdiction")
+        raise Invalid("error.department_area_twice", {}, field="jurisdiction")
     if districts:
         if not isinstance(districts, list) or not all(isinstance(d, str) for d in districts):
-            raise Invalid("districts must be a list of district names", field="districts")
+            raise Invalid("error.department_districts", {}, field="districts")
         unknown = [d for d in districts if d not in (grids or {})]
         if unknown:
-            raise Invalid(f"unknown district {unknown[0]!r}", field="districts")
+            raise Invalid("error.department_district_unknown", {"district": unknown[0]}, field="districts")
         return _multi(shapely.union_all([grids[d] for d in districts]))  # type: ignore[index]
     if geometry is None:
         return None
     if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise Invalid("jurisdiction must be a GeoJSON Polygon or MultiPolygon", field="jurisdiction")
+        raise Invalid("error.department_area_type", {}, field="jurisdiction")
     try:
         geom = shape(geometry)
     except (KeyError, TypeError, ValueError, IndexError, shapely.errors.GEOSException) as exc:
-        raise Invalid(f"jurisdiction is not valid GeoJSON: {exc}", field="jurisdiction") from None
+        raise Invalid("error.department_area_geojson", {"detail": str(exc)}, field="jurisdiction") from None
     if geom.is_empty or not geom.is_valid:
-        raise Invalid("jurisdiction is empty or self-intersecting", field="jurisdiction")
+        raise Invalid("error.department_area_invalid", {}, field="jurisdiction")
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-        raise Invalid("jurisdiction coordinates must be WGS-84 lon/lat", field="jurisdiction")
+        raise Invalid("error.department_area_wgs84", {}, field="jurisdiction")
     return _multi(geom)
 
 
@@ -132,14 +132,14 @@ def _level_of(s: Session, parent_id: int | None, own_id: int | None = None) -> i
     level, at = 1, parent_id
     while at is not None:
         if at in seen:
-            raise Invalid("a department cannot be its own ancestor", field="parent_id")
+            raise Invalid("error.department_cycle", {}, field="parent_id")
         seen.add(at)
         row = s.get(Department, at)
         if row is None:
-            raise NotFound(f"department {at} does not exist", field="parent_id")
+            raise NotFound("error.department_missing", {"id": at}, field="parent_id")
         level, at = level + 1, row.parent_id
     if level > MAX_LEVEL:
-        raise Invalid(f"departments nest at most {MAX_LEVEL} levels", field="parent_id")
+        raise Invalid("error.department_levels", {"limit": MAX_LEVEL}, field="parent_id")
     return level
 
 
@@ -152,10 +152,10 @@ def _apply(row: Department, spec: DepartmentIn, level: int) -> None:
 
 def create(store: Store, actor: Actor, spec: DepartmentIn) -> int:
     """A new department; its code must be new."""
-    require_admin(actor, "manage departments")
+    require_admin(actor, "manage_departments")
     with store.transaction() as s:
         if s.scalar(select(Department.id).where(Department.code == spec.code)) is not None:
-            raise Invalid(f"department code {spec.code!r} exists already", field="code")
+            raise Invalid("error.department_code_taken", {"code": spec.code}, field="code")
         row = Department()
         _apply(row, spec, _level_of(s, spec.parent_id))
         s.add(row)
@@ -166,18 +166,18 @@ def create(store: Store, actor: Actor, spec: DepartmentIn) -> int:
 
 def update_department(store: Store, actor: Actor, department_id: int, spec: DepartmentIn) -> None:
     """Change a department's name, parent, categories or jurisdiction (the routing rules)."""
-    require_admin(actor, "manage departments")
+    require_admin(actor, "manage_departments")
     with store.transaction() as s:
         row = s.get(Department, department_id)
         if row is None:
-            raise NotFound(f"department {department_id} does not exist")
+            raise NotFound("error.department_missing", {"id": department_id})
         clash = s.scalar(select(Department.id).where(Department.code == spec.code, Department.id != department_id))
         if clash is not None:
-            raise Invalid(f"department code {spec.code!r} exists already", field="code")
+            raise Invalid("error.department_code_taken", {"code": spec.code}, field="code")
         level = _level_of(s, spec.parent_id, own_id=department_id)
         depth = _depth_below(s, department_id)
         if level + depth > MAX_LEVEL:
-            raise Invalid(f"departments nest at most {MAX_LEVEL} levels", field="parent_id")
+            raise Invalid("error.department_levels", {"limit": MAX_LEVEL}, field="parent_id")
         _apply(row, spec, level)
         _relevel_children(s, department_id, level)
         record_event(s, "department.updated", "department", department_id, actor.name, {"name": spec.name})
@@ -241,20 +241,20 @@ def import_file(store: Store, actor: Actor, geojson: dict[str, Any], categories_
     """Departments from a GeoJSON FeatureCollection (properties: code, name, parent_code, kind) and an
     optional CSV of ``code,category`` rows; every feature is checked before any is written, and a bad
     one is named by its number."""
-    require_admin(actor, "import departments")
+    require_admin(actor, "import_departments")
     if not isinstance(geojson, dict) or geojson.get("type") != "FeatureCollection":
-        raise Invalid("expected a GeoJSON FeatureCollection", field="file")
+        raise Invalid("error.department_file_type", {}, field="file")
     cats: dict[str, list[str]] = {}
     if categories_csv:
         for n, row in enumerate(csv.reader(io.StringIO(categories_csv)), 1):
             if n == 1 and [c.strip().lower() for c in row[:2]] == ["code", "category"]:
                 continue
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
-                raise Invalid(f"categories line {n}: expected code,category", field="categories")
+                raise Invalid("error.department_csv_line", {"n": n}, field="categories")
             cats.setdefault(row[0].strip(), []).append(row[1].strip())
     features = geojson.get("features") or []
     if not isinstance(features, list) or not features:
-        raise Invalid("the file has no features", field="file")
+        raise Invalid("error.department_file_empty", {}, field="file")
     with store.read() as s:
         codes: dict[str, int] = dict(s.execute(select(Department.code, Department.id)).all())
     # Every feature is checked before any is written.
@@ -265,7 +265,7 @@ def import_file(store: Store, actor: Actor, geojson: dict[str, Any], categories_
         props = feature.get("properties") or {}
         parent_code = props.get("parent_code") or None
         if parent_code is not None and parent_code not in known:
-            raise Invalid(f"feature {n}: parent_code {parent_code!r} is not defined before it", field="file")
+            raise Invalid("error.department_parent_code", {"n": n, "parent_code": parent_code}, field="file")
         data = {
             "code": props.get("code"),
             "name": props.get("name"),
@@ -276,7 +276,15 @@ def import_file(store: Store, actor: Actor, geojson: dict[str, Any], categories_
         try:
             spec = DepartmentIn.parse(data)
         except Invalid as exc:
-            raise Invalid(f"feature {n}: {exc.message}", field=exc.field) from None
+            raise Invalid(
+                "error.department_feature",
+                {"n": n},
+                field=exc.field,
+                problems=[
+                    {"key": "error.department_feature", "params": {"n": n}},
+                    {"key": exc.key, "params": exc.params},
+                ],
+            ) from None
         known.add(spec.code)
         parsed.append((spec, parent_code))
     ids: list[int] = []

@@ -40,7 +40,7 @@ from data.models import (
     utcnow,
 )
 from data.store import Store, record_event
-from layouts.i18n import Text
+from locales import API_LANG, Message, msg, render
 from ops import dispatch
 from ops.accounts import SYSTEM, Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
@@ -52,6 +52,7 @@ LEVELS = ("high", "medium", "low")
 SETTING = "rules"
 RESOLVED_HORIZON = timedelta(days=30)
 WARNING_ROLES = ("operator", "supervisor", "admin")
+ITEM_LANG = "zh-CN"  # the city's language, for the text a verification visit stores
 
 # Each rule type: its parameters as (name, type, lowest allowed value or None, default or REQUIRED).
 REQUIRED = object()
@@ -97,7 +98,7 @@ class Finding:
     """One place where a rule holds now."""
 
     place_key: str
-    title: str
+    title: Message  # stored as its key and parameters: each screen reads it in its own language
     lon: float | None
     lat: float | None
     grid_id: int | None
@@ -105,63 +106,68 @@ class Finding:
 
 
 def parse_rules(doc: Any) -> list[Rule]:
-    """Rules from a parsed document (``{"rule": [...]}`` or a list); every problem in one ``Invalid``."""
+    """Rules from a parsed document (``{"rule": [...]}`` or a list); every problem in one ``Invalid``.
+
+    Each problem is a message naming its rule (``rules.where.*``), so the rules page can show it in
+    the reader's language; the API answers the same problems in English.
+    """
     raw = doc.get("rule", doc.get("rules")) if isinstance(doc, dict) else doc
     if not isinstance(raw, list):
-        raise Invalid('rules: expected a list of rules ([[rule]] tables in TOML, or {"rules": [...]})')
-    problems: list[str] = []
+        raise Invalid("error.rules_not_list")
+    problems: list[Message] = []
     rules: list[Rule] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
-        where = f"rule {i + 1}"
+        where = msg("rules.where.n", n=i + 1)
         if not isinstance(item, dict):
-            problems.append(f"{where}: expected a table")
+            problems.append(msg("rules.problem.table", where=where))
             continue
         rid, rtype = item.get("id"), item.get("type")
         if not isinstance(rid, str) or not rid.strip() or len(rid) > 64:
-            problems.append(f"{where}: id must be a non-empty text of at most 64 characters")
+            problems.append(msg("rules.problem.id", where=where))
             continue
-        where = f"rule {rid!r}"
+        where = msg("rules.where.id", id=rid)
         if rid in seen:
-            problems.append(f"{where}: id used twice")
+            problems.append(msg("rules.problem.id_twice", where=where))
         seen.add(rid)
         if rtype not in PARAMS:
-            problems.append(f"{where}: type must be one of {', '.join(PARAMS)}")
+            problems.append(msg("rules.problem.type", where=where, types=", ".join(PARAMS)))
             continue
         spec = PARAMS[rtype]
         unknown = set(item) - COMMON - set(spec)
         if unknown:
-            problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+            problems.append(msg("rules.problem.unknown_keys", where=where, keys=", ".join(sorted(unknown))))
         level = item.get("level", "medium")
         if level not in LEVELS:
-            problems.append(f"{where}: level must be one of {', '.join(LEVELS)}")
+            problems.append(msg("rules.problem.level", where=where, levels=", ".join(LEVELS)))
         flags = {k: item.get(k, default) for k, default in (("create_task", False), ("enabled", True))}
         for key, value in flags.items():
             if not isinstance(value, bool):
-                problems.append(f"{where}: {key} must be true or false")
+                problems.append(msg("rules.problem.bool", where=where, key=key))
         params: dict[str, Any] = {}
         for key, (kind, lowest, default) in spec.items():
             value = item.get(key, default)
             if value is REQUIRED:
-                problems.append(f"{where}: {key} is required")
+                problems.append(msg("rules.problem.required", where=where, key=key))
                 continue
             if kind is list:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    problems.append(f"{where}: {key} must be a list of texts")
+                    problems.append(msg("rules.problem.texts", where=where, key=key))
                     continue
             elif isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
-                problems.append(f"{where}: {key} must be a {'whole ' if kind is int else ''}number")
+                whole = "rules.problem.whole_number" if kind is int else "rules.problem.number"
+                problems.append(msg(whole, where=where, key=key))
                 continue
             elif lowest is not None and value < lowest:
-                problems.append(f"{where}: {key} must be at least {lowest:g}")
+                problems.append(msg("rules.problem.at_least", where=where, key=key, lowest=f"{lowest:g}"))
                 continue
             elif key in HIGHEST and value > HIGHEST[key]:
-                problems.append(f"{where}: {key} must be at most {HIGHEST[key]:g}")
+                problems.append(msg("rules.problem.at_most", where=where, key=key, highest=f"{HIGHEST[key]:g}"))
                 continue
             params[key] = kind(value)
         rules.append(Rule(rid, rtype, str(item.get("name") or rid), level, **flags, params=params))
     if problems:
-        raise Invalid("; ".join(problems), field="rules", problems=problems)
+        raise Invalid("error.rules_invalid", field="rules", problems=problems)
     return rules
 
 
@@ -170,7 +176,7 @@ def load_file(path: str | Path) -> list[Rule]:
         with open(path, "rb") as fh:
             return parse_rules(tomllib.load(fh))
     except tomllib.TOMLDecodeError as exc:
-        raise Invalid(f"{path}: not valid TOML ({exc})", field="rules") from exc
+        raise Invalid("error.rules_toml", {"path": str(path), "reason": str(exc)}, field="rules") from exc
 
 
 def current_rules(store: Store, path: str | Path) -> list[Rule]:
@@ -185,7 +191,7 @@ def current_rules(store: Store, path: str | Path) -> list[Rule]:
 def save_rules(store: Store, actor: Actor, doc: Any) -> list[Rule]:
     """Validate and store a rule set for every process (admins only); the change is an event."""
     if actor.role != "admin":
-        raise Forbidden("only an admin may change the warning rules")
+        raise Forbidden("error.rules_admin_only")
     rules = parse_rules(doc)
     value = json.dumps({"rules": [r.to_dict() for r in rules]}, ensure_ascii=False)
     with store.transaction() as s:
@@ -208,7 +214,7 @@ def _grid_names(store: Store, ids: set[int]) -> dict[int, tuple[str, float, floa
         return {r.id: (r.name, r.center_lon, r.center_lat) for r in rows}
 
 
-def ticket_cluster(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+def ticket_cluster(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime]) -> list[Finding]:
     p = rule.params
     start = now - timedelta(hours=p["hours"])
     base = (
@@ -236,12 +242,12 @@ def ticket_cluster(store: Store, rule: Rule, now: datetime, resolved: dict[str, 
     out = []
     for (gid, category), n in sorted(hits.items()):
         name, lon, lat = grids[gid]
-        title = t("warning.text.ticket_cluster").format(grid=name, hours=f"{p['hours']:g}", category=category, n=n)
+        title = msg("warning.text.ticket_cluster", grid=name, hours=f"{p['hours']:g}", category=category, n=n)
         out.append(Finding(f"grid:{gid}:{category}", title, lon, lat, gid, {"count": n, "category": category}))
     return out
 
 
-def parking_occupancy(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+def parking_occupancy(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime]) -> list[Finding]:
     p = rule.params
     taken = func.sum(case((ParkingSpace.occupied, 1), else_=0))
     with store.transaction() as s:
@@ -284,12 +290,12 @@ def parking_occupancy(store: Store, rule: Rule, now: datetime, resolved: dict[st
         mid = geom.interpolate(0.5, normalized=True)
         pct = 100.0 * occupied / total
         held = (now - since).total_seconds() / 60
-        title = t("warning.text.parking_occupancy").format(segment=name, pct=f"{pct:.0f}", minutes=f"{held:.0f}")
+        title = msg("warning.text.parking_occupancy", segment=name, pct=f"{pct:.0f}", minutes=f"{held:.0f}")
         out.append(Finding(key, title, mid.x, mid.y, None, {"percent": round(pct, 1), "since": since.isoformat()}))
     return out
 
 
-def unassigned(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+def unassigned(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime]) -> list[Finding]:
     cutoff = now - timedelta(minutes=rule.params["minutes"])
     with store.read() as s:
         rows = s.execute(
@@ -306,14 +312,14 @@ def unassigned(store: Store, rule: Rule, now: datetime, resolved: dict[str, date
         key = f"incident:{r.id}"
         if key in resolved:
             continue  # one warning per item: once resolved, it stays answered
-        title = t("warning.text.unassigned").format(
-            id=r.id, kind=t(f"kind.{r.kind}"), title=r.title, minutes=f"{rule.params['minutes']:g}"
+        title = msg(
+            "warning.text.unassigned", id=r.id, kind=r.kind, title=r.title, minutes=f"{rule.params['minutes']:g}"
         )
         out.append(Finding(key, title, r.lon, r.lat, r.grid_id, {"incident": r.id}))
     return out
 
 
-def worker_silent(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+def worker_silent(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime]) -> list[Finding]:
     cutoff = now - timedelta(minutes=rule.params["minutes"])
     with store.read() as s:
         rows = s.execute(
@@ -329,12 +335,12 @@ def worker_silent(store: Store, rule: Rule, now: datetime, resolved: dict[str, d
         if key in resolved and resolved[key] > cutoff:
             continue  # resolved lately: silence counts again from the resolution
         last = r.position_at.isoformat() if r.position_at else None
-        title = t("warning.text.worker_silent").format(name=r.name, minutes=f"{rule.params['minutes']:g}")
+        title = msg("warning.text.worker_silent", name=r.name, minutes=f"{rule.params['minutes']:g}")
         out.append(Finding(key, title, r.lon, r.lat, r.grid_id, {"worker": r.id, "last_position_at": last}))
     return out
 
 
-def device_alarm(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+def device_alarm(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime]) -> list[Finding]:
     start = now - timedelta(minutes=rule.params["minutes"])
     with store.read() as s:
         rows = s.execute(
@@ -345,7 +351,7 @@ def device_alarm(store: Store, rule: Rule, now: datetime, resolved: dict[str, da
     return [
         Finding(
             f"incident:{r.id}",
-            t("warning.text.device_alarm").format(id=r.id, category=r.category, title=r.title),
+            msg("warning.text.device_alarm", id=r.id, category=r.category, title=r.title),
             r.lon,
             r.lat,
             r.grid_id,
@@ -356,7 +362,7 @@ def device_alarm(store: Store, rule: Rule, now: datetime, resolved: dict[str, da
     ]
 
 
-def place_activity(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime], t: Text) -> list[Finding]:
+def place_activity(store: Store, rule: Rule, now: datetime, resolved: dict[str, datetime]) -> list[Finding]:
     p = rule.params
     start = now - timedelta(minutes=p["minutes"])
     q = (
@@ -381,15 +387,19 @@ def place_activity(store: Store, rule: Rule, now: datetime, resolved: dict[str, 
     out = []
     for pid, place in sorted(places.items()):
         n = distinct[pid]
-        title = t("warning.text.place_activity").format(
-            address=place.address, n=n, minutes=f"{p['minutes']:g}", registered=place.registered_occupants
+        title = msg(
+            "warning.text.place_activity",
+            address=place.address,
+            n=n,
+            minutes=f"{p['minutes']:g}",
+            registered=place.registered_occupants,
         )
         detail = {"place": pid, "distinct_entries": n, "registered_occupants": place.registered_occupants}
         out.append(Finding(f"place:{pid}", title, place.lon, place.lat, place.grid_id, detail))
     return out
 
 
-DETECTORS: dict[str, Callable[[Store, Rule, datetime, dict[str, datetime], Text], list[Finding]]] = {
+DETECTORS: dict[str, Callable[[Store, Rule, datetime, dict[str, datetime]], list[Finding]]] = {
     "ticket_cluster": ticket_cluster,
     "parking_occupancy": parking_occupancy,
     "unassigned": unassigned,
@@ -425,29 +435,29 @@ def evaluate(
     store: Store,
     rules: list[Rule],
     now: datetime | None = None,
-    t: Text | None = None,
+    item_lang: str = ITEM_LANG,
     sla_minutes: dict[str, dict[int, int]] | None = None,
 ) -> list[int]:
     """Run every enabled rule at ``now``; return the ids of the warnings raised.
 
     Safe to run in several processes at once: the partial unique index keeps one open warning per
-    rule and place, and a loser's insert is dropped.
+    rule and place, and a loser's insert is dropped. ``item_lang`` is the language of a verification
+    visit's category and title (an item stores text, not keys).
     """
     now = now or utcnow()
-    t = t or Text("zh-CN")
     raised: list[int] = []
     for rule in rules:
         if not rule.enabled:
             continue
         open_keys, resolved = _place_state(store, rule.id, now)
         try:
-            findings = DETECTORS[rule.type](store, rule, now, resolved, t)
+            findings = DETECTORS[rule.type](store, rule, now, resolved)
         except Exception:  # one broken rule must not silence the others
             log.exception("rule %s failed", rule.id)
             continue
         fresh = [f for f in findings if f.place_key not in open_keys]
         if fresh:
-            raised += _raise_all(store, rule, fresh, now, t, sla_minutes)
+            raised += _raise_all(store, rule, fresh, now, item_lang, sla_minutes)
     return raised
 
 
@@ -456,20 +466,20 @@ def _raise_all(
     rule: Rule,
     findings: list[Finding],
     now: datetime,
-    t: Text,
+    item_lang: str,
     sla_minutes: dict[str, dict[int, int]] | None,
 ) -> list[int]:
     """Raise every finding of one rule in one write transaction (a thousand warnings must not hold
     the store's writer a thousand times); if another process raced us to one of them, one by one."""
     try:
         with store.transaction() as s:
-            staged = [_stage(s, rule, f, now, t, sla_minutes) for f in findings]
+            staged = [_stage(s, rule, f, now, item_lang, sla_minutes) for f in findings]
     except IntegrityError:
         staged = []
         for f in findings:
             try:
                 with store.transaction() as s:
-                    staged.append(_stage(s, rule, f, now, t, sla_minutes))
+                    staged.append(_stage(s, rule, f, now, item_lang, sla_minutes))
             except IntegrityError:
                 continue  # another process raised this warning first
     visits = [item for _, item in staged if item is not None]
@@ -485,11 +495,11 @@ def _raise(
     rule: Rule,
     f: Finding,
     now: datetime,
-    t: Text,
+    item_lang: str,
     sla_minutes: dict[str, dict[int, int]] | None,
 ) -> int | None:
     """Raise one finding; None when another process raised it first."""
-    raised = _raise_all(store, rule, [f], now, t, sla_minutes)
+    raised = _raise_all(store, rule, [f], now, item_lang, sla_minutes)
     return raised[0] if raised else None
 
 
@@ -498,7 +508,7 @@ def _stage(
     rule: Rule,
     f: Finding,
     now: datetime,
-    t: Text,
+    item_lang: str,
     sla_minutes: dict[str, dict[int, int]] | None,
 ) -> tuple[int, int | None]:
     """Add one warning (and its verification visit) to the open transaction ``s``."""
@@ -508,7 +518,9 @@ def _stage(
         place_key=f.place_key,
         level=rule.level,
         status="open",
-        title=f.title[:300],
+        title=render(API_LANG, f.title["key"], f.title["params"])[:300],
+        title_key=f.title["key"],
+        title_params=f.title["params"],
         detail={**f.detail, "rule_name": rule.name},
         lon=f.lon,
         lat=f.lat,
@@ -521,12 +533,13 @@ def _stage(
     s.flush()
     if rule.create_task and f.lon is not None and f.lat is not None:
         sla = sla_minutes or {"visit": {2: 4320}}
+        verify = render(item_lang, "warning.verify")
         item = Incident(
             kind="visit",
-            category=t("warning.verify"),
+            category=verify,
             priority=2,
             status="new",
-            title=f"{t('warning.verify')}: {f.title}"[:200],
+            title=f"{verify}: {render(item_lang, f.title['key'], f.title['params'])}"[:200],
             description=rule.name,
             lon=f.lon,
             lat=f.lat,
@@ -547,7 +560,7 @@ def _stage(
 
 def _require(actor: Actor) -> None:
     if actor.role not in WARNING_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not handle warnings")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": "handle_warnings"})
 
 
 def acknowledge(store: Store, actor: Actor, warning_id: int, note: str = "", now: datetime | None = None) -> None:
@@ -566,7 +579,7 @@ def _move(
     store: Store, actor: Actor, warning_id: int, target: str, sources: tuple[str, ...], note: str, now: datetime
 ) -> None:
     if len(note) > 2000:
-        raise Invalid("note longer than 2000 characters", field="note")
+        raise Invalid("error.note_too_long", {"limit": 2000}, field="note")
     values: dict[str, Any] = {"status": target, "updated_at": now}
     if target == "acknowledged":
         values.update(acknowledged_at=now, acknowledged_by=actor.name)
@@ -577,17 +590,19 @@ def _move(
     with store.transaction() as s:
         current = s.scalar(select(EarlyWarning.status).where(EarlyWarning.id == warning_id))
         if current is None:
-            raise NotFound(f"no warning {warning_id}")
+            raise NotFound("error.warning_missing", {"id": warning_id})
         won = s.execute(
             update(EarlyWarning).where(EarlyWarning.id == warning_id, EarlyWarning.status.in_(sources)).values(**values)
         ).rowcount
         if not won:
-            raise Conflict(f"warning {warning_id} is {current}; cannot mark it {target}", status=current)
+            raise Conflict(
+                "error.warning_state", {"id": warning_id, "status": current, "target": target}, status=current
+            )
         record_event(s, f"warning.{target}", "warning", warning_id, actor.name, {"note": note} if note else {})
 
 
 def start_in_thread(
-    store: Store, rules_file: str, every_s: float, t: Text, sla_minutes: dict[str, dict[int, int]]
+    store: Store, rules_file: str, every_s: float, item_lang: str, sla_minutes: dict[str, dict[int, int]]
 ) -> threading.Event:
     """Evaluate the current rule set every ``every_s`` seconds in a daemon thread; set the event to stop."""
     stop = threading.Event()
@@ -595,7 +610,7 @@ def start_in_thread(
     def loop() -> None:
         while not stop.wait(every_s):
             try:
-                evaluate(store, current_rules(store, rules_file), t=t, sla_minutes=sla_minutes)
+                evaluate(store, current_rules(store, rules_file), item_lang=item_lang, sla_minutes=sla_minutes)
             except Exception:  # a transient store error or a bad rule file must not end the rules for good
                 log.exception("warning rules failed")
 

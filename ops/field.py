@@ -26,7 +26,7 @@ class SpaceChange:
 def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> int:
     """Apply space changes; an event older (by sequence) than the stored state is ignored."""
     if actor.role not in FIELD_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not report parking")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": "report_parking"})
     if not changes:
         return 0
     now = utcnow()
@@ -62,7 +62,7 @@ def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> in
 def move_workers(store: Store, actor: Actor, positions: list[tuple[int, float, float]]) -> int:
     """Store the newest position of each worker: (worker id, lon, lat) in WGS-84."""
     if actor.role not in FIELD_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not move workers")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": "move_workers"})
     if not positions:
         return 0
     now = utcnow()
@@ -80,13 +80,13 @@ def move_workers(store: Store, actor: Actor, positions: list[tuple[int, float, f
 def report_own_position(store: Store, actor: Actor, lon: float, lat: float, bounds: tuple[float, ...]) -> int:
     """A worker's phone reports where the worker is; only inside the city's bounds."""
     if actor.role != "worker" or actor.user_id is None:
-        raise Forbidden("only a grid worker reports their own position")
+        raise Forbidden("error.position_own_only")
     if not (bounds[0] <= lon <= bounds[2] and bounds[1] <= lat <= bounds[3]):
-        raise Invalid(f"position ({lon:.5f}, {lat:.5f}) is outside the city", field="position")
+        raise Invalid("error.position_outside", {"lon": f"{lon:.5f}", "lat": f"{lat:.5f}"}, field="position")
     with store.transaction() as s:
         worker_id = s.scalar(select(Worker.id).where(Worker.user_id == actor.user_id))
         if worker_id is None:
-            raise NotFound("no grid worker is linked to this account")
+            raise NotFound("error.no_linked_worker")
         s.execute(update(Worker).where(Worker.id == worker_id).values(lon=lon, lat=lat, position_at=utcnow()))
         record_event(s, "workers.moved", "worker", worker_id, actor.name, {"count": 1, "source": "phone"})
     return worker_id

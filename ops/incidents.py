@@ -48,12 +48,12 @@ def report(
 ) -> list[int]:
     """Store a batch of new items in one transaction; return their ids in input order."""
     if actor.role not in REPORTING_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not report items")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": "report_items"})
     for i, item in enumerate(items):
         if item.kind not in KINDS:
-            raise Invalid(f"item {i}: unknown kind {item.kind!r}", field="kind")
+            raise Invalid("error.item_kind", {"i": i, "kind": item.kind}, field="kind")
         if item.priority not in (1, 2, 3):
-            raise Invalid(f"item {i}: priority must be 1, 2 or 3", field="priority")
+            raise Invalid("error.item_priority", {"i": i}, field="priority")
     if not items:
         return []
     grids = index.locate([it.lon for it in items], [it.lat for it in items])

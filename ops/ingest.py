@@ -37,33 +37,35 @@ MAX_BATCH = 5000
 
 def require_ingest(actor: Actor) -> None:
     if actor.role not in INGEST_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not feed data in")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": "feed_data"})
 
 
 def _text(body: dict[str, Any], name: str, required: bool = False, prefix: str = "") -> str:
     value = body.get(name)
     if value is None or value == "":
         if required:
-            raise Invalid(f"{prefix}{name} is required", field=prefix + name)
+            raise Invalid("error.field_required", {"name": prefix + name}, field=prefix + name)
         return ""
     if not isinstance(value, str):
-        raise Invalid(f"{prefix}{name} must be a string", field=prefix + name)
+        raise Invalid("error.field_string", {"name": prefix + name}, field=prefix + name)
     if len(value) > LIMITS.get(name, 200):
-        raise Invalid(f"{prefix}{name} is longer than {LIMITS.get(name, 200)} characters", field=prefix + name)
+        raise Invalid(
+            "error.field_too_long", {"name": prefix + name, "limit": LIMITS.get(name, 200)}, field=prefix + name
+        )
     return value.strip()
 
 
 def _number(body: dict[str, Any], name: str, prefix: str = "") -> float:
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise Invalid(f"{prefix}{name} must be a number", field=prefix + name)
+        raise Invalid("error.field_number", {"name": prefix + name}, field=prefix + name)
     return float(value)
 
 
 def _extra(body: dict[str, Any], allowed: set[str], prefix: str = "") -> None:
     extra = sorted(set(body) - allowed)
     if extra:
-        raise Invalid(f"unknown field {prefix}{extra[0]!r}", field=prefix + extra[0])
+        raise Invalid("error.field_unknown", {"name": prefix + extra[0]}, field=prefix + extra[0])
 
 
 def _coordinates(body: dict[str, Any], prefix: str = "") -> tuple[float, float, str]:
@@ -71,11 +73,10 @@ def _coordinates(body: dict[str, Any], prefix: str = "") -> tuple[float, float, 
     lon, lat = _number(body, "lon", prefix), _number(body, "lat", prefix)
     crs = body.get("crs", "wgs84")
     if not isinstance(crs, str) or crs.lower() not in SYSTEMS:
-        raise Invalid(f"unknown coordinate system {crs!r}; use one of {', '.join(SYSTEMS)}", field=prefix + "crs")
+        raise Invalid("error.crs_unknown", {"crs": crs, "systems": ", ".join(SYSTEMS)}, field=prefix + "crs")
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         swapped = -90 <= lon <= 90 and -180 <= lat <= 180
-        message = "lon and lat look swapped: send longitude first" if swapped else "lon must be -180..180, lat -90..90"
-        raise Invalid(message, field=prefix + "lon")
+        raise Invalid("error.lonlat_swapped" if swapped else "error.lonlat_range", field=prefix + "lon")
     return lon, lat, crs.lower()
 
 
@@ -89,7 +90,7 @@ def _place_one(index: GridIndex, lon: float, lat: float, crs: str, prefix: str =
     wlon, wlat, grid, swapped = _place_all(index, np.array([lon]), np.array([lat]), [crs])
     if grid[0] == OUTSIDE:
         exc = _outside_error(lon, lat, bool(swapped[0]))
-        raise Invalid(exc.message, field=prefix + (exc.field or ""))
+        raise Invalid(exc.key, exc.params, field=prefix + (exc.field or ""))
     return float(wlon[0]), float(wlat[0]), int(grid[0])
 
 
@@ -112,24 +113,24 @@ class CitizenReport:
 def _report_fields(body: Any, source: str) -> tuple[dict[str, Any], float, float, str]:
     """Everything of a report but its place: (fields, raw lon, raw lat, crs); ``Invalid`` names the field."""
     if not isinstance(body, dict):
-        raise Invalid("body must be a JSON object", field="body")
+        raise Invalid("error.body_object", field="body")
     _extra(
         body, {"kind", "category", "title", "lon", "lat", "crs", "description", "priority", "reporter", "case_number"}
     )
     kind = body.get("kind")
     if kind not in REPORT_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(REPORT_KINDS)}", field="kind")
+        raise Invalid("error.kind_one_of", {"kinds": ", ".join(REPORT_KINDS)}, field="kind")
     category = _text(body, "category", required=True)
     priority = body.get("priority", 1 if kind == "fire" else 3)
     if isinstance(priority, bool) or priority not in (1, 2, 3):
-        raise Invalid("priority must be 1, 2 or 3", field="priority")
+        raise Invalid("error.priority_range", field="priority")
     reporter = body.get("reporter", {})
     if not isinstance(reporter, dict):
-        raise Invalid("reporter must be an object with name and phone", field="reporter")
+        raise Invalid("error.reporter_object", field="reporter")
     _extra(reporter, {"name", "phone"}, "reporter.")
     phone = _text(reporter, "phone", prefix="reporter.")
     if phone and not PHONE.match(phone):
-        raise Invalid("reporter.phone is not a phone number", field="reporter.phone")
+        raise Invalid("error.reporter_phone", field="reporter.phone")
     lon, lat, crs = _coordinates(body)
     fields = {
         "kind": kind,
@@ -162,8 +163,8 @@ def _place_all(index: GridIndex, lon: np.ndarray, lat: np.ndarray, crs: list[str
 
 def _outside_error(lon: float, lat: float, swapped: bool) -> Invalid:
     if swapped:
-        return Invalid("lon and lat look swapped: send longitude first", field="lon")
-    return Invalid(f"({lon}, {lat}) is outside the city", field="lat")
+        return Invalid("error.lonlat_swapped", field="lon")
+    return Invalid("error.point_outside", {"lon": lon, "lat": lat}, field="lat")
 
 
 def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenReport:
@@ -419,16 +420,16 @@ def _event_time(value: Any, field: str) -> datetime:
             pass
         else:
             return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
-    raise Invalid(f"{field} must be ISO 8601 or Unix milliseconds", field=field)
+    raise Invalid("error.time_format", {"name": field}, field=field)
 
 
 def _batch(body: Any, key: str) -> list[Any]:
     if not isinstance(body, dict) or set(body) != {key} or not isinstance(body[key], list):
-        raise Invalid(f'body must be {{"{key}": [...]}}', field=key)
+        raise Invalid("error.batch_shape", {"key": key}, field=key)
     if not body[key]:
-        raise Invalid(f"{key} is empty", field=key)
+        raise Invalid("error.batch_empty", {"key": key}, field=key)
     if len(body[key]) > MAX_BATCH:
-        raise Invalid(f"{key} holds more than {MAX_BATCH} items; split the batch", field=key)
+        raise Invalid("error.batch_too_big", {"key": key, "max": MAX_BATCH}, field=key)
     return body[key]
 
 
@@ -446,14 +447,14 @@ def ingest_parking(store: Store, actor: Actor, body: Any) -> list[dict[str, Any]
         p = f"events[{i}]."
         try:
             if not isinstance(ev, dict):
-                raise Invalid("each event must be an object", field=f"events[{i}]")
+                raise Invalid("error.event_object", field=f"events[{i}]")
             _extra(ev, {"event_id", "event_type", "event_time", "curb_space_id", "device_id", "sequence_number"}, p)
             event_type = ev.get("event_type")
             if event_type not in PARKING_EVENTS:
-                raise Invalid(f"event_type must be one of {', '.join(PARKING_EVENTS)}", field=p + "event_type")
+                raise Invalid("error.parking_event_type", {"types": ", ".join(PARKING_EVENTS)}, field=p + "event_type")
             seq = ev.get("sequence_number")
             if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-                raise Invalid("sequence_number must be a non-negative integer", field=p + "sequence_number")
+                raise Invalid("error.sequence_number", field=p + "sequence_number")
             parsed.append(
                 (
                     i,
@@ -534,11 +535,11 @@ def ingest_positions(store: Store, index: GridIndex, actor: Actor, body: Any) ->
         p = f"positions[{i}]."
         try:
             if not isinstance(item, dict):
-                raise Invalid("each position must be an object", field=f"positions[{i}]")
+                raise Invalid("error.position_object", field=f"positions[{i}]")
             _extra(item, {"worker_id", "lon", "lat", "crs", "at"}, p)
             wid = item.get("worker_id")
             if isinstance(wid, bool) or not isinstance(wid, int) or wid not in known:
-                raise Invalid("worker_id is not a known worker", field=p + "worker_id")
+                raise Invalid("error.worker_id_unknown", field=p + "worker_id")
             if "at" in item:
                 _event_time(item["at"], p + "at")
             lon, lat, _ = locate(index, item, p)
@@ -562,11 +563,11 @@ def ingest_alarms(
         p = f"alarms[{i}]."
         try:
             if not isinstance(item, dict):
-                raise Invalid("each alarm must be an object", field=f"alarms[{i}]")
+                raise Invalid("error.alarm_object", field=f"alarms[{i}]")
             _extra(item, {"event_id", "device_id", "type", "lon", "lat", "crs", "description", "at"}, p)
             kind = item.get("type")
             if kind not in ALARM_TYPES:
-                raise Invalid(f"type must be one of {', '.join(ALARM_TYPES)}", field=p + "type")
+                raise Invalid("error.alarm_type", {"types": ", ".join(ALARM_TYPES)}, field=p + "type")
             event_id, device = _text(item, "event_id", True, p), _text(item, "device_id", True, p)
             lon, lat, grid = locate(index, item, p)
             results.append(

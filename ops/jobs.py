@@ -22,7 +22,8 @@ class Job:
     done: int = 0
     total: int = 0
     result: Any = None
-    error: str = ""
+    error: str = ""  # why it failed, in English (logs)
+    refusal: OneMapError | None = None  # the rule that refused it, for the screen to word
 
 
 class JobBoard:
@@ -46,7 +47,7 @@ class JobBoard:
                 job.result = work(progress)
                 job.state = "done"
             except OneMapError as exc:
-                job.error, job.state = exc.message, "failed"
+                job.error, job.refusal, job.state = exc.message, exc, "failed"
             except Exception as exc:  # the operator must see that the push failed, and why
                 job.error, job.state = f"{type(exc).__name__}: {exc}", "failed"
 

@@ -39,7 +39,7 @@ ITEM_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
 
 def require_dispatcher(actor: Actor, what: str) -> None:
     if actor.role not in DISPATCH_ROLES:
-        raise Forbidden(f"role {actor.role!r} may not {what}")
+        raise Forbidden("error.role_may_not", {"role": actor.role, "what": what})
 
 
 def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
@@ -49,10 +49,11 @@ def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
         .where(Incident.id == incident_id)
     ).first()
     if current is None:
-        return NotFound(f"incident {incident_id} does not exist")
-    who = f" to {current.name} (worker {current.assigned_worker_id})" if current.assigned_worker_id else ""
+        return NotFound("error.incident_missing", {"id": incident_id})
+    params = {"id": incident_id, "status": current.status, "action": action}
     return Conflict(
-        f"incident {incident_id} is {current.status}{who}; cannot {action}",
+        "error.incident_state_worker" if current.assigned_worker_id else "error.incident_state",
+        {**params, "name": current.name, "worker": current.assigned_worker_id},
         status=current.status,
         assigned_worker_id=current.assigned_worker_id,
     )
@@ -61,9 +62,9 @@ def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
 def _check_note(note: str, required: bool, what: str) -> str:
     note = (note or "").strip()
     if required and not note:
-        raise Invalid(f"{what} needs a reason", field="reason")
+        raise Invalid("error.reason_required", {"what": what}, field="reason")
     if len(note) > NOTE_LIMIT:
-        raise Invalid(f"note is longer than {NOTE_LIMIT} characters", field="note")
+        raise Invalid("error.note_too_long", {"limit": NOTE_LIMIT}, field="note")
     return note
 
 
@@ -78,7 +79,7 @@ def _new_task(s: Session, actor: Actor, incident_id: int, worker_id: int, kind: 
 
 def _existing_worker(s: Session, worker_id: int) -> None:
     if s.get(Worker, worker_id) is None:
-        raise NotFound(f"worker {worker_id} does not exist", field="worker_id")
+        raise NotFound("error.worker_missing", {"id": worker_id}, field="worker_id")
 
 
 def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
@@ -124,7 +125,7 @@ def reassign(store: Store, actor: Actor, incident_id: int, worker_id: int, reaso
 def act_on_item(store: Store, actor: Actor, incident_id: int, action: str, reason: str = "") -> str:
     """Cancel (with a reason), close or reopen an item; return its new status."""
     if action not in ITEM_ACTIONS:
-        raise NotFound(f"unknown item action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
+        raise NotFound("error.item_action_unknown", {"action": action, "actions": ", ".join(ITEM_ACTIONS)})
     require_dispatcher(actor, action)
     reason = _check_note(reason, required=action == "cancel", what=action)
     sources, target = ITEM_ACTIONS[action]
@@ -154,13 +155,13 @@ def set_priority(
     store: Store, actor: Actor, incident_id: int, priority: int, sla_minutes: dict[str, dict[int, int]]
 ) -> None:
     """Change an item's priority; its due time follows the kind's SLA for the new priority."""
-    require_dispatcher(actor, "set priorities")
+    require_dispatcher(actor, "set_priorities")
     if priority not in (1, 2, 3):
-        raise Invalid("priority must be 1, 2 or 3", field="priority")
+        raise Invalid("error.priority_range", field="priority")
     with store.transaction() as s:
         item = s.get(Incident, incident_id)
         if item is None:
-            raise NotFound(f"incident {incident_id} does not exist")
+            raise NotFound("error.incident_missing", {"id": incident_id})
         old = item.priority
         item.priority = priority
         item.due_at = item.created_at + timedelta(minutes=sla_minutes[item.kind][priority])
@@ -182,19 +183,19 @@ def act_on_task(
     A photo may come with ``resolve``; it is checked and stored before the transaction.
     """
     if action not in TASK_ACTIONS:
-        raise NotFound(f"unknown task action {action!r}; use one of {', '.join(TASK_ACTIONS)}")
+        raise NotFound("error.task_action_unknown", {"action": action, "actions": ", ".join(TASK_ACTIONS)})
     note = _check_note(note, required=action == "decline", what="decline")
     if photo is not None and action != "resolve":
-        raise Invalid("a photo comes with resolve only", field="photo")
+        raise Invalid("error.photo_resolve_only", field="photo")
     sources, target = TASK_ACTIONS[action]
     with store.transaction() as s:
         task = s.get(Task, task_id)
         if task is None:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound("error.task_missing", {"id": task_id})
         worker = s.get(Worker, task.worker_id)
         own = worker is not None and worker.user_id is not None and worker.user_id == actor.user_id
         if actor.role != "admin" and not own:
-            raise Forbidden("a worker acts only on their own tasks")
+            raise Forbidden("error.task_not_own")
         now = utcnow()
         won = s.execute(
             update(Task)
@@ -202,7 +203,9 @@ def act_on_task(
             .values(status=target, updated_at=now, note=note or Task.note)
         ).rowcount
         if not won:
-            raise Conflict(f"task {task_id} is {task.status}; cannot {action}", status=task.status)
+            raise Conflict(
+                "error.task_state", {"id": task_id, "status": task.status, "action": action}, status=task.status
+            )
         stored = store_photo(media_dir, photo) if photo is not None else None
         if stored:
             s.add(

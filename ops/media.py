@@ -27,16 +27,16 @@ class StoredPhoto:
 def store_photo(media_dir: str | Path, data: bytes) -> StoredPhoto:
     """Validate and re-encode one photo into ``media_dir``; ``Invalid`` names what is wrong."""
     if len(data) > MAX_BYTES:
-        raise Invalid(f"photo is larger than {MAX_BYTES // (1024 * 1024)} MB", field="photo")
+        raise Invalid("error.photo_too_large", {"mb": MAX_BYTES // (1024 * 1024)}, field="photo")
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
         image = Image.open(io.BytesIO(data))
         if image.format not in FORMATS:
-            raise Invalid(f"photo must be JPEG, PNG or WebP, not {image.format}", field="photo")
+            raise Invalid("error.photo_format", {"format": str(image.format)}, field="photo")
         image = image.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise Invalid("photo is not a readable image", field="photo") from exc
+        raise Invalid("error.photo_unreadable", field="photo") from exc
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     folder = Path(media_dir)
     folder.mkdir(parents=True, exist_ok=True)

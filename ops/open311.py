@@ -47,7 +47,7 @@ def services() -> list[dict[str, Any]]:
 
 def definition(code: str) -> dict[str, Any]:
     if code not in SERVICES:
-        raise NotFound(f"unknown service_code {code!r}", field="service_code")
+        raise NotFound("error.service_code_unknown", {"code": code}, field="service_code")
     return {"service_code": code, "attributes": []}
 
 
@@ -85,7 +85,7 @@ def _date(value: str | None, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid(f"{name} must be a W3C date-time", field=name) from None
+        raise Invalid("error.datetime_w3c", {"name": name}, field=name) from None
     return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
@@ -105,13 +105,13 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
     if args.get("service_request_id"):
         ids = [i.strip() for i in args["service_request_id"].split(",")]
         if not all(i.isdigit() for i in ids):
-            raise Invalid("service_request_id must be comma-separated numbers", field="service_request_id")
+            raise Invalid("error.service_request_ids", field="service_request_id")
         stmt = stmt.where(Incident.id.in_([int(i) for i in ids]))
     if args.get("service_code"):
         codes = args["service_code"].split(",")
         unknown = [c for c in codes if c not in SERVICES]
         if unknown:
-            raise Invalid(f"unknown service_code {unknown[0]!r}", field="service_code")
+            raise Invalid("error.service_code_unknown", {"code": unknown[0]}, field="service_code")
         stmt = stmt.where(Incident.category.in_([SERVICES[c][0] for c in codes]))
     start, end = _date(args.get("start_date"), "start_date"), _date(args.get("end_date"), "end_date")
     if start:
@@ -121,7 +121,7 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
     status = args.get("status")
     if status:
         if status not in ("open", "closed"):
-            raise Invalid("status must be open or closed", field="status")
+            raise Invalid("error.open311_status", field="status")
         stmt = stmt.where(
             Incident.status.in_(OPEN_STATUSES) if status == "open" else Incident.status.not_in(OPEN_STATUSES)
         )
@@ -135,10 +135,10 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
 
 def get_request(store: Store, request_id: str, base_url: str) -> list[dict[str, Any]]:
     if not request_id.isdigit():
-        raise NotFound(f"no service request {request_id!r}")
+        raise NotFound("error.service_request_missing", {"id": repr(request_id)})
     found = find_requests(store, {"service_request_id": request_id}, base_url)
     if not found:
-        raise NotFound(f"no service request {request_id}")
+        raise NotFound("error.service_request_missing", {"id": request_id})
     return found
 
 
@@ -146,13 +146,13 @@ def report_body(form: dict[str, str]) -> dict[str, Any]:
     """An Open311 POST as a OneMap ticket report (for ``ingest.parse_report``)."""
     code = form.get("service_code", "")
     if code not in SERVICES:
-        raise Invalid(f"unknown service_code {code!r}", field="service_code")
+        raise Invalid("error.service_code_unknown", {"code": code}, field="service_code")
     if not form.get("lat") or not form.get("long"):
-        raise Invalid("lat and long are required (address-only requests cannot be placed on the map)", field="lat")
+        raise Invalid("error.lat_long_required", field="lat")
     try:
         lat, lon = float(form["lat"]), float(form["long"])
     except ValueError:
-        raise Invalid("lat and long must be numbers", field="lat") from None
+        raise Invalid("error.lat_long_numbers", field="lat") from None
     name = " ".join(filter(None, (form.get("first_name", "").strip(), form.get("last_name", "").strip())))
     body: dict[str, Any] = {
         "kind": "ticket",

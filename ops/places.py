@@ -41,14 +41,14 @@ def upsert_places(store: Store, index: GridIndex, actor: Actor, body: Any) -> li
         p = f"places[{i}]."
         try:
             if not isinstance(item, dict):
-                raise Invalid("each place must be an object", field=f"places[{i}]")
+                raise Invalid("error.place_object", field=f"places[{i}]")
             _extra(item, PLACE_FIELDS, p)
             external = _text(item, "id", True, p)
             kind = _text(item, "kind", True, p)
             address = _text(item, "address", True, p)
             occupants = item.get("registered_occupants")
             if isinstance(occupants, bool) or not isinstance(occupants, int) or not 0 <= occupants <= 10000:
-                raise Invalid("registered_occupants must be a whole number 0..10000", field=p + "registered_occupants")
+                raise Invalid("error.registered_occupants", field=p + "registered_occupants")
             lon, lat, grid = locate(index, item, p)
             good[external] = {
                 "index": i,
@@ -91,11 +91,11 @@ def ingest_access(store: Store, actor: Actor, body: Any, secret: str) -> list[di
         p = f"events[{i}]."
         try:
             if not isinstance(item, dict):
-                raise Invalid("each event must be an object", field=f"events[{i}]")
+                raise Invalid("error.event_object", field=f"events[{i}]")
             _extra(item, ACCESS_FIELDS, p)
             direction = item.get("direction", "in")
             if direction not in DIRECTIONS:
-                raise Invalid("direction must be 'in' or 'out'", field=p + "direction")
+                raise Invalid("error.direction", field=p + "direction")
             parsed.append(
                 (
                     i,
@@ -120,7 +120,9 @@ def ingest_access(store: Store, actor: Actor, body: Any, secret: str) -> list[di
         rows = []
         for i, event_id, place, credential, direction, at in parsed:
             if place not in places:
-                results[i] = _rejected(i, Invalid(f"unknown place_id {place!r}", field=f"events[{i}].place_id"))
+                results[i] = _rejected(
+                    i, Invalid("error.place_unknown", {"place": place}, field=f"events[{i}].place_id")
+                )
                 continue
             if event_id in seen:
                 results[i] = {"index": i, "status": "duplicate"}

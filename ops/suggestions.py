@@ -87,5 +87,5 @@ def suggest(
     with store.read() as s:
         item = s.execute(select(Incident.lon, Incident.lat, Incident.grid_id).where(Incident.id == incident_id)).first()
     if item is None:
-        raise NotFound(f"incident {incident_id} does not exist")
+        raise NotFound("error.incident_missing", {"id": incident_id})
     return rank(snapshot or worker_snapshot(store), item.lon, item.lat, item.grid_id, limit, ranking)

@@ -37,7 +37,7 @@ def test_each_good_row_becomes_a_task_for_its_grid_worker(city):
     text, points = sample_csv(city)
     result = bulk.push_visits(city, queries.load_grid_index(city), OPERATOR, text, DEFAULT_SLA_MINUTES)
     assert result.created == len(points) + 1
-    reasons = {line: reason for line, reason, _ in result.errors}
+    reasons = dict(result.reasons())
     n = len(points)
     assert reasons == {
         n + 3: "no location: lon and lat must be numbers",

@@ -207,9 +207,9 @@ def test_place_activity_counts_distinct_entries_against_registered_occupants(cit
 def test_two_engines_raise_one_warning(city):
     r = rule("device_alarm", minutes=60)
     add(city, "alarm", "老人血压异常", 5, NOW - timedelta(minutes=1))
-    finding = ew.DETECTORS["device_alarm"](city, r, NOW, {}, ew.Text("zh-CN"))[0]
-    first = ew._raise(city, r, finding, NOW, ew.Text("zh-CN"), None)
-    second = ew._raise(city, r, finding, NOW, ew.Text("zh-CN"), None)
+    finding = ew.DETECTORS["device_alarm"](city, r, NOW, {})[0]
+    first = ew._raise(city, r, finding, NOW, "zh-CN", None)
+    second = ew._raise(city, r, finding, NOW, "zh-CN", None)
     assert first is not None and second is None
     with city.read() as s:
         raised = s.scalars(select(Event.entity_id).where(Event.kind == "warning.raised")).all()
@@ -254,7 +254,7 @@ def test_rules_page_rows_round_trip_and_name_bad_parameter_cells():
     ]
     with pytest.raises(Invalid) as caught:
         rows_to_doc(bad)
-    problems = caught.value.detail["problems"]
+    problems = caught.value.to_dict()["problems"]
     assert len(problems) == 3
     assert rows[0]["id"] in problems[0] and "not valid JSON" in problems[0]
     assert rows[1]["id"] in problems[1] and "JSON object" in problems[1]

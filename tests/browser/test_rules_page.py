@@ -50,12 +50,16 @@ def test_an_admin_edits_fixes_adds_and_saves_rules(server, browser) -> None:
         page.wait_for_url(re.compile(r".*/rules$"))
         page.wait_for_selector(CELL.format(row=5, col="id"))
         assert page.inner_text(CELL.format(row=0, col="id")) == "ticket-cluster"
+        # Types and levels read by name (the stored rule keeps the codes).
+        assert page.inner_text(CELL.format(row=0, col="type")) == "同类工单聚集"
+        assert page.inner_text(CELL.format(row=2, col="level")) == "高"
 
         # A count below the type's floor: nothing is saved, and the problem is named.
         edit_cell(page, 0, "params", '{"count": 1, "hours": 24}')
         page.click("#rules-save")
         page.wait_for_selector(".rules-status-error")
-        assert "count must be at least 2" in page.inner_text(".rules-status-error")
+        said = page.inner_text(".rules-status-error")
+        assert "规则「ticket-cluster」：count 不能小于 2" in said and "must be" not in said  # in the page's language
         store = Store(db_url, MemoryBus())
         assert early_warning.current_rules(store, RULES)[0].params["count"] == 5  # still the file's
 

@@ -1,7 +1,7 @@
 """departments, department staff, and the case's stage between bodies
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01
 
 A department tree with jurisdictions and categories; users may belong to one; every incident
@@ -16,8 +16,8 @@ from alembic import op
 
 from data.models import GeometryType
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
