@@ -33,7 +33,7 @@ class Alert:
 def urgent_since(store: Store, actor: Actor, cursor: int, latest: int) -> list[Alert]:
     """Open fires and priority-1 items created or raised to priority 1 after ``cursor`` (up to
     ``latest``), the most recent event first; only dispatchers (the command page's people) see them."""
-    require_dispatcher(actor, "see alerts")
+    require_dispatcher(actor, "see_alerts")
     if latest <= cursor:
         return []
     since = max(cursor, latest - LOOK_BACK_EVENTS)
