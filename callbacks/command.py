@@ -11,6 +11,7 @@ import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from api.session import current_actor, require_actor
+from callbacks import liveness
 from config import CITY_TIMEZONE
 from data import map_view, queries
 from data.models import utcnow
@@ -19,6 +20,7 @@ from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
 from layouts.command import detail_panel, feed_items, kpi_values, queue_rows, warning_badge, warning_items
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
+from layouts.liveness import beat, server_badge
 from ops import bulk, dispatch, early_warning, lifecycle
 from ops.errors import OneMapError
 from ops.jobs import JobBoard
@@ -82,7 +84,7 @@ def _refresh(
     rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None
 ) -> tuple[Any, ...]:
     latest, healthy = rt.cursor()
-    badge = (t("live.ok"), "green") if healthy else (t("live.degraded"), "red")
+    badge = server_badge(t, healthy)
     if cursor is not None and latest <= cursor:
         return (no_update, no_update, *badge, *[no_update] * 6, *[no_update] * len(KPI_ORDER))
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
@@ -238,6 +240,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(CommandIds.WARNING_BADGE, "children"),
         Output(CommandIds.WARNING_BADGE, "className"),
         *[Output(KPI_IDS[k], "children") for k in KPI_ORDER],
+        Output(Ids.HEARTBEAT, "data"),
         Input(Ids.POLL, "n_intervals"),
         State(Ids.CURSOR, "data"),
         State(CommandIds.VIEW, "data"),
@@ -245,7 +248,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> tuple[Any, ...]:
-        return refresh(rt, t, cursor, view, sent)
+        return (*refresh(rt, t, cursor, view, sent), beat())  # every answer is a heartbeat
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
@@ -410,6 +413,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(Ids.CLOCK, "children"),
         Input(Ids.POLL, "n_intervals"),
     )
+    liveness.register(app, Ids.HEARTBEAT, Ids.WATCHDOG, Ids.LIVE_BADGE)
 
 
 def decode_upload(contents: str) -> str | None:
