@@ -22,6 +22,8 @@ from layouts.liveness import watch
 # Which buttons a task shows in each of its states.
 NEXT_ACTIONS = {"assigned": ("accept", "decline"), "accepted": ("arrive", "resolve"), "on_site": ("resolve",)}
 BUTTON_COLORS = {"accept": "green", "decline": "gray", "arrive": "blue", "resolve": "teal"}
+# Task states a worker's task reaches without them: reassigned or cancelled by an operator, or expired.
+TAKEN_AWAY = ("cancelled", "expired")
 
 
 def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
@@ -95,7 +97,7 @@ def outcome_text(t: Text, action: str, task: str, body: dict[str, Any], ok: bool
     if ok:
         return t(f"status.{body['status']}")
     error = body.get("error")
-    if error in ("forbidden", "not_found"):
+    if error in ("forbidden", "not_found") or (error == "conflict" and body.get("status") in TAKEN_AWAY):
         reason = t("worker.outbox.not_yours")
     elif error == "conflict" and body.get("status"):
         reason = t("worker.outbox.state").format(status=t.get(f"status.{body['status']}", str(body["status"])))
