@@ -39,7 +39,15 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 POLL_MS = 500
 PHONE = {"width": 412, "height": 915}
 # What Chromium and Dash log for a request that cannot reach the server (only while a test cuts it).
-NETWORK_FAILURES = ("net::ERR_INTERNET_DISCONNECTED", "net::ERR_CONNECTION_REFUSED", "Callback failed: the server")
+NETWORK_FAILURES = (
+    "net::ERR_INTERNET_DISCONNECTED",
+    "net::ERR_CONNECTION_REFUSED",
+    "net::ERR_CONNECTION_RESET",
+    "net::ERR_EMPTY_RESPONSE",
+    "net::ERR_CONTENT_LENGTH_MISMATCH",  # an answer cut off by the server's death
+    "Failed to fetch",
+    "Callback failed: the server did not respond.",
+)
 HEARTBEAT_AT = "(id) => (window.onemapLiveness && window.onemapLiveness[id] || {}).at || 0"
 
 
@@ -53,7 +61,7 @@ class Watched:
         self.hosts: set[str] = set()
         self.outage = False
         page.on("console", lambda m: self._console(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("pageerror", lambda e: self._console(str(e)))
         page.on("request", self._request)
 
     def _request(self, request) -> None:
@@ -100,7 +108,7 @@ def fires(store: Store, worker_id: int, n: int = 1, others: bool = False) -> lis
     ids = list(index.ids)
     grids = [g for g in ids if g != grid][:n] if others else [grid] * n
     points = [index.polygons[ids.index(g)].representative_point() for g in grids]
-    items = [NewIncident("fire", f"住宅火灾 {i}", "住宅火灾", p.x, p.y) for i, p in enumerate(points)]
+    items = [NewIncident("fire", "住宅火灾", "住宅火灾", p.x, p.y) for p in points]
     return report(store, index, SYSTEM, items, DEFAULT_SLA_MINUTES)
 
 
@@ -119,6 +127,15 @@ def phone(browser, url: str, username: str) -> Watched:
     log_in(page, username)
     page.wait_for_selector("#worker-inbox")
     return watched
+
+
+def wait_text(page, selector: str, pattern: str, timeout_s: float = 10) -> None:
+    """Wait until the element's text matches the regular expression ``pattern``."""
+    page.wait_for_function(
+        "(a) => { const e = document.querySelector(a.sel); return !!e && new RegExp(a.re).test(e.textContent); }",
+        arg={"sel": selector, "re": pattern},
+        timeout=timeout_s * 1000,
+    )
 
 
 def shot(page, name: str) -> None:
@@ -182,19 +199,9 @@ def test_an_action_taken_offline_is_sent_once_on_reconnect(browser, city):
         page.wait_for_function("() => navigator.onLine === false")
         accept.click()
         pending = page.locator(f"#task-{task} .task-pending")
-        page.wait_for_function(
-            f"() => document.querySelector('#task-{task} .task-pending').textContent === '待发送：接收'",
-            timeout=5_000,
-        )
-        page.wait_for_function(
-            "() => document.querySelector('#worker-banner').textContent.includes('网络中断：1 项操作待发送')",
-            timeout=5_000,
-        )
-        # The badge tells the truth too: no answer for two poll periods.
-        page.wait_for_function(
-            "() => /断开 · 数据 \\d+ 秒前/.test(document.querySelector('#worker-live').textContent)",
-            timeout=5_000,
-        )
+        wait_text(page, f"#task-{task} .task-pending", "^待发送：接收$", 5)
+        wait_text(page, "#worker-banner", "^网络中断：1 项操作待发送", 5)
+        wait_text(page, "#worker-live", "^断开 · 数据 \\d+ 秒前$", 5)  # no answer for two poll periods
         (queued,) = outbox(page)
         assert queued["task"] == task and queued["action"] == "accept" and len(queued["key"]) == 32
         shot(page, "worker-offline.png")
@@ -210,9 +217,9 @@ def test_an_action_taken_offline_is_sent_once_on_reconnect(browser, city):
                 break
             assert time.monotonic() < deadline, f"the queued accept was not applied: task is {status}"
             time.sleep(0.2)
-        page.wait_for_function(f"() => document.querySelector('#task-{task} .task-pending').textContent === ''")
-        page.wait_for_function("() => document.querySelector('#worker-banner').textContent === ''")
-        page.wait_for_function("() => document.querySelector('#worker-live').textContent === '实时'")
+        wait_text(page, f"#task-{task} .task-pending", "^$")
+        wait_text(page, "#worker-banner", "^$")
+        wait_text(page, "#worker-live", "^实时$")
         p.outage = False
         assert outbox(page) == []
         assert pending.count() == 1 and page.locator(f"#task-{task} button").first.inner_text() == "到场"
@@ -243,15 +250,11 @@ def test_a_stale_action_is_named_in_the_banner(browser, city):
         page.context.set_offline(True)
         page.wait_for_function("() => navigator.onLine === false")
         accept.click()
-        page.wait_for_function(f"() => document.querySelector('#task-{task} .task-pending').textContent !== ''")
+        wait_text(page, f"#task-{task} .task-pending", "^待发送")
         reassign(store, SYSTEM, iid, 5)  # the operator gives the item to someone else meanwhile
         page.context.set_offline(False)
-        page.wait_for_function(
-            "(t) => document.querySelector('#worker-banner').textContent === t",
-            arg=f"「接收」未执行：#{iid} 住宅火灾 0 已不再是你的任务",
-            timeout=15_000,
-        )
-        page.wait_for_function("() => document.querySelector('#worker-live').textContent === '实时'")
+        wait_text(page, "#worker-banner", f"^「接收」未执行：#{iid} 住宅火灾 已不再是你的任务$", 15)
+        wait_text(page, "#worker-live", "^实时$")
         p.outage = False
         page.wait_for_selector(f"#task-{task}", state="detached")  # the card is gone: not the worker's
         assert outbox(page) == []
@@ -274,35 +277,30 @@ def test_the_wall_says_disconnected_when_the_server_dies_and_recovers(browser, t
     }
     log = tmp_path / "app.log"
     with app_process(log, **env) as app:
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
         p = Watched(page, app.url)
         try:
             page.goto(app.url)
             log_in(page, "operator")
-            page.wait_for_function("() => document.querySelector('#command-live').textContent === '实时'")
-            p.heartbeat_after(time.time(), "command-heartbeat")
+            wait_text(page, "#command-live", "^实时$", 60)
+            p.heartbeat_after(time.time() + 2 * poll_ms / 1000, "command-heartbeat", 60)  # polling steadily
+            wait_text(page, "#command-live", "^实时$")
 
             p.outage = True
             app.proc.kill()
             app.proc.wait()
             killed = time.monotonic()
-            page.wait_for_function(
-                "() => document.querySelector('#command-live').textContent.startsWith('断开')", timeout=15_000
-            )
+            wait_text(page, "#command-live", "^断开", 15)
             seen = time.monotonic() - killed
             print(f"server killed -> badge says disconnected after {seen:.2f} s (poll {poll_ms} ms)")
-            assert seen < 2 * poll_ms / 1000 + 1.5, f"the badge said disconnected after {seen:.2f} s"
+            # Two poll periods, plus margin for a loaded machine (the page's own timers run late there).
+            assert seen < 2 * poll_ms / 1000 + 3, f"the badge said disconnected after {seen:.2f} s"
             assert page.evaluate("() => document.querySelector('#command-live').textContent").startswith("断开 · 数据")
-            page.wait_for_function(  # the data's age keeps counting
-                "() => /断开 · 数据 ([3-9]|\\d\\d+) 秒前/.test(document.querySelector('#command-live').textContent)",
-                timeout=15_000,
-            )
+            wait_text(page, "#command-live", "^断开 · 数据 ([4-9]|\\d\\d+) 秒前$", 15)  # the data's age counts on
             shot(page, "command-disconnected.png")
 
             with app_process(log, port=app.port, **env):  # a new server, same port and database
-                page.wait_for_function(
-                    "() => document.querySelector('#command-live').textContent === '实时'", timeout=30_000
-                )
+                wait_text(page, "#command-live", "^实时$", 30)
                 p.outage = False
                 p.heartbeat_after(time.time() + 2 * poll_ms / 1000, "command-heartbeat")
                 assert page.evaluate("() => document.querySelector('#command-live').textContent") == "实时"
