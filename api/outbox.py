@@ -79,6 +79,5 @@ def deliver_one(store: Store, actor: Actor, entry: dict[str, Any], media_dir: st
 def deliver(store: Store, actor: Actor, entries: list[Any], media_dir: str) -> list[Delivery]:
     """Apply a batch of queued actions in the order they were taken."""
     return [
-        deliver_one(store, actor, entry if isinstance(entry, dict) else {}, media_dir)
-        for entry in entries[:MAX_BATCH]
+        deliver_one(store, actor, entry if isinstance(entry, dict) else {}, media_dir) for entry in entries[:MAX_BATCH]
     ]
