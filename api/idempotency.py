@@ -36,6 +36,47 @@ def request_fingerprint() -> str:
     return h.hexdigest()
 
 
+def run_once(
+    store: Store, actor: Actor, key: str, fingerprint: str, work: Callable[[], tuple[Any, int]]
+) -> tuple[Any, int]:
+    """Run ``work`` once per (user, key) and store its (JSON body, status); a repeat replays that answer.
+
+    A rule violation is an answer too (stored and replayed); the same key with another ``fingerprint``
+    raises ``Invalid``, a repeat while the first run is still going raises ``Conflict``, and an
+    unexpected error frees the key so a retry runs again.
+    """
+    if not key.strip() or len(key) > MAX_KEY:
+        raise Invalid("error.idempotency_key_length", {"max": MAX_KEY}, field="Idempotency-Key")
+    try:
+        with store.transaction() as s:
+            s.add(IdempotencyKey(user_id=actor.user_id, key=key, request_hash=fingerprint))
+    except IntegrityError:
+        with store.read() as s:
+            seen = s.execute(
+                select(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
+            ).scalar_one()
+        if seen.request_hash != fingerprint:
+            raise Invalid("error.idempotency_key_reused", field="Idempotency-Key") from None
+        if seen.status_code is None:
+            raise Conflict("error.idempotency_key_running") from None
+        return seen.response, seen.status_code
+    try:
+        body, status = work()
+    except OneMapError as exc:
+        body, status = exc.to_dict(), exc.status
+    except Exception:
+        with store.transaction() as s:  # let a retry run again after a server error
+            s.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key))
+        raise
+    with store.transaction() as s:
+        s.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
+            .values(status_code=status, response=body)
+        )
+    return body, status
+
+
 def idempotent(store: Store) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a view that takes the actor first; replay stored answers for repeated keys."""
 
@@ -45,41 +86,15 @@ def idempotent(store: Store) -> Callable[[Callable[..., Any]], Callable[..., Any
             key = request.headers.get("Idempotency-Key")
             if key is None:
                 return view(actor, *args, **kwargs)
-            if not key.strip() or len(key) > MAX_KEY:
-                raise Invalid("error.idempotency_key_length", {"max": MAX_KEY}, field="Idempotency-Key")
-            fingerprint = request_fingerprint()
-            try:
-                with store.transaction() as s:
-                    s.add(IdempotencyKey(user_id=actor.user_id, key=key, request_hash=fingerprint))
-            except IntegrityError:
-                with store.read() as s:
-                    seen = s.execute(
-                        select(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
-                    ).scalar_one()
-                if seen.request_hash != fingerprint:
-                    raise Invalid("error.idempotency_key_reused", field="Idempotency-Key") from None
-                if seen.status_code is None:
-                    raise Conflict("error.idempotency_key_running") from None
-                return jsonify(seen.response), seen.status_code
-            try:
+
+            def work() -> tuple[Any, int]:
                 response = view(actor, *args, **kwargs)
-            except OneMapError as exc:
-                response = (jsonify(exc.to_dict()), exc.status)
-            except Exception:
-                with store.transaction() as s:  # let a retry run again after a server error
-                    s.execute(
-                        delete(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
-                    )
-                raise
-            body, status = response if isinstance(response, tuple) else (response, 200)
-            body = body if isinstance(body, Response) else jsonify(body)
-            with store.transaction() as s:
-                s.execute(
-                    update(IdempotencyKey)
-                    .where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
-                    .values(status_code=status, response=json.loads(body.get_data()))
-                )
-            return body, status
+                body, status = response if isinstance(response, tuple) else (response, 200)
+                body = body if isinstance(body, Response) else jsonify(body)
+                return json.loads(body.get_data()), status
+
+            body, status = run_once(store, actor, key, request_fingerprint(), work)
+            return jsonify(body), status
 
         return wrapper
 

@@ -12,6 +12,7 @@ import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
 
 from api.session import current_actor, require_actor
+from callbacks import liveness
 from config import CITY_TIMEZONE
 from data import map_view, queries
 from data.live import QueueFilter
@@ -32,6 +33,7 @@ from layouts.command import (
 )
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
+from layouts.liveness import beat, server_badge
 from ops import bulk, dispatch, early_warning, lifecycle
 from ops.errors import OneMapError
 from ops.jobs import JobBoard
@@ -127,7 +129,7 @@ def refresh(
 
 def _refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> Tick:
     latest, healthy = rt.cursor()
-    tick = Tick(*((t("live.ok"), "green") if healthy else (t("live.degraded"), "red")))
+    tick = Tick(*server_badge(t, healthy))
     if cursor is not None and latest <= cursor:
         return tick
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
@@ -433,7 +435,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     """Attach the command page's callbacks to ``app``."""
 
     @app.callback(
-        output=TICK_OUTPUTS,
+        output={**TICK_OUTPUTS, "heartbeat": Output(Ids.HEARTBEAT, "data")},
         inputs={"_n": Input(Ids.POLL, "n_intervals")},
         state={
             "cursor": State(Ids.CURSOR, "data"),
@@ -444,7 +446,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     )
     def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> dict[str, Any]:
         require_actor(rt)
-        return refresh(rt, t, cursor, view, sent).outputs()
+        return {**refresh(rt, t, cursor, view, sent).outputs(), "heartbeat": beat()}  # every answer is a heartbeat
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
@@ -683,6 +685,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(Ids.CLOCK, "children"),
         Input(Ids.POLL, "n_intervals"),
     )
+    liveness.register(app, Ids.HEARTBEAT, Ids.WATCHDOG, Ids.LIVE_BADGE)
 
 
 def decode_upload(contents: str) -> str | None:

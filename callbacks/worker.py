@@ -1,19 +1,24 @@
-"""Wiring of the worker's phone page: inbox refresh, task actions, and position sharing with consent."""
+"""Wiring of the worker's phone page: inbox refresh (only when the worker's own tasks change), the
+outbox of task actions (queued on the phone, sent until answered, applied once per key), the live
+badge, and position sharing with consent."""
 
 from __future__ import annotations
 
-import base64
+import time
 from typing import Any
 
-from dash import ALL, Dash, Input, Output, State, ctx, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, no_update
 
+from api import outbox
 from api.session import require_actor
+from callbacks import liveness
 from data import queries
 from data.runtime import Runtime
 from layouts.i18n import Text
-from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PHOTO, WorkerIds
-from layouts.worker import mini_map, task_cards
-from ops import field, lifecycle
+from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PENDING, TASK_PHOTO, WorkerIds
+from layouts.liveness import beat, server_badge
+from layouts.worker import mini_map, outcome_text, screen_digests, task_cards
+from ops import field
 from ops.errors import OneMapError
 
 # Ask the phone for its position when consent is given, then every 15 polls.
@@ -32,54 +37,108 @@ function(checked, n) {
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
-    def inbox() -> tuple[Any, Any]:
+    def inbox(shown: dict[str, str] | None) -> tuple[Any, Any, dict[str, str]]:
+        """(cards, map figure, digests): cards and map are ``no_update`` when the screen already shows them."""
         me, tasks = queries.worker_inbox(rt.store, require_actor(rt).user_id or 0)
+        now = screen_digests(me, tasks)
+        shown = shown or {}
+        cards = task_cards(tasks, t) if now["inbox"] != shown.get("inbox") else no_update
         grid = rt.index.polygon(me["grid_id"]) if me else None
-        return task_cards(tasks, t), mini_map(me, tasks, rt.style, grid)
+        figure = mini_map(me, tasks, rt.style, grid) if now["map"] != shown.get("map") else no_update
+        return cards, figure, now
 
     @app.callback(
         Output(WorkerIds.INBOX, "children"),
         Output(WorkerIds.MAP, "figure"),
         Output(WorkerIds.CURSOR, "data"),
+        Output(WorkerIds.DIGEST, "data"),
         Output(WorkerIds.LIVE, "children"),
+        Output(WorkerIds.LIVE, "color"),
+        Output(WorkerIds.HEARTBEAT, "data"),
         Input(WorkerIds.POLL, "n_intervals"),
         State(WorkerIds.CURSOR, "data"),
+        State(WorkerIds.DIGEST, "data"),
         prevent_initial_call=True,
     )
-    def poll(_n: int, cursor: int | None) -> tuple[Any, ...]:
+    def poll(_n: int, cursor: int | None, shown: dict[str, str] | None) -> tuple[Any, ...]:
         latest, healthy = rt.cursor()
-        live = "" if healthy else t("live.degraded")
+        badge = server_badge(t, healthy)
         if cursor is not None and latest <= cursor:
-            return no_update, no_update, no_update, live
-        cards, figure = inbox()
-        return cards, figure, latest, live
+            return no_update, no_update, no_update, no_update, *badge, beat()
+        # Something changed somewhere in the city; redraw only what differs for this worker.
+        cards, figure, now = inbox(shown)
+        return cards, figure, latest, now if now != shown else no_update, *badge, beat()
 
-    @app.callback(
-        Output(WorkerIds.MESSAGE, "children"),
-        Output(WorkerIds.INBOX, "children", allow_duplicate=True),
+    # A tap goes into the phone's outbox first (with a fresh key), whether or not the server answers.
+    app.clientside_callback(
+        ClientsideFunction(namespace="outbox", function_name="enqueue"),
+        Output(WorkerIds.OUTBOX, "data"),
         Input({"type": TASK_ACTION, "task": ALL, "action": ALL}, "n_clicks"),
         State({"type": TASK_NOTE, "task": ALL}, "value"),
         State({"type": TASK_NOTE, "task": ALL}, "id"),
         State({"type": TASK_PHOTO, "task": ALL}, "contents"),
+        State({"type": TASK_PHOTO, "task": ALL}, "id"),
+        State(WorkerIds.OUTBOX, "data"),
+        State(WorkerIds.ME, "data"),
         prevent_initial_call=True,
     )
-    def act(
-        clicks: list[int | None], notes: list[str | None], note_ids: list[dict[str, Any]], photos: list[str | None]
-    ) -> tuple[Any, Any]:
-        if not any(clicks) or not isinstance(ctx.triggered_id, dict):
-            return no_update, no_update
-        task_id, action = int(ctx.triggered_id["task"]), ctx.triggered_id["action"]
-        mine = [i["task"] == task_id for i in note_ids]
-        note = next((n or "" for n, m in zip(notes, mine, strict=True) if m), "")
-        upload = next((p for p, m in zip(photos, mine, strict=True) if m), None)
-        photo = base64.b64decode(upload.partition(",")[2]) if upload and action == "resolve" else None
-        try:
-            status = lifecycle.act_on_task(
-                rt.store, require_actor(rt), task_id, action, note, photo, rt.config.media_dir
-            )
-        except OneMapError as exc:
-            return t.error(exc), no_update
-        return t(f"status.{status}"), inbox()[0]
+    # What is queued is sent at once, again every few seconds, and when the browser is back online.
+    app.clientside_callback(
+        ClientsideFunction(namespace="outbox", function_name="flush"),
+        Output(WorkerIds.FLUSH, "data"),
+        Input(WorkerIds.OUTBOX, "data"),
+        Input(WorkerIds.POLL, "n_intervals"),
+        Input(WorkerIds.ONLINE, "data"),
+        State(WorkerIds.ME, "data"),
+        State(WorkerIds.OUTBOX_TEXTS, "data"),
+    )
+
+    @app.callback(
+        Output(WorkerIds.SENT, "data"),
+        Output(WorkerIds.INBOX, "children", allow_duplicate=True),
+        Output(WorkerIds.MAP, "figure", allow_duplicate=True),
+        Output(WorkerIds.DIGEST, "data", allow_duplicate=True),
+        Output(WorkerIds.MESSAGE, "children"),
+        Input(WorkerIds.FLUSH, "data"),
+        State(WorkerIds.DIGEST, "data"),
+        prevent_initial_call=True,
+    )
+    def send(flush: dict[str, Any] | None, shown: dict[str, str] | None) -> tuple[Any, ...]:
+        entries = (flush or {}).get("entries")
+        if not isinstance(entries, list) or not entries:
+            return (no_update,) * 5
+        done = outbox.deliver(rt.store, require_actor(rt), entries, rt.config.media_dir)
+        results = []
+        for d in done:
+            label = (queries.task_label(rt.store, d.task) if d.task is not None else None) or f"#{d.task}"
+            text = outcome_text(t, d.action, label, d.body, d.ok)
+            results.append({"key": d.key, "final": d.final, "ok": d.ok, "text": text})
+        cards, figure, now = inbox(shown)
+        said = [r["text"] for r in results if r["ok"]]
+        return {"at": time.time(), "results": results}, cards, figure, now, said[-1] if said else no_update
+
+    # Answered actions leave the outbox; the ones refused are named in the banner.
+    app.clientside_callback(
+        ClientsideFunction(namespace="outbox", function_name="settle"),
+        Output(WorkerIds.OUTBOX, "data", allow_duplicate=True),
+        Output(WorkerIds.NOTICES, "data"),
+        Input(WorkerIds.SENT, "data"),
+        State(WorkerIds.OUTBOX, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="outbox", function_name="show"),
+        Output({"type": TASK_PENDING, "task": ALL}, "children"),
+        Output(WorkerIds.BANNER, "children"),
+        Input(WorkerIds.OUTBOX, "data"),
+        Input(WorkerIds.NOTICES, "data"),
+        Input(WorkerIds.INBOX, "children"),
+        Input(WorkerIds.POLL, "n_intervals"),
+        State({"type": TASK_PENDING, "task": ALL}, "id"),
+        State(WorkerIds.ME, "data"),
+        State(WorkerIds.OUTBOX_TEXTS, "data"),
+    )
+    liveness.register(app, WorkerIds.HEARTBEAT, WorkerIds.WATCHDOG, WorkerIds.LIVE)
 
     app.clientside_callback(
         GEOLOCATE_JS,

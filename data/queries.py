@@ -490,6 +490,15 @@ def task_summary(store: Store, task_id: int) -> dict[str, Any] | None:
     return row._asdict() if row else None
 
 
+def task_label(store: Store, task_id: int) -> str | None:
+    """How a worker names a task: its item's number and title."""
+    with store.read() as s:
+        row = s.execute(
+            select(Incident.id, Incident.title).join(Task, Task.incident_id == Incident.id).where(Task.id == task_id)
+        ).first()
+    return f"#{row.id} {row.title}" if row else None
+
+
 def queue_items(store: Store, limit: int = 300, now: datetime | None = None) -> list[dict[str, Any]]:
     """The operators' queue: open items, unassigned first, then overdue, priority and due time."""
     now = now or utcnow()

@@ -16,6 +16,7 @@ from geo.layers import LAYER_TRACES
 from layouts.alerts import alert_banner
 from layouts.i18n import Text, local
 from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
+from layouts.liveness import watch
 
 DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers", "warnings"]
 KPI_COLORS = {
@@ -564,6 +565,7 @@ def layout(
             detail,
             html.Div(id=CommandIds.MESSAGE, className="message", role="status"),
             dcc.Interval(id=Ids.POLL, interval=poll_ms),
+            *watch(Ids.HEARTBEAT, Ids.WATCHDOG, t, poll_ms),
             dcc.Store(id=Ids.CURSOR, data=cursor),
             dcc.Store(id=CommandIds.SELECTED),
             dcc.Store(id=CommandIds.DETAIL_STATE),

@@ -11,6 +11,8 @@ class Ids(StrEnum):
     POLL = "command-poll"
     CURSOR = "command-cursor"
     LIVE_BADGE = "command-live"
+    HEARTBEAT = "command-heartbeat"
+    WATCHDOG = "command-watchdog"
     CLOCK = "command-clock"
     FEED = "command-feed"
     KPI_FIRE = "kpi-fire"
@@ -93,12 +95,24 @@ class WorkerIds(StrEnum):
     POSITION = "worker-position"
     MESSAGE = "worker-message"
     LIVE = "worker-live"
+    HEARTBEAT = "worker-heartbeat"
+    WATCHDOG = "worker-watchdog"
+    DIGEST = "worker-digest"
+    ME = "worker-me"
+    OUTBOX = "worker-outbox"
+    OUTBOX_TEXTS = "worker-outbox-texts"
+    FLUSH = "worker-flush"
+    SENT = "worker-sent"
+    NOTICES = "worker-notices"
+    ONLINE = "worker-online"
+    BANNER = "worker-banner"
 
 
 ASSIGN = "assign-worker"  # pattern-matching id type: {"type": ASSIGN, "worker": id}
 TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
 TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}
 TASK_PHOTO = "task-photo"  # {"type": TASK_PHOTO, "task": id}
+TASK_PENDING = "task-pending"  # {"type": TASK_PENDING, "task": id}: "waiting to send" on a card
 WARNING_ACTION = "warning-action"  # {"type": WARNING_ACTION, "warning": id, "action": "acknowledge"|"resolve"}
 
 

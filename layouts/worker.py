@@ -1,7 +1,12 @@
-"""The grid worker's phone page `/worker`: a short inbox with big buttons, a small map, consent to share position."""
+"""The grid worker's phone page `/worker`: a short inbox with big buttons, a small map, consent to share position.
+
+Taps go into an outbox kept on the phone (assets/outbox.js) and are sent, and resent, until the
+server answers; the inbox is redrawn only when the worker's own tasks change.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import dash_mantine_components as dmc
@@ -11,11 +16,14 @@ from dash import dcc, html
 from geo.layers import BACKGROUND, ITEM_STYLE
 from layouts.command import KPI_COLORS
 from layouts.i18n import Text, local
-from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PHOTO, WorkerIds
+from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PENDING, TASK_PHOTO, WorkerIds
+from layouts.liveness import watch
 
 # Which buttons a task shows in each of its states.
 NEXT_ACTIONS = {"assigned": ("accept", "decline"), "accepted": ("arrive", "resolve"), "on_site": ("resolve",)}
 BUTTON_COLORS = {"accept": "green", "decline": "gray", "arrive": "blue", "resolve": "teal"}
+# Task states a worker's task reaches without them: reassigned or cancelled by an operator, or expired.
+TAKEN_AWAY = ("cancelled", "expired")
 
 
 def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
@@ -47,13 +55,21 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                     dmc.Title(f"#{task['incident_id']} {task['title']}", order=4, mt=6),
                     dmc.Text(task["description"], size="sm", c="dimmed"),
                     dmc.Text(f"{t('detail.due')} {local(task['due_at']):%m-%d %H:%M}", size="sm"),
-                    dmc.Textarea(id={"type": TASK_NOTE, "task": task["id"]}, placeholder=t("worker.note"), mt=6),
+                    # Persisted by task id: a note being typed survives any redraw of the inbox (and a reload).
+                    dmc.Textarea(
+                        id={"type": TASK_NOTE, "task": task["id"]},
+                        placeholder=t("worker.note"),
+                        mt=6,
+                        persistence=True,
+                        persistence_type="local",
+                    ),
                     dcc.Upload(
                         html.Div(t("worker.photo"), className="upload-zone"),
                         id={"type": TASK_PHOTO, "task": task["id"]},
                         accept="image/*",
                     ),
                     dmc.SimpleGrid(buttons, cols=len(buttons) or 1, mt=8),
+                    html.Div(id={"type": TASK_PENDING, "task": task["id"]}, className="task-pending"),
                 ],
                 p="sm",
                 withBorder=True,
@@ -62,6 +78,32 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
             )
         )
     return cards
+
+
+def digest(value: Any) -> str:
+    """A short fingerprint of what a screen shows, to tell whether it must be redrawn."""
+    return hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
+
+
+def screen_digests(worker: dict[str, Any] | None, tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """Fingerprints of the inbox (the worker's task rows) and of the mini map (tasks and position)."""
+    dots = [(x["lon"], x["lat"], x["kind"], x["title"]) for x in tasks]
+    where = (worker or {}).get("lon"), (worker or {}).get("lat")
+    return {"inbox": digest([sorted(x.items()) for x in tasks]), "map": digest((dots, where))}
+
+
+def outcome_text(t: Text, action: str, task: str, body: dict[str, Any], ok: bool) -> str:
+    """What the worker reads about one sent action: the new status, or why it was not done, by name."""
+    if ok:
+        return t(f"status.{body['status']}")
+    error = body.get("error")
+    if error in ("forbidden", "not_found") or (error == "conflict" and body.get("status") in TAKEN_AWAY):
+        reason = t("worker.outbox.not_yours")
+    elif error == "conflict" and body.get("status"):
+        reason = t("worker.outbox.state").format(status=t.get(f"status.{body['status']}", str(body["status"])))
+    else:
+        reason = str(body.get("message", ""))
+    return t("worker.outbox.failed").format(action=t.get(f"worker.{action}", action), task=task, reason=reason)
 
 
 def outline(shape: shapely.Geometry | None) -> tuple[list[float | None], list[float | None]]:
@@ -132,6 +174,17 @@ def mini_map(
     }
 
 
+def outbox_texts(t: Text, poll_ms: int) -> dict[str, Any]:
+    """The words and limits the phone's outbox script needs (it runs in the browser)."""
+    return {
+        "pending": t("worker.pending"),
+        "offline": t("worker.outbox.offline"),
+        "actions": {a: t(f"worker.{a}") for a in BUTTON_COLORS},
+        "limit_ms": 2 * poll_ms,
+        "retry_ms": max(2 * poll_ms, 2000),
+    }
+
+
 def layout(
     t: Text,
     worker: dict[str, Any] | None,
@@ -161,11 +214,22 @@ def layout(
                 className="mini-map",
             ),
             html.Div(id=WorkerIds.MESSAGE, className="message", role="status"),
-            dmc.Text(id=WorkerIds.LIVE, c="red", size="sm"),
+            dmc.Badge(t("live.ok"), id=WorkerIds.LIVE, color="green", variant="dot", size="lg"),
+            html.Div(id=WorkerIds.BANNER, className="banner", role="alert"),
             html.Div(task_cards(tasks, t), id=WorkerIds.INBOX),
             dcc.Interval(id=WorkerIds.POLL, interval=poll_ms),
+            *watch(WorkerIds.HEARTBEAT, WorkerIds.WATCHDOG, t, poll_ms),
             dcc.Store(id=WorkerIds.CURSOR, data=cursor),
+            dcc.Store(id=WorkerIds.DIGEST, data=screen_digests(worker, tasks)),
             dcc.Store(id=WorkerIds.POSITION),
+            # The outbox lives in the phone's local storage: taps survive going offline and a reload.
+            dcc.Store(id=WorkerIds.OUTBOX, storage_type="local"),
+            dcc.Store(id=WorkerIds.ME, data=worker["id"]),
+            dcc.Store(id=WorkerIds.OUTBOX_TEXTS, data=outbox_texts(t, poll_ms)),
+            dcc.Store(id=WorkerIds.FLUSH),
+            dcc.Store(id=WorkerIds.SENT),
+            dcc.Store(id=WorkerIds.NOTICES),
+            dcc.Store(id=WorkerIds.ONLINE),
         ],
         className="phone",
     )

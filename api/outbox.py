@@ -1,0 +1,83 @@
+"""The phone's outbox: the actions a worker took, perhaps offline, sent and resent with a key each.
+
+Each key is applied at most once (``run_once`` over the idempotency table): a resend replays the
+first answer, so an action that reached the server before the connection dropped is not done twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from api.idempotency import run_once
+from data.store import Store
+from ops import lifecycle
+from ops.accounts import Actor
+from ops.errors import Conflict, Invalid, OneMapError
+
+MAX_BATCH = 20  # actions per send; the rest wait for the next one
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The server's answer to one queued action; ``final`` False keeps it queued for a resend."""
+
+    key: str
+    task: int | None
+    action: str
+    status: int
+    body: dict[str, Any]
+    final: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def photo_bytes(data_url: str) -> bytes:
+    """The bytes of an uploaded photo (a data URL)."""
+    try:
+        return base64.b64decode(data_url.partition(",")[2], validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid("error.outbox_photo", field="photo") from None
+
+
+def deliver_one(store: Store, actor: Actor, entry: dict[str, Any], media_dir: str) -> Delivery:
+    """Apply one queued action (``key``, ``task``, ``action``, ``note``, optional ``photo``) at most once."""
+    key = entry.get("key")
+    action = str(entry.get("action") or "")
+    task = entry.get("task")
+    task_id = task if isinstance(task, int) and not isinstance(task, bool) else None
+    try:
+        if not isinstance(key, str):
+            raise Invalid("error.outbox_key", field="key")
+        if task_id is None:
+            raise Invalid("error.outbox_task", field="task")
+        note = entry.get("note") or ""
+        if not isinstance(note, str):
+            raise Invalid("error.outbox_note", field="note")
+        photo = photo_bytes(entry["photo"]) if isinstance(entry.get("photo"), str) else None
+        what = [task_id, action, note, hashlib.sha256(photo).hexdigest() if photo is not None else None]
+        fingerprint = hashlib.sha256(json.dumps(what).encode()).hexdigest()
+
+        def work() -> tuple[dict[str, Any], int]:
+            status = lifecycle.act_on_task(store, actor, task_id, action, note, photo, media_dir)
+            return {"status": status}, 200
+
+        body, status = run_once(store, actor, key, fingerprint, work)
+    except Conflict as exc:  # the first send of this key is still running: ask again later
+        return Delivery(str(key), task_id, action, exc.status, exc.to_dict(), final=False)
+    except OneMapError as exc:
+        return Delivery(str(key), task_id, action, exc.status, exc.to_dict())
+    return Delivery(key, task_id, action, status, body)
+
+
+def deliver(store: Store, actor: Actor, entries: list[Any], media_dir: str) -> list[Delivery]:
+    """Apply a batch of queued actions in the order they were taken."""
+    return [
+        deliver_one(store, actor, entry if isinstance(entry, dict) else {}, media_dir) for entry in entries[:MAX_BATCH]
+    ]

@@ -1,0 +1,97 @@
+// The phone's outbox (the worker page): a tap on a task's button is queued in local storage with a
+// fresh key, shown on its card as "waiting to send", and sent until the server answers. The server
+// applies each key at most once, so resending after a lost answer never does an action twice.
+(function () {
+    const memo = {lastFlush: 0};
+
+    function newKey() {
+        // crypto.getRandomValues works on plain http too (randomUUID needs a secure context).
+        const bytes = new Uint8Array(16);
+        window.crypto.getRandomValues(bytes);
+        return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    }
+
+    function mine(outbox, me) {
+        return (outbox || []).filter((e) => e.user === me);
+    }
+
+    function pickFor(task, values, ids) {
+        const i = (ids || []).findIndex((id) => id.task === task);
+        return i < 0 ? null : values[i];
+    }
+
+    // Tell the page when the browser is back online, so the outbox is sent without waiting.
+    window.addEventListener('online', function () {
+        if (document.getElementById('worker-inbox')) {
+            window.dash_clientside.set_props('worker-online', {data: Date.now()});
+        }
+    });
+
+    window.dash_clientside = Object.assign({}, window.dash_clientside, {
+        outbox: {
+            enqueue: function (clicks, notes, noteIds, photos, photoIds, outbox, me) {
+                const dc = window.dash_clientside;
+                const ctx = dc.callback_context;
+                const tapped = ctx.triggered_id;
+                if (!tapped || typeof tapped !== 'object' || !ctx.triggered.some((x) => x.value)) {
+                    return dc.no_update;  // new buttons appearing, not a tap
+                }
+                const box = (outbox || []).slice();
+                if (box.some((e) => e.user === me && e.task === tapped.task)) {
+                    return dc.no_update;  // one action per task waits at a time
+                }
+                const photo = tapped.action === 'resolve' ? pickFor(tapped.task, photos, photoIds) : null;
+                box.push({
+                    key: newKey(),
+                    user: me,
+                    task: tapped.task,
+                    action: tapped.action,
+                    note: pickFor(tapped.task, notes, noteIds) || '',
+                    photo: photo || null,
+                    at: Date.now(),
+                });
+                return box;
+            },
+
+            flush: function (outbox, _n, _online, me, texts) {
+                const dc = window.dash_clientside;
+                const waiting = mine(outbox, me);
+                if (!waiting.length || !navigator.onLine) {
+                    return dc.no_update;
+                }
+                const now = Date.now();
+                // A new tap goes out at once; the poll's ticks resend what is still waiting, now and then.
+                if (dc.callback_context.triggered_id === 'worker-poll' && now - memo.lastFlush < texts.retry_ms) {
+                    return dc.no_update;
+                }
+                memo.lastFlush = now;
+                return {entries: waiting, at: now};
+            },
+
+            settle: function (sent, outbox) {
+                const dc = window.dash_clientside;
+                const answered = ((sent && sent.results) || []).filter((r) => r.final);
+                if (!answered.length) {
+                    return [dc.no_update, dc.no_update];
+                }
+                const done = new Set(answered.map((r) => r.key));
+                const refused = answered.filter((r) => !r.ok).map((r) => r.text);
+                return [(outbox || []).filter((e) => !done.has(e.key)), refused];
+            },
+
+            show: function (outbox, notices, _inbox, _n, pendingIds, me, texts) {
+                const waiting = mine(outbox, me);
+                const marks = (pendingIds || []).map(function (id) {
+                    const e = waiting.find((x) => x.task === id.task);
+                    return e ? texts.pending.replace('{action}', texts.actions[e.action] || e.action) : '';
+                });
+                const now = Date.now();
+                const lines = (notices || []).slice();
+                if (waiting.some((e) => !navigator.onLine || now - e.at > texts.limit_ms)) {
+                    lines.unshift(texts.offline.replace('{n}', waiting.length));
+                }
+                return [marks, lines.join('\n')];
+            },
+        },
+    });
+})();
