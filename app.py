@@ -121,13 +121,14 @@ def main() -> None:
     """Run on the configured host and port; start the simulator when ONEMAP_SIMULATE is on."""
     import waitress
 
-    from ops import early_warning, sla
+    from ops import early_warning, sla, working_time
     from ops.errors import OneMapError
     from ops.simulator import start_in_thread
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = Config.from_env()
+        working_time.load_calendar(config.calendar_file)  # a broken calendar stops the start, by name
     except ConfigError as exc:
         sys.exit(f"onemap: {exc}")
     app = create_app(config)

@@ -17,6 +17,7 @@ CITY_TIMEZONE = "Asia/Shanghai"
 ROOT = Path(__file__).resolve().parent
 DISTRICTS_FILE = ROOT / "data" / "files" / "guiyang-520100-districts.geojson"
 RULES_FILE = ROOT / "rules.toml"
+CALENDAR_FILE = ROOT / "calendar.toml"
 
 # Minutes until an item is overdue, by kind and priority (1 = most urgent).
 DEFAULT_SLA_MINUTES: dict[str, dict[int, int]] = {
@@ -122,6 +123,7 @@ class Config:
     sla_minutes: dict[str, dict[int, int]] = field(default_factory=lambda: DEFAULT_SLA_MINUTES)
     rules_file: str = str(RULES_FILE)
     rules_seconds: float = 10.0
+    calendar_file: str = str(CALENDAR_FILE)  # working periods, holidays, 调休 (ops/working_time.py)
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
     alerts: bool = True  # the wall's banner for a new fire or priority-1 item
     alert_sound: bool = False  # and a tone with it
@@ -160,6 +162,7 @@ class Config:
             dedup_minutes=_int(env, "ONEMAP_DEDUP_MINUTES", cls.dedup_minutes, 0, 1440),
             rules_file=env.get("ONEMAP_RULES_FILE") or cls.rules_file,
             rules_seconds=_float(env, "ONEMAP_RULES_SECONDS", cls.rules_seconds, 1.0, 3600.0),
+            calendar_file=env.get("ONEMAP_CALENDAR_FILE") or cls.calendar_file,
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
             alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
             alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),
