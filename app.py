@@ -9,6 +9,7 @@ import gc
 import logging
 import sys
 import threading
+from functools import partial
 from typing import Any
 
 from dash import Dash
@@ -29,6 +30,7 @@ from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
 from layouts import command, review, rules, shell, worker
 from layouts.i18n import Text
+from ops import working_time
 from ops.accounts import ensure_bootstrap_token
 from ops.cases import Cases, default_deadlines
 from ops.jobs import JobBoard
@@ -53,7 +55,8 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         ensure_bootstrap_token(store, config.bootstrap_token)
     t = Text(config.lang)
     rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")}, t.warning_title)
-    rt.cases = Cases(store, Router(store), default_deadlines())
+    calendar = working_time.load_calendar(config.calendar_file)
+    rt.cases = Cases(store, Router(store), default_deadlines(partial(working_time.add, calendar)))
 
     app = Dash(
         __name__,
