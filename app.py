@@ -67,6 +67,8 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         # still lets Dash check every callback against the union of all pages.
         suppress_callback_exceptions=True,
     )
+    # Screen readers and the browser's own hyphenation and fonts follow the page's language.
+    app.index_string = app.index_string.replace("<html>", f'<html lang="{config.lang}">', 1)
     app.server.config["onemap"] = rt
     app.server.register_blueprint(create_blueprint(rt))
     app.server.register_blueprint(map_assets.create_blueprint())

@@ -52,14 +52,14 @@ def _login_page(texts: dict[str, str], error: str = "", username: str = "", targ
 <html lang="{escape(texts["lang"])}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(texts["title"])}</title><link rel="stylesheet" href="/assets/onemap.css"></head>
-<body class="login-body"><form class="login" method="post" action="/login">
+<body><main class="login-body"><form class="login" method="post" action="/login">
 <h1>{escape(texts["title"])}</h1>{alert}
 <input type="hidden" name="next" value="{escape(target)}">
 <label>{escape(texts["username"])}
 <input name="username" autocomplete="username" value="{escape(username)}" required></label>
 <label>{escape(texts["password"])}
 <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">{escape(texts["submit"])}</button></form></body></html>"""
+<button type="submit">{escape(texts["submit"])}</button></form></main></body></html>"""
 
 
 def create_blueprint(rt: Runtime, texts: dict[str, str]) -> Blueprint:

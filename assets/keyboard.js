@@ -1,5 +1,6 @@
 // Keyboard on the command page: Enter on a queue row opens it, Esc closes the detail panel,
-// "A" assigns the top suggestion of the open item (never while typing in a field).
+// "A" assigns the top suggestion of the open item (never while typing in a field); the skip link
+// takes the focus into the queue.
 (function () {
   function typing(el) {
     return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
@@ -9,6 +10,20 @@
       window.dash_clientside.set_props(id, props);
     }
   }
+  // The skip link: into the queue's first cell (its header when the queue is empty), so the
+  // keyboard reaches the queue in one Tab and Enter instead of twenty Tabs.
+  document.addEventListener('click', function (e) {
+    const link = e.target.closest && e.target.closest('.skip-link');
+    if (!link) { return; }
+    const queue = document.getElementById('command-queue');
+    const cell = queue && (queue.querySelector('.ag-row[row-index="0"] .ag-cell[col-id="id"]') ||
+                           queue.querySelector('.ag-center-cols-container .ag-cell') ||
+                           queue.querySelector('.ag-header-cell'));
+    if (cell) {
+      e.preventDefault();
+      cell.focus();
+    }
+  });
   document.addEventListener('keydown', function (e) {
     if (!document.getElementById('command-queue')) { return; }
     const active = document.activeElement;

@@ -482,7 +482,13 @@ def layout(
             dcc.Upload(
                 html.Div(t("push.upload"), className="upload-zone"), id=CommandIds.PUSH_UPLOAD, accept=".csv,text/csv"
             ),
-            dmc.Progress(id=CommandIds.PUSH_PROGRESS, value=0, size="lg", mt=6),
+            dmc.Progress(
+                id=CommandIds.PUSH_PROGRESS,
+                value=0,
+                size="lg",
+                mt=6,
+                attributes={"section": {"aria-label": t("push.progress")}},
+            ),
             dmc.Text(id=CommandIds.PUSH_RESULT, size="sm", mt=4),
             dmc.Button(
                 t("push.download"), id=CommandIds.PUSH_DOWNLOAD_BUTTON, size="xs", variant="outline", disabled=True
@@ -509,7 +515,17 @@ def layout(
             ),
             push,
             dmc.Paper(
-                [dmc.Title(t("feed.title"), order=4), html.Div(feed_items(feed, t), id=Ids.FEED, className="feed")],
+                [
+                    dmc.Title(t("feed.title"), order=4),
+                    html.Div(
+                        feed_items(feed, t),
+                        id=Ids.FEED,
+                        className="feed",
+                        role="log",
+                        tabIndex="0",  # it scrolls: the keyboard must be able to reach and scroll it
+                        **{"aria-label": t("feed.title")},
+                    ),
+                ],
                 p="sm",
                 withBorder=True,
                 className="feed-panel",
@@ -559,6 +575,7 @@ def layout(
     )
     return html.Div(
         [
+            html.A(t("nav.skip_queue"), href=f"#{CommandIds.QUEUE}", className="skip-link"),
             header,
             kpi_strip,
             html.Div([main, side], className="body"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (as root, from Debian) and starts the servers the full test suite uses:
-# PostgreSQL + PostGIS, Redis and Chromium. Prints the variables the tests read.
+# PostgreSQL + PostGIS, Redis and Chromium (and Node.js + npm, which install the browser tests' axe-core).
+# Prints the variables the tests read.
 # Without root and without the servers, it says so; the tests that need them then skip loudly
 # (under CI=true they fail instead).
 set -euo pipefail
@@ -13,6 +14,9 @@ ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || need+=(p
 command -v chromium >/dev/null || need+=(chromium)
 fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk" || need+=(fonts-wqy-zenhei)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# Only when npm is missing: a Node.js from elsewhere (with its own npm) must not meet Debian's npm.
+node_pkgs=()
+command -v npm >/dev/null || { need+=(npm); node_pkgs=(nodejs npm); }
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -20,7 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >&2
     apt-get install -y -qq --no-install-recommends \
-      redis-server postgresql postgresql-postgis chromium chromium-driver fonts-wqy-zenhei >&2
+      redis-server postgresql postgresql-postgis chromium chromium-driver fonts-wqy-zenhei "${node_pkgs[@]}" >&2
   else
     echo "services: missing ${need[*]} and not root: tests needing them will SKIP (run as root to install)" >&2
   fi

@@ -90,6 +90,18 @@ def test_page_and_glyphs_are_served_locally(app):
     assert client.get("/map/glyphs/x/0-10.pbf").status_code == 404
 
 
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_declares_the_ui_language(tmp_path, lang):
+    from data.demo import DEMO_PASSWORD
+
+    client = make_app(tmp_path, lang=lang).server.test_client()
+    assert f'<html lang="{lang}">' in client.get("/login").get_data(as_text=True)
+    client.post("/login", data={"username": "operator", "password": DEMO_PASSWORD})
+    for path in ("/", "/review", "/rules"):  # Dash's one index page, whichever route the router then draws
+        page = client.get(path)
+        assert page.status_code == 200 and f'<html lang="{lang}">' in page.get_data(as_text=True), path
+
+
 def test_poll_sends_nothing_when_nothing_changed_and_a_patch_when_something_did(app):
     rt = runtime_of(app)
     t = Text("zh-CN")
