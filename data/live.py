@@ -22,7 +22,20 @@ from sqlalchemy import func, select
 
 from data.live_field import LiveParking, LiveWorkers
 from data.mirror import Columns, Mirror, upsert_by_id
-from data.models import KINDS, MAP_KINDS, OPEN_STATUSES, STATUSES, UNASSIGNED_STATUSES, Incident, utcnow
+from data.models import (
+    CASE_ACTIVE_STAGES,
+    FINAL_STATUSES,
+    KINDS,
+    MAP_KINDS,
+    OPEN_STAGES,
+    OPEN_STATUSES,
+    STAGES,
+    STATUSES,
+    UNASSIGNED_STATUSES,
+    Incident,
+    open_item,
+    utcnow,
+)
 from data.queries import ItemColumns, counted_titles, kpis
 from data.store import Store
 
@@ -38,12 +51,26 @@ COLUMNS = (
     Incident.title,
     Incident.due_at,
     Incident.report_count,
+    Incident.department_id,
+    Incident.stage,
+    Incident.stage_due_at,
 )
 
 
 KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 STATUS_CODE = {k: i for i, k in enumerate(STATUSES)}
+STAGE_CODE = {k: i for i, k in enumerate(STAGES)}
 IS_OPEN = np.array([st in OPEN_STATUSES for st in STATUSES])
+IS_FINAL = np.array([st in FINAL_STATUSES for st in STATUSES])
+IS_ACTIVE_STAGE = np.array([st in CASE_ACTIVE_STAGES for st in STAGES])
+IS_OPEN_STAGE = np.array([st in OPEN_STAGES for st in STAGES])
+
+
+def still_open(cols: Columns) -> np.ndarray:
+    """``data.models.open_item`` over columns: open by status, or held in an active stage and not final."""
+    return IS_OPEN[cols["status"]] | (IS_ACTIVE_STAGE[cols["stage"]] & ~IS_FINAL[cols["status"]])
+
+
 IS_WAITING = np.array([st in UNASSIGNED_STATUSES for st in STATUSES])
 ON_MAP = np.array([k in MAP_KINDS for k in KINDS])
 
@@ -51,7 +78,7 @@ ON_MAP = np.array([k in MAP_KINDS for k in KINDS])
 def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> Columns:
     """Rows as numpy columns (kind and status as small integer codes), read in chunks."""
     q = select(*COLUMNS)
-    q = q.where(Incident.updated_at >= since) if since is not None else q.where(Incident.status.in_(OPEN_STATUSES))
+    q = q.where(Incident.updated_at >= since) if since is not None else q.where(open_item())
     parts = []
     with store.read() as s:
         # A full read streams in chunks; an incremental one is small and needs no server-side cursor.
@@ -77,6 +104,9 @@ def _columns(rows: Any) -> Columns:
         "title": np.array(cols[7], dtype=object),
         "due_at": np.array(cols[8], dtype="datetime64[us]"),
         "report_count": np.array(cols[9], dtype=np.int32),
+        "department_id": np.array([-1 if d is None else d for d in cols[10]], dtype=np.int64),
+        "stage": np.array([STAGE_CODE.get(x, 0) for x in cols[11]], dtype=np.int8),
+        "stage_due_at": np.array(cols[12], dtype="datetime64[us]"),
     }
 
 
@@ -97,7 +127,7 @@ class LiveItems(Mirror[Columns]):
         return _read(self.store, since)
 
     def merge(self, held: Columns, changed: Columns) -> Columns:
-        return upsert_by_id(held, changed, keep=IS_OPEN[changed["status"]])
+        return upsert_by_id(held, changed, keep=still_open(changed))
 
     def columns(self) -> Columns:
         """The open items now held (refresh first for the newest)."""
@@ -123,10 +153,12 @@ class LiveItems(Mirror[Columns]):
             self._lut = (key, lut)
         return self._lut[1]
 
-    def kpi_counts(self, now: datetime | None = None) -> dict[str, Any]:
-        """Open per kind, unassigned and overdue: the item part of ``queries.kpis``."""
+    def kpi_counts(self, now: datetime | None = None, departments: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """Open per kind, unassigned and overdue: the item part of ``queries.kpis`` (``departments``: their cases)."""
         now = now or utcnow()
         cols = self.columns()
+        if departments is not None:
+            cols = _take(cols, np.flatnonzero(np.isin(cols["department_id"], departments)))
         per_kind = np.bincount(cols["kind"], minlength=len(KINDS))
         return {
             "open": {k: int(per_kind[KIND_CODE[k]]) for k in ("fire", "police", "ticket", "alarm")},
@@ -140,10 +172,14 @@ class LiveItems(Mirror[Columns]):
         bbox: tuple[float, float, float, float] | None = None,
         per_kind: int | None = None,
         limit: int = 20_000,
+        departments: tuple[int, ...] | None = None,
     ) -> ItemColumns:
-        """Same answer as ``queries.open_items``: inside ``bbox``, or the ``per_kind`` most urgent."""
+        """Same answer as ``queries.open_items``: inside ``bbox``, or the ``per_kind`` most urgent
+        (``departments``: only the cases those bodies own)."""
         now = now or utcnow()
         cols = self.columns()
+        if departments is not None:
+            cols = _take(cols, np.flatnonzero(np.isin(cols["department_id"], departments)))
         if per_kind is not None and not bbox:
             parts = []
             for kind in MAP_KINDS:
@@ -167,7 +203,7 @@ class LiveItems(Mirror[Columns]):
             priority=cols["priority"][chosen].astype(np.int64),
             status=np.array(STATUSES, dtype=object)[cols["status"][chosen]],
             title=titles,
-            overdue=cols["due_at"][chosen] < np.datetime64(now, "us"),
+            overdue=(cols["due_at"][chosen] < np.datetime64(now, "us")) | stage_overdue(cols, now)[chosen],
         )
 
     def queue(self, grid_names: dict[int, str], limit: int = 300, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -222,6 +258,9 @@ class QueueFilter:
     priorities: tuple[int, ...] = ()
     overdue_only: bool = False
     waiting_only: bool = False
+    stage_overdue_only: bool = False
+    stages: tuple[str, ...] = ()
+    departments: tuple[int, ...] | None = None  # a department console: only what these bodies own
 
     @classmethod
     def parse(cls, raw: Any) -> QueueFilter:
@@ -232,12 +271,15 @@ class QueueFilter:
         kinds = raw.get("kinds") if isinstance(raw.get("kinds"), list) else []
         priorities = raw.get("priorities") if isinstance(raw.get("priorities"), list) else []
         flags = raw.get("flags") if isinstance(raw.get("flags"), list) else []
+        stages = raw.get("stages") if isinstance(raw.get("stages"), list) else []
         return cls(
             search=search.strip()[:100] if isinstance(search, str) else "",
             kinds=tuple(k for k in kinds if k in MAP_KINDS),
             priorities=tuple(int(p) for p in priorities if str(p) in ("1", "2", "3")),
             overdue_only="overdue" in flags,
             waiting_only="waiting" in flags,
+            stage_overdue_only="stage_overdue" in flags,
+            stages=tuple(st for st in stages if st in STAGES),
         )
 
     def mask(self, cols: Columns, grid_names: dict[int, str], now: datetime) -> np.ndarray:
@@ -250,6 +292,12 @@ class QueueFilter:
             keep &= cols["due_at"] < np.datetime64(now, "us")
         if self.waiting_only:
             keep &= IS_WAITING[cols["status"]]
+        if self.stage_overdue_only:
+            keep &= stage_overdue(cols, now)
+        if self.stages:
+            keep &= np.isin(cols["stage"], [STAGE_CODE[st] for st in self.stages])
+        if self.departments is not None:
+            keep &= np.isin(cols["department_id"], self.departments)
         if self.search:
             keep &= self._matches(cols, grid_names)
         return keep
@@ -262,8 +310,17 @@ class QueueFilter:
         return by_id | titles | np.isin(cols["grid_id"], grids)
 
 
+def stage_overdue(cols: Columns, now: datetime) -> np.ndarray:
+    """Past the deadline of the stage it is in (NaT: the stage has no clock)."""
+    due = cols["stage_due_at"]
+    return IS_OPEN_STAGE[cols["stage"]] & ~np.isnat(due) & (due < np.datetime64(now, "us"))
+
+
 def _queue_row(cols: Columns, i: int, grid_names: dict[int, str], now: datetime) -> dict[str, Any]:
     due_at = cols["due_at"][i].astype(datetime)
+    stage_due = cols["stage_due_at"][i]
+    stage_due_at = None if np.isnat(stage_due) else stage_due.astype(datetime)
+    stage = STAGES[cols["stage"][i]]
     return {
         "id": int(cols["id"][i]),
         "kind": KINDS[cols["kind"][i]],
@@ -273,6 +330,10 @@ def _queue_row(cols: Columns, i: int, grid_names: dict[int, str], now: datetime)
         "due_at": due_at,
         "grid": grid_names.get(int(cols["grid_id"][i])),
         "overdue": due_at < now,
+        "stage": stage,
+        "stage_due_at": stage_due_at,
+        "stage_overdue": bool(stage_due_at and stage in OPEN_STAGES and stage_due_at < now),
+        "department_id": int(cols["department_id"][i]) if cols["department_id"][i] >= 0 else None,
     }
 
 

@@ -21,6 +21,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
+    or_,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -58,6 +60,20 @@ OPEN_STAGES = (
     "returned",
     "on_hold",
 )
+# Stages that keep an item on the live screens whatever its task's status (a department still has work,
+# or a check is due); "filed" is not among them: a filed item is open while its status is.
+CASE_ACTIVE_STAGES = (
+    "reported",
+    "verifying",
+    "dispatched",
+    "signed",
+    "in_progress",
+    "handled",
+    "rework",
+    "returned",
+    "on_hold",
+)
+FINAL_STATUSES = ("closed", "cancelled")
 # Stages in which a department holds the case (and its staff may act on it).
 DEPARTMENT_STAGES = ("dispatched", "signed", "in_progress", "handled", "rework", "on_hold")
 STATUSES = ("new", "assigned", "accepted", "on_site", "resolved", "closed", "declined", "cancelled", "reopened")
@@ -477,3 +493,11 @@ class RuleWatch(Base):
 SPATIAL_INDEXES = {"grids": "geom", "roads": "geom", "parking_segments": "geom"}
 # Made by later migrations (the first one cannot index tables it does not create).
 LATER_SPATIAL_INDEXES = {"departments": "jurisdiction"}
+
+
+def open_item() -> Any:
+    """The one definition of an item still open on the live screens, as SQL (``data/live.py`` mirrors it)."""
+    return or_(
+        Incident.status.in_(OPEN_STATUSES),
+        and_(Incident.stage.in_(CASE_ACTIVE_STAGES), Incident.status.not_in(FINAL_STATUSES)),
+    )

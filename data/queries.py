@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 from data.models import (
     ACTIVE_TASK_STATUSES,
     MAP_KINDS,
-    OPEN_STATUSES,
+    OPEN_STAGES,
     OPEN_WARNING_STATUSES,
     UNASSIGNED_STATUSES,
     Alert,
@@ -28,6 +28,7 @@ from data.models import (
     Road,
     Task,
     Worker,
+    open_item,
     utcnow,
 )
 from data.store import Store
@@ -90,7 +91,7 @@ def open_load_by_grid(store: Store) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(s.scalars(select(Grid.id).order_by(Grid.id)).all(), dtype=np.int64)
         counted = s.execute(
             select(Incident.grid_id, func.count())
-            .where(Incident.status.in_(OPEN_STATUSES), Incident.grid_id.is_not(None))
+            .where(open_item(), Incident.grid_id.is_not(None))
             .group_by(Incident.grid_id)
         ).all()
     load = np.zeros(len(ids), dtype=np.int64)
@@ -140,8 +141,10 @@ def open_items(
         Incident.title,
         Incident.due_at,
         Incident.report_count,
+        Incident.stage,
+        Incident.stage_due_at,
     )
-    base = select(*columns).where(Incident.status.in_(OPEN_STATUSES))
+    base = select(*columns).where(open_item())
     if bbox:
         base = base.where(Incident.lon.between(bbox[0], bbox[2]), Incident.lat.between(bbox[1], bbox[3]))
     with store.read() as s:
@@ -153,8 +156,11 @@ def open_items(
         else:
             stmt = base.where(Incident.kind.in_(MAP_KINDS)).order_by(Incident.id.desc()).limit(limit)
             rows = s.execute(stmt).all()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
     due = np.array(cols[7], dtype="datetime64[us]")
+    late_stage = np.array(
+        [st in OPEN_STAGES and d is not None and d < now for st, d in zip(cols[9], cols[10], strict=True)], dtype=bool
+    )
     titles = counted_titles(np.array(cols[6], dtype=object), np.array(cols[8], dtype=np.int64))
     return ItemColumns(
         id=np.array(cols[0], dtype=np.int64),
@@ -164,7 +170,7 @@ def open_items(
         priority=np.array(cols[4], dtype=np.int64),
         status=np.array(cols[5], dtype=object),
         title=titles,
-        overdue=due < np.datetime64(now, "us") if len(due) else np.zeros(0, dtype=bool),
+        overdue=(due < np.datetime64(now, "us")) | late_stage if len(due) else np.zeros(0, dtype=bool),
     )
 
 
@@ -278,16 +284,10 @@ def kpis(
         with store.read() as s:
             if items is None:
                 per_kind = dict(
-                    s.execute(
-                        select(Incident.kind, func.count())
-                        .where(Incident.status.in_(OPEN_STATUSES))
-                        .group_by(Incident.kind)
-                    ).all()
+                    s.execute(select(Incident.kind, func.count()).where(open_item()).group_by(Incident.kind)).all()
                 )
                 unassigned = s.scalar(select(func.count()).where(Incident.status.in_(UNASSIGNED_STATUSES))) or 0
-                overdue = (
-                    s.scalar(select(func.count()).where(Incident.status.in_(OPEN_STATUSES), Incident.due_at < now)) or 0
-                )
+                overdue = s.scalar(select(func.count()).where(open_item(), Incident.due_at < now)) or 0
                 items = {
                     "open": {k: int(per_kind.get(k, 0)) for k in ("fire", "police", "ticket", "alarm")},
                     "unassigned": int(unassigned),
@@ -513,9 +513,12 @@ def queue_items(store: Store, limit: int = 300, now: datetime | None = None) -> 
             Incident.priority,
             Incident.due_at,
             Grid.name.label("grid"),
+            Incident.stage,
+            Incident.stage_due_at,
+            Incident.department_id,
         )
         .outerjoin(Grid, Grid.id == Incident.grid_id)
-        .where(Incident.status.in_(OPEN_STATUSES), Incident.kind.in_(MAP_KINDS))
+        .where(open_item(), Incident.kind.in_(MAP_KINDS))
         .order_by(unassigned, overdue, Incident.priority, Incident.due_at, Incident.id)
         .limit(limit)
     )
@@ -523,6 +526,8 @@ def queue_items(store: Store, limit: int = 300, now: datetime | None = None) -> 
         rows = [r._asdict() for r in s.execute(stmt)]
     for r in rows:
         r["overdue"] = r["due_at"] < now
+        late = r["stage_due_at"] is not None and r["stage"] in OPEN_STAGES and r["stage_due_at"] < now
+        r["stage_overdue"] = late
     return rows
 
 
