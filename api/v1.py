@@ -298,6 +298,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def assign(actor: Actor, incident_id: int) -> Response:
         data = _body({"worker_id"}, {"worker_id"})
         task_id = lifecycle.assign(rt.store, actor, incident_id, _int_field(data, "worker_id"))
+        if actor.role == "staff" and incident_or_404(incident_id, actor)["stage"] in ("signed", "rework"):
+            rt.cases.act(actor, incident_id, "start")  # the department's own people are on it
         return jsonify(
             _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id)})
         )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from dash import ALL, Dash, Input, Output, Patch, State, ctx, no_update
+from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
 
 from api.session import current_actor, require_actor
 from callbacks import liveness
@@ -20,6 +22,8 @@ from data.models import utcnow
 from data.runtime import Runtime
 from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
 from layouts.command import (
+    CASE_BUTTONS,
+    case_buttons,
     detail_head,
     detail_history,
     feed_items,
@@ -32,10 +36,11 @@ from layouts.command import (
     warning_items,
 )
 from layouts.i18n import Text
-from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
+from layouts.ids import ASSIGN, CASE_ACTION, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 from layouts.liveness import beat, server_badge
-from ops import bulk, dispatch, early_warning, lifecycle
-from ops.errors import OneMapError
+from ops import bulk, cases, departments, dispatch, early_warning, lifecycle, routing
+from ops.accounts import Actor
+from ops.errors import Invalid, OneMapError
 from ops.jobs import JobBoard
 from ops.privacy import shown_incident
 from ops.suggestions import RANKINGS, suggest
@@ -120,14 +125,24 @@ TICK_OUTPUTS = {
 
 
 def refresh(
-    rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None = None, sent: dict[str, str] | None = None
+    rt: Runtime,
+    t: Text,
+    cursor: int | None,
+    view: map_view.View | None = None,
+    sent: dict[str, str] | None = None,
+    scope: Scope = None,
 ) -> Tick:
-    """One poll: the map patch, cursor, badge, feed, digests, warnings panel and badge, KPI texts."""
+    """One poll: the map patch, cursor, badge, feed, digests, warnings panel and badge, KPI texts.
+
+    ``scope``: a department console's departments; its map, feed and KPIs hold only their cases.
+    """
     with rt.store.read():  # every query of the tick on one connection and transaction
-        return _refresh(rt, t, cursor, view, sent)
+        return _refresh(rt, t, cursor, view, sent, scope)
 
 
-def _refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> Tick:
+def _refresh(
+    rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None, scope: Scope
+) -> Tick:
     latest, healthy = rt.cursor()
     tick = Tick(*server_badge(t, healthy))
     if cursor is not None and latest <= cursor:
@@ -139,13 +154,13 @@ def _refresh(rt: Runtime, t: Text, cursor: int | None, view: map_view.View | Non
         return rt.shared(key, version, compute)
 
     tick.cursor = version
-    tick.figure, tick.digests = map_update(rt, layers, version, view, sent)
+    tick.figure, tick.digests = map_update(rt, layers, version, view, sent, scope)
     if "feed" in layers:
-        tick.feed = feed_items(shared("feed", lambda: queries.latest_items(rt.store)), t)
+        tick.feed = feed_items(shared(f"feed:{scope}", lambda: queries.latest_items(rt.store, departments=scope)), t)
     if "kpi" in layers:
         catch_up(rt, {"kpi"}, version)
-        tick.kpi = kpi_values(shared("kpi", rt.live.kpis))
-    if "warnings" in layers:
+        tick.kpi = kpi_values(shared(f"kpi:{scope}", lambda: rt.live.kpis(departments=scope)))
+    if "warnings" in layers and scope is None:  # warnings are the command centre's
         found = shared("warnings", lambda: queries.find_warnings(rt.store))
         tick.warnings = warning_items(found, t)
         tick.warning_badge, tick.warning_class = warning_badge(t, found)
@@ -261,21 +276,39 @@ def catch_up(rt: Runtime, layers: set[str], version: int) -> None:
 
 
 def map_update(
-    rt: Runtime, layers: set[str], version: int, view: map_view.View | None, sent: dict[str, str] | None
+    rt: Runtime,
+    layers: set[str],
+    version: int,
+    view: map_view.View | None,
+    sent: dict[str, str] | None,
+    scope: Scope = None,
 ) -> tuple[Patch, dict[str, str]]:
     """The figure patch for the changed ``layers`` (only what differs from what the screen holds)."""
     catch_up(rt, layers & {"items", "grids", "workers", "parking"}, version)
     traces: dict[str, dict[str, Any]] = {}
     for name in sorted(layers & set(map_view.LIVE_LAYERS)):
-        # Only the items depend on where this screen is looking; every other layer is the same for all.
-        key = f"layer:{name}:{view_key(view) if name == 'items' else ''}"
-        traces.update(rt.shared(key, version, lambda n=name: layer_traces(rt, {n}, view)))
+        # Only the items depend on where this screen is looking and whose it is; every other layer is the same.
+        key = f"layer:{name}:{view_key(view) + str(scope) if name == 'items' else ''}"
+        traces.update(rt.shared(key, version, lambda n=name: layer_traces(rt, {n}, view, scope)))
     patch = Patch()
     return patch, patch_traces(patch, traces, sent)
 
 
-def layer_traces(rt: Runtime, which: set[str], view: map_view.View | None) -> dict[str, dict[str, Any]]:
-    return map_view.live_traces(rt.store, rt.static, rt.crs, which, view, rt.live)
+def layer_traces(
+    rt: Runtime, which: set[str], view: map_view.View | None, scope: Scope = None
+) -> dict[str, dict[str, Any]]:
+    return map_view.live_traces(rt.store, rt.static, rt.crs, which, view, rt.live, scope)
+
+
+Scope = tuple[int, ...] | None  # a department console's departments (None: the command centre, everything)
+COMMAND_VIEW = Actor(None, "operator", "operator")  # whom a panel is drawn for when a test does not say
+
+
+def scope_of(rt: Runtime, actor: Actor) -> Scope:
+    """What a screen may see: a department's staff their department and those below it; others everything."""
+    if actor.role != "staff":
+        return None
+    return tuple(sorted(departments.subtree(rt.store, actor.department_id or 0)))
 
 
 def view_key(view: map_view.View | None) -> str:
@@ -358,12 +391,16 @@ class Detail:
     controls_hidden: Any = no_update
     reason: Any = no_update
     rule: Any = no_update
+    case_actions: Any = no_update
+    case_note: Any = no_update
 
     def outputs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 DETAIL_OUTPUTS = {
+    "case_actions": Output(CommandIds.CASE_ACTIONS, "children"),
+    "case_note": Output(CommandIds.CASE_NOTE, "value"),
     "hidden": Output(CommandIds.DETAIL, "hidden"),
     "head": Output(CommandIds.DETAIL_HEAD, "children"),
     "history": Output(CommandIds.DETAIL_HISTORY, "children"),
@@ -379,7 +416,17 @@ DETAIL_OUTPUTS = {
 
 def _fingerprint(detail: dict[str, Any]) -> dict[str, Any]:
     """What decides whether a live update must redraw the panel: the item's own state and history."""
-    seen = (detail["status"], detail["priority"], str(detail["due_at"]), detail["assigned_worker_id"])
+    seen = (
+        detail["status"],
+        detail["priority"],
+        str(detail["due_at"]),
+        detail["assigned_worker_id"],
+        detail["stage"],
+        detail["department_id"],
+        str(detail["stage_due_at"]),
+        str(detail["extension_until"]),
+        str(detail["urged_at"]),
+    )
     return {
         "id": detail["id"],
         "state": _digest(repr(seen)),
@@ -396,6 +443,8 @@ def detail_update(
     held: dict[str, Any] | None,
     ranking: str | None,
     reason: str,
+    scope: Scope = None,
+    actor: Actor = COMMAND_VIEW,
 ) -> Detail:
     """The panel after ``reason``: "select" draws it whole, "rank" ranks again, "live" follows the item.
 
@@ -409,16 +458,22 @@ def detail_update(
         return Detail()
     detail = queries.incident_detail(rt.store, incident_id)
     now = utcnow()
+    if detail is not None and scope is not None and detail["department_id"] not in scope:
+        detail = None  # another department's case: a console shows nothing of it
     if detail is None:
         return Detail(hidden=False, head=detail_head(None, t, now), history=[], form_hidden=True, state=None)
     shown = shown_incident(detail)
     mark = _fingerprint(detail)
     out = Detail(state=mark, rule=t(f"ranking.rule.{ranking}"))
     if reason == "select":
-        out.hidden, out.form_hidden, out.reason = False, False, ""
+        out.hidden, out.form_hidden, out.reason, out.case_note = False, False, "", ""
     moved = reason != "live" or held.get("state") != mark["state"] or held.get("history") != mark["history"]
     if moved:
-        out.head, out.history = detail_head(shown, t, now), detail_history(shown, t)
+        words = routing.sentence(detail["routing"], t)
+        out.head, out.history = detail_head(shown, t, now, words), detail_history(shown, t)
+        owned = scope is None or detail["department_id"] in scope
+        moves = cases.available(actor, detail["stage"], owned, detail["extension_until"] is not None)
+        out.case_actions = case_buttons(moves, t)
         out.priority = str(detail["priority"])
         out.controls_hidden = not is_open(detail)
     changed_hands = reason == "live" and (held.get("assignee"), held.get("status")) != (
@@ -445,8 +500,11 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> dict[str, Any]:
-        require_actor(rt)
-        return {**refresh(rt, t, cursor, view, sent).outputs(), "heartbeat": beat()}  # every answer is a heartbeat
+        scope = scope_of(rt, require_actor(rt))
+        return {
+            **refresh(rt, t, cursor, view, sent, scope).outputs(),
+            "heartbeat": beat(),
+        }  # every answer is a heartbeat
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
@@ -465,10 +523,11 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         view = view_from_relayout(relayout, previous)
         if view is None:
             return no_update, no_update
+        scope = scope_of(rt, require_actor(rt))
         patch = Patch()
         if map_view.detailed(view) or map_view.detailed(previous):
             rt.live.items.refresh()
-            patch_traces(patch, map_view.live_traces(rt.store, rt.static, rt.crs, {"items"}, view, rt.live))
+            patch_traces(patch, layer_traces(rt, {"items"}, view, scope))
         spaces = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(view))
         target = patch["data"][TRACE_INDEX["parking_spaces"]]
         for key in ("lon", "lat", "text", "marker"):
@@ -502,7 +561,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def show_detail(
         incident_id: int | None, _cursor: int, ranking: str | None, _rerank: int | None, held: dict[str, Any] | None
     ) -> dict[str, Any]:
-        require_actor(rt)
+        actor = require_actor(rt)
+        scope = scope_of(rt, actor)
         # One callback for every reason the panel changes, so no stale answer can overwrite a newer selection;
         # a click that arrives together with a poll is still a click.
         fired = ctx.triggered_prop_ids
@@ -512,7 +572,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             reason = "rank"
         else:
             reason = "live"
-        return detail_update(rt, t, incident_id, held, ranking, reason).outputs()
+        return detail_update(rt, t, incident_id, held, ranking, reason, scope, actor).outputs()
 
     @app.callback(
         output={
@@ -548,8 +608,9 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         page: int | None,
         rows: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
-        require_actor(rt)
+        scope = scope_of(rt, require_actor(rt))
         flt = QueueFilter.parse({"search": search, "kinds": kinds, "priorities": priorities, "flags": flags})
+        flt = replace(flt, departments=scope)
         fired = {p.split(".")[0] for p in ctx.triggered_prop_ids}
         offset = page if isinstance(page, int) and page >= 0 else 0
         if fired & {
@@ -590,12 +651,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if not any(clicks) or incident_id is None or not isinstance(ctx.triggered_id, dict):
             return no_update
         worker_id = int(ctx.triggered_id["worker"])
+        actor = require_actor(rt)
         try:
             detail = queries.incident_detail(rt.store, incident_id) or {}
             if detail.get("status") in lifecycle.ACTIVE_ITEM_STATUSES:
-                lifecycle.reassign(rt.store, require_actor(rt), incident_id, worker_id)
+                lifecycle.reassign(rt.store, actor, incident_id, worker_id)
             else:
-                lifecycle.assign(rt.store, require_actor(rt), incident_id, worker_id)
+                lifecycle.assign(rt.store, actor, incident_id, worker_id)
+            if actor.role in ("staff", "admin") and detail.get("stage") in cases.FROM["start"]:
+                rt.cases.act(actor, incident_id, "start")  # the department's own people are on it
         except OneMapError as exc:
             return t.error(exc)
         name = queries.worker_name(rt.store, worker_id) or str(worker_id)
@@ -662,6 +726,28 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
 
     @app.callback(
         Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+        Input({"type": CASE_ACTION, "action": ALL}, "n_clicks"),
+        State(CommandIds.SELECTED, "data"),
+        State(CommandIds.CASE_NOTE, "value"),
+        State(CommandIds.CASE_DEPARTMENT, "value"),
+        State(CommandIds.CASE_UNTIL, "value"),
+        prevent_initial_call=True,
+    )
+    def case_move(
+        clicks: list[int | None], incident_id: int | None, note: str | None, department: str | None, until: str | None
+    ) -> Any:
+        if not any(clicks) or incident_id is None or not isinstance(ctx.triggered_id, dict):
+            return no_update
+        button = str(ctx.triggered_id["action"])
+        try:
+            action, body = case_body(button, note, department, until)
+            rt.cases.act(require_actor(rt), int(incident_id), action, body)
+        except OneMapError as exc:
+            return html.Span(t.error(exc), className="message-error")
+        return t("msg.case_done").format(id=incident_id, action=t(f"case.button.{button}"))
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
         Input({"type": WARNING_ACTION, "warning": ALL, "action": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
@@ -686,6 +772,37 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(Ids.POLL, "n_intervals"),
     )
     liveness.register(app, Ids.HEARTBEAT, Ids.WATCHDOG, Ids.LIVE_BADGE)
+
+
+def case_body(button: str, note: str | None, department: str | None, until: str | None) -> tuple[str, dict[str, Any]]:
+    """The case move behind a button and its body from the panel's fields (the city's clock for ``until``)."""
+    action, decided = CASE_BUTTONS.get(button, (button, {}))
+    if action not in cases.FROM:
+        raise Invalid("error.case_action_unknown", {"action": button}, field="action")
+    text = (note or "").strip()
+    body: dict[str, Any] = dict(decided)
+    if action in ("return", "escalate", "hold", "resume", "void", "dispatch", "extend"):
+        body["reason"] = text
+    elif action in ("handled", "check", "extension", "callback", "urge", "file", "verify"):
+        body["note"] = text
+    if action == "dispatch":
+        if not department or not str(department).isdigit():
+            raise Invalid("error.case_department_id", field="department_id")
+        body["department_id"] = int(department)
+    if action == "extend":
+        body["until"] = city_time_to_utc(until or "")
+    return action, body
+
+
+def city_time_to_utc(text: str) -> str:
+    """'2026-12-03 17:30' on the city's clock → ISO 8601 UTC ('…Z'); a bad value says which field."""
+    try:
+        local = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid("error.case_time", {"field": "until"}, field="until") from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ZoneInfo(CITY_TIMEZONE))
+    return local.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def decode_upload(contents: str) -> str | None:

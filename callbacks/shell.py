@@ -7,17 +7,19 @@ from typing import Any
 from dash import Dash, Input, Output, dcc, html
 
 from api.session import current_actor
+from callbacks.command import scope_of
 from data import map_view, queries
+from data.live import QueueFilter
 from data.runtime import Runtime
 from layouts import command, review, rules, worker
 from layouts.i18n import Text
 from layouts.ids import ShellIds
-from ops import early_warning
+from ops import departments, early_warning
 
 
-def command_page(rt: Runtime, t: Text, user: str, admin: bool = False) -> Any:
+def command_page(rt: Runtime, t: Text, user: str, admin: bool = False, scope: tuple[int, ...] | None = None) -> Any:
     with rt.store.read():  # one connection for every query of the page
-        return _command_page(rt, t, user, admin)
+        return _command_page(rt, t, user, admin, scope)
 
 
 def rules_page(rt: Runtime, t: Text, user: str, role: str) -> Any:
@@ -26,21 +28,25 @@ def rules_page(rt: Runtime, t: Text, user: str, role: str) -> Any:
     return rules.layout(t, early_warning.current_rules(rt.store, rt.config.rules_file), user)
 
 
-def _command_page(rt: Runtime, t: Text, user: str, admin: bool) -> Any:
+def _command_page(rt: Runtime, t: Text, user: str, admin: bool, scope: tuple[int, ...] | None) -> Any:
     cursor, _ = rt.cursor()
     rt.live.refresh()
-    figure = map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS, live=rt.live)
+    figure = map_view.full_figure(
+        rt.store, rt.static, rt.crs, rt.style, command.DEFAULT_LAYERS, live=rt.live, departments=scope
+    )
+    queue = rt.live.items.queue_page(rt.static.names_by_id, QueueFilter(departments=scope), 0, 200)[0]
     return command.layout(
         t,
         figure,
-        rt.live.kpis(),
-        queries.latest_items(rt.store),
-        rt.live.items.queue(rt.static.names_by_id, limit=200),
+        rt.live.kpis(departments=scope),
+        queries.latest_items(rt.store, departments=scope),
+        queue,
         cursor,
         rt.config.poll_ms,
         user,
-        queries.find_warnings(rt.store),
+        queries.find_warnings(rt.store) if scope is None else [],
         admin,
+        departments.names(rt.store),
     )
 
 
@@ -68,8 +74,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return dcc.Location(id="to-login", href="/login")
         if path == "/worker" or actor.role == "worker":
             return worker_page(rt, t, actor.user_id or 0)
-        if path == "/review":
+        if path == "/review" and actor.role != "staff":  # a department's console is its own command page
             return review_page(rt, t, actor.name)
         if path == "/rules":
             return rules_page(rt, t, actor.name, actor.role)
-        return command_page(rt, t, actor.name, actor.role == "admin")
+        return command_page(rt, t, actor.name, actor.role == "admin", scope_of(rt, actor))

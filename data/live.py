@@ -362,12 +362,12 @@ class Live:
             row = s.execute(stmt).one()
         return {k: row._mapping[k] for k in mirrors}
 
-    def kpis(self, now: datetime | None = None) -> dict[str, Any]:
-        """Same answer as ``queries.kpis``, from memory (refresh first)."""
+    def kpis(self, now: datetime | None = None, departments: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """Same answer as ``queries.kpis``, from memory (refresh first); ``departments``: their cases only."""
         return kpis(
             self.items.store,
             now,
-            items=self.items.kpi_counts(now),
+            items=self.items.kpi_counts(now, departments),
             parking=self.parking.counts(),
             on_duty=self.workers.on_duty(),
         )

@@ -95,8 +95,11 @@ def live_traces(
     which: set[str],
     view: View | None = None,
     live: Live | None = None,
+    departments: tuple[int, ...] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The traces of the layers in ``which`` (a subset of ``LIVE_LAYERS``), keyed by trace name.
+
+    ``departments``: a department console's screen, whose items are only the cases those bodies own.
 
     Items are everything inside the viewport when zoomed in, else the most urgent of each kind.
     With ``live`` (refreshed by the caller) loads, items, workers and parking are answered from memory.
@@ -108,7 +111,10 @@ def live_traces(
             static.geojson, static.grid_ids, load, static.grid_names, static.labels["open"]
         )
     if "items" in which:
-        if detailed(view):
+        if departments is not None and live is not None:
+            box = tuple(view["bbox"]) if detailed(view) else None  # type: ignore[index]
+            items = live.items.items(bbox=box, per_kind=None if box else LOW_ZOOM_PER_KIND, departments=departments)
+        elif detailed(view):
             box = tuple(view["bbox"])  # type: ignore[index]
             items = live.items.items(bbox=box) if live else queries.open_items(store, bbox=box)
         else:
@@ -157,9 +163,10 @@ def full_figure(
     visible: list[str],
     view: View | None = None,
     live: Live | None = None,
+    departments: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """The first-load figure: every layer."""
+    """The first-load figure: every layer (a department console's items: only its cases)."""
     traces = dict(static.traces)
-    traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view, live))
+    traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view, live, departments))
     traces["parking_spaces"] = spaces_trace(store, static, crs, None)
     return layers.command_figure(traces, style, visible)

@@ -308,8 +308,9 @@ def kpis(
     }
 
 
-def latest_items(store: Store, limit: int = 12) -> list[dict[str, Any]]:
-    """The newest items for the live feed."""
+def latest_items(store: Store, limit: int = 12, departments: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
+    """The newest items for the live feed (``departments``: only the cases those bodies own)."""
+    mine = Incident.department_id.in_(departments) if departments is not None else True
     with store.read() as s:
         rows = s.execute(
             select(
@@ -322,6 +323,7 @@ def latest_items(store: Store, limit: int = 12) -> list[dict[str, Any]]:
                 Grid.name.label("grid"),
             )
             .outerjoin(Grid, Grid.id == Incident.grid_id)
+            .where(mine)
             .order_by(Incident.id.desc())
             .limit(limit)
         ).all()

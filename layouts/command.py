@@ -11,11 +11,11 @@ import dash_mantine_components as dmc
 from dash import dcc, html
 
 from data.models import ACTIVE_TASK_STATUSES as ACTIVE_ITEM_STATUSES
-from data.models import MAP_KINDS, OPEN_STATUSES
+from data.models import MAP_KINDS, OPEN_STAGES, OPEN_STATUSES
 from geo.layers import LAYER_TRACES
 from layouts.alerts import alert_banner
 from layouts.i18n import Text, local
-from layouts.ids import ASSIGN, KPI_IDS, WARNING_ACTION, CommandIds, Ids
+from layouts.ids import ASSIGN, CASE_ACTION, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 from layouts.liveness import watch
 
 DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers", "warnings"]
@@ -306,7 +306,7 @@ def is_open(detail: dict[str, Any]) -> bool:
     return detail["status"] in OPEN_STATUSES
 
 
-def detail_head(detail: dict[str, Any] | None, t: Text, now: datetime) -> list[Any]:
+def detail_head(detail: dict[str, Any] | None, t: Text, now: datetime, routing: str | None = None) -> list[Any]:
     """What, where, when, grid, reporter (masked), photos: the part of the panel that follows the item live."""
     if detail is None:
         return [dmc.Text(t("detail.none"), c="dimmed")]
@@ -330,6 +330,7 @@ def detail_head(detail: dict[str, Any] | None, t: Text, now: datetime) -> list[A
         dmc.Title(f"#{detail['id']} {detail['title']}", order=4, mt=6, id="detail-title"),
         dmc.Text(detail["description"], size="sm", c="dimmed"),
         html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
+        *case_facts(detail, t, now, routing),
         html.Div(photos or t("detail.no_photo"), className="photos"),
     ]
 
@@ -348,10 +349,112 @@ def detail_history(detail: dict[str, Any] | None, t: Text) -> list[Any]:
     return [dmc.Title(t("detail.history"), order=5, mt="sm"), dmc.Timeline(history, active=len(history), bulletSize=12)]
 
 
-def detail_controls(t: Text) -> html.Div:
+def case_controls(t: Text, departments: list[dict[str, Any]]) -> html.Div:
+    """The case's hand-offs: a note or reason, a department to send it to, a new deadline, and the moves
+    the person may make now (the buttons follow the stage; the fields are never redrawn)."""
+    return html.Div(
+        [
+            dmc.Title(t("case.title"), order=5, mt="sm"),
+            html.Div(id=CommandIds.CASE_ACTIONS, className="case-actions"),
+            dmc.Textarea(
+                id=CommandIds.CASE_NOTE,
+                label=t("case.note"),
+                placeholder=t("case.note_hint"),
+                autosize=True,
+                minRows=1,
+            ),
+            dmc.Group(
+                [
+                    dmc.Select(
+                        id=CommandIds.CASE_DEPARTMENT,
+                        label=t("case.department"),
+                        data=[{"value": str(d["id"]), "label": d["name"]} for d in departments],
+                        searchable=True,
+                        clearable=True,
+                        w=220,
+                    ),
+                    dmc.TextInput(
+                        id=CommandIds.CASE_UNTIL, label=t("case.until"), placeholder="2026-12-03 17:30", w=170
+                    ),
+                ],
+                gap="xs",
+            ),
+        ],
+        className="case-controls",
+    )
+
+
+CHECKS = {"check_passed": ("check", {"passed": True}), "check_failed": ("check", {"passed": False})}
+DECISIONS = {
+    "extension_granted": ("extension", {"approve": True}),
+    "extension_refused": ("extension", {"approve": False}),
+}
+CALLBACKS = {
+    "callback_satisfied": ("callback", {"satisfied": True}),
+    "callback_reopened": ("callback", {"satisfied": False}),
+}
+# A button's name → (the case move, what the button itself decides).
+CASE_BUTTONS: dict[str, tuple[str, dict[str, Any]]] = {**CHECKS, **DECISIONS, **CALLBACKS}
+BUTTON_COLORS = {"return": "orange", "void": "red", "check_failed": "red", "extension_refused": "red", "urge": "pink"}
+
+
+def case_buttons(moves: list[str], t: Text) -> list[Any]:
+    """One big button per move the person may make at this stage (``ops.cases.available``)."""
+    if not moves:
+        return [dmc.Text(t("case.no_moves"), size="sm", c="dimmed")]
+    return [
+        dmc.Group(
+            [
+                dmc.Button(
+                    t(f"case.button.{m}"),
+                    id={"type": CASE_ACTION, "action": m},
+                    size="sm",
+                    color=BUTTON_COLORS.get(m, "blue"),
+                    variant="filled" if m in ("sign", "handled", "check_passed", "file", "dispatch") else "outline",
+                )
+                for m in moves
+            ],
+            gap=6,
+        )
+    ]
+
+
+def case_facts(detail: dict[str, Any], t: Text, now: datetime, routing: str | None) -> list[Any]:
+    """Where the case is between bodies: stage, owner, why it went there, the stage's clock and its flags."""
+    stage = detail.get("stage") or "filed"
+    due = detail.get("stage_due_at")
+    late = bool(due and stage in OPEN_STAGES and due < now)
+    badges = [dmc.Badge(t(f"stage.{stage}"), color="indigo", variant="filled", id="detail-stage")]
+    if late:
+        badges.append(dmc.Badge(t("case.stage_overdue"), color="red"))
+    if detail.get("urged_at"):
+        badges.append(dmc.Badge(t("case.urged"), color="pink", variant="filled", className="urged"))
+    if detail.get("extension_until"):
+        badges.append(
+            dmc.Badge(t("case.extension_pending").format(until=_fmt(detail["extension_until"])), color="yellow")
+        )
+    facts = [
+        (t("case.department"), detail.get("department_name") or t("case.no_owner")),
+        (t("case.routing"), routing or "—"),
+        (t("case.stage_due"), _fmt(due)),
+    ]
+    if detail.get("urge_note"):
+        facts.append((t("case.urge_note"), detail["urge_note"]))
+    if detail.get("rework_count") or detail.get("return_count"):
+        facts.append(
+            (t("case.counts"), t("case.counts_text").format(rework=detail["rework_count"], back=detail["return_count"]))
+        )
+    return [
+        dmc.Group(badges, gap=4, mt=6),
+        html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts case-facts"),
+    ]
+
+
+def detail_controls(t: Text, departments: list[dict[str, Any]] | None = None) -> html.Div:
     """The controls of the panel: always on the page, filled per item, never redrawn by a live update."""
     return html.Div(
         [
+            case_controls(t, departments or []),
             priority_select(t, 3),
             html.Div(
                 [
@@ -446,6 +549,7 @@ def layout(
     user: str,
     warnings: list[dict[str, Any]] | None = None,
     admin: bool = False,
+    departments: list[dict[str, Any]] | None = None,
 ) -> Any:
     """The whole command page, filled with the first state so the wall shows data at once."""
     values = kpi_values(kpis)
@@ -566,7 +670,7 @@ def layout(
                 justify="space-between",
             ),
             html.Div(detail_head(None, t, datetime.now()), id=CommandIds.DETAIL_HEAD),
-            detail_controls(t),
+            detail_controls(t, departments),
             html.Div(id=CommandIds.DETAIL_HISTORY),
         ],
         id=CommandIds.DETAIL,

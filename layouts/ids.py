@@ -62,6 +62,10 @@ class CommandIds(StrEnum):
     RANKING = "command-ranking"
     RERANK = "command-rerank"
     RANKING_RULE = "command-ranking-rule"
+    CASE_ACTIONS = "command-case-actions"
+    CASE_NOTE = "command-case-note"
+    CASE_DEPARTMENT = "command-case-department"
+    CASE_UNTIL = "command-case-until"
     DETAIL_CLOSE = "command-detail-close"
     CANCEL_REASON = "command-cancel-reason"
     CANCEL = "command-cancel"
@@ -109,6 +113,7 @@ class WorkerIds(StrEnum):
 
 
 ASSIGN = "assign-worker"  # pattern-matching id type: {"type": ASSIGN, "worker": id}
+CASE_ACTION = "case-action"  # {"type": CASE_ACTION, "action": "sign"|"return"|…|"check_failed"}
 TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
 TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}
 TASK_PHOTO = "task-photo"  # {"type": TASK_PHOTO, "task": id}

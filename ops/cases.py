@@ -229,6 +229,38 @@ def _reason(text: Any, required: bool, action: str, field: str = "reason") -> st
     return text
 
 
+# The buttons a screen offers for a move (a check, a decision and a callback each have two answers).
+BUTTONS = {
+    "check": ("check_passed", "check_failed"),
+    "extension": ("extension_granted", "extension_refused"),
+    "callback": ("callback_satisfied", "callback_reopened"),
+}
+DEPARTMENT_MOVES = ("sign", "return", "escalate", "handled", "extend", "hold", "resume")
+COMMAND_MOVES = ("file", "dispatch", "check", "extension", "callback", "hold", "resume")
+
+
+def available(actor: Actor, stage: str, owned: bool, extension_waiting: bool) -> list[str]:
+    """The moves (as buttons) a person may make on a case at ``stage``; ``owned``: their department owns it.
+
+    What a screen offers; ``Cases.act`` still decides, so a button shown a moment too long only gets a 409.
+    """
+    moves: list[str] = []
+    if actor.role == "staff" and owned:
+        moves += [m for m in DEPARTMENT_MOVES if stage in FROM[m]]
+    if actor.role in COMMAND:
+        moves += [m for m in COMMAND_MOVES if stage in FROM[m] and m not in moves]
+        if actor.role in SUPERVISE:
+            moves += [m for m in ("void", "urge") if stage in FROM[m]]
+    if not extension_waiting:
+        moves = [m for m in moves if m != "extension"]
+    elif "extend" in moves:
+        moves.remove("extend")
+    out: list[str] = []
+    for m in moves:
+        out += BUTTONS.get(m, (m,))
+    return out
+
+
 @dataclass
 class Cases:
     """The case rules over one store: its router and its deadlines."""
@@ -359,7 +391,8 @@ class Cases:
         return self._move(s, actor, case, "sign", "signed")
 
     def _start(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
-        return self._move(s, actor, case, "start", "in_progress")
+        # The handling clock started when the department signed: starting the work does not reset it.
+        return self._move(s, actor, case, "start", "in_progress", values={"stage_due_at": case.stage_due_at})
 
     def _return(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         reason = _reason(body.get("reason"), True, "return")

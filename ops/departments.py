@@ -221,6 +221,17 @@ def list_all(store: Store) -> list[dict[str, Any]]:
         ]
 
 
+def names(store: Store) -> list[dict[str, Any]]:
+    """Every active department's id, name and level, by tree order of ids (what a picker lists)."""
+    with store.read() as s:
+        rows = s.execute(
+            select(Department.id, Department.name, Department.level)
+            .where(Department.active.is_(True))
+            .order_by(Department.id)
+        ).all()
+    return [r._asdict() for r in rows]
+
+
 def subtree(store: Store, department_id: int) -> set[int]:
     """A department and every department below it."""
     with store.read() as s:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from data.models import ACTIVE_TASK_STATUSES, OPEN_STATUSES, UNASSIGNED_STATUSES, Incident, Photo, Task, Worker, utcnow
 from data.store import Store, record_event
 from ops.accounts import Actor
+from ops.cases import owns
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
 from ops.media import store_photo
 
@@ -59,6 +60,16 @@ def _conflict(s: Session, incident_id: int, action: str) -> Conflict | NotFound:
     )
 
 
+def _may_send_workers(s: Session, actor: Actor, incident_id: int, what: str) -> None:
+    """The command centre sends workers to any item; a department's staff to the cases their department owns."""
+    if actor.role == "staff":
+        owner = s.scalar(select(Incident.department_id).where(Incident.id == incident_id))
+        if not owns(s, actor, owner):
+            raise Forbidden("error.case_not_yours", {"id": incident_id})
+        return
+    require_dispatcher(actor, what)
+
+
 def _check_note(note: str, required: bool, what: str) -> str:
     note = (note or "").strip()
     if required and not note:
@@ -84,8 +95,8 @@ def _existing_worker(s: Session, worker_id: int) -> None:
 
 def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
     """Assign an unassigned item to a worker; return the new task id or raise ``Conflict``."""
-    require_dispatcher(actor, "assign")
     with store.transaction() as s:
+        _may_send_workers(s, actor, incident_id, "assign")
         _existing_worker(s, worker_id)
         won = s.execute(
             update(Incident)
@@ -99,9 +110,9 @@ def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
 
 def reassign(store: Store, actor: Actor, incident_id: int, worker_id: int, reason: str = "") -> int:
     """Move an assigned item to another worker: the old task is cancelled, a new one starts."""
-    require_dispatcher(actor, "reassign")
     reason = _check_note(reason, required=False, what="reassign")
     with store.transaction() as s:
+        _may_send_workers(s, actor, incident_id, "reassign")
         _existing_worker(s, worker_id)
         won = s.execute(
             update(Incident)

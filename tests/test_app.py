@@ -277,7 +277,7 @@ def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch
     t = Text("zh-CN")
     calls = []
     real = rt.live.kpis
-    monkeypatch.setattr(rt.live, "kpis", lambda now=None: calls.append(1) or real(now))
+    monkeypatch.setattr(rt.live, "kpis", lambda now=None, **kw: calls.append(1) or real(now, **kw))
     report_fire(rt)
     screens = [refresh(rt, t, 0) for _ in range(5)]
     assert len(calls) == 1
