@@ -1,0 +1,128 @@
+"""A department's console through the Dash callback endpoint, called directly as an attacker would:
+staff see and move only their own department's cases; another department's case answers nothing
+and changes nothing; the API agrees (403)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from app import runtime_of
+from callbacks.command import detail_update
+from data.models import Event, Incident
+from layouts.i18n import Text
+from ops import departments
+from ops.accounts import Actor, create_token, create_user
+from tests.test_cases import a_case
+from tests.test_sessions import login
+
+ADMIN = Actor(None, "admin", "admin")
+OPERATOR = Actor(None, "op", "operator")
+
+
+@pytest.fixture
+def org(tmp_path):
+    from tests.test_app import make_app
+
+    app = make_app(tmp_path)
+    rt = runtime_of(app)
+    shapes = departments.district_shapes(rt.store)
+    first, second = sorted(shapes)[:2]
+    ids = {}
+    for key, district in (("a", first), ("b", second)):
+        spec = departments.DepartmentIn.parse(
+            {"name": f"{district}城管局", "categories": ["占道经营"], "districts": [district]}, shapes
+        )
+        ids[key] = departments.create(rt.store, ADMIN, spec)
+        create_user(rt.store, f"staff_{key}", "staff", password="onemap-demo", department_id=ids[key])
+    iid = a_case(rt.store)  # in the first district: department a's
+    rt.cases.act(OPERATOR, iid, "file")
+    return app, rt, ids, iid
+
+
+def dash_call(client, output: str, inputs: list, state: list, changed: list[str]):
+    """One request to Dash's endpoint, as the browser (or anyone with a session cookie) sends it."""
+    payload = {
+        "output": output,
+        "outputs": {"id": output.split(".")[0], "property": output.split(".", 1)[1]},
+        "inputs": inputs,
+        "changedPropIds": changed,
+        "state": state,
+    }
+    return client.post("/_dash-update-component", json=payload)
+
+
+def case_move_output(app) -> str:
+    """The case-move callback's output key (Dash suffixes a duplicate output with a hash)."""
+    (key,) = [k for k, v in app.callback_map.items() if any("case-action" in str(i["id"]) for i in v["inputs"])]
+    return key
+
+
+def case_move(client, incident_id: int, action: str, note: str = "不属本部门", app=None):
+    wid = {"type": "case-action", "action": action}
+    key = json.dumps(wid, separators=(",", ":"), sort_keys=True)
+    return dash_call(
+        client,
+        case_move_output(app),
+        [[{"id": wid, "property": "n_clicks", "value": 1}]],
+        [
+            {"id": "command-selected", "property": "data", "value": incident_id},
+            {"id": "command-case-note", "property": "value", "value": note},
+            {"id": "command-case-department", "property": "value", "value": None},
+            {"id": "command-case-until", "property": "value", "value": None},
+        ],
+        [key + ".n_clicks"],
+    )
+
+
+def snapshot(rt, iid: int):
+    with rt.store.read() as s:
+        row = s.execute(select(Incident.stage, Incident.department_id, Incident.updated_at).where(Incident.id == iid))
+        events = s.scalar(select(func.count()).select_from(Event).where(Event.entity_id == iid))
+        return tuple(row.one()), events
+
+
+def test_another_departments_staff_can_neither_see_nor_move_the_case(org):
+    app, rt, ids, iid = org
+    before = snapshot(rt, iid)
+    assert before[0][:2] == ("dispatched", ids["a"])
+    outsider, _ = login(app, "staff_b", "onemap-demo")
+    r = case_move(outsider, iid, "sign", app=app)
+    said = json.dumps(r.get_json(), ensure_ascii=False)
+    assert r.status_code == 200 and "message-error" in said and f"{iid}" in said  # refused, and said so
+    assert snapshot(rt, iid) == before  # nothing changed
+    # Opened in the detail panel (the callback's logic, with the outsider's scope), it shows nothing of it.
+    b_staff = Actor(None, "staff_b", "staff", ids["b"])
+    shown = detail_update(rt, Text("zh-CN"), iid, None, "own_grid", "select", (ids["b"],), b_staff)
+    assert f"#{iid}" not in str(shown.head) and shown.form_hidden is True and shown.history == []
+    # The API says 403 for reads and moves alike.
+    token = create_token(rt.store, _user_id(rt, "staff_b"))
+    api = app.server.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get(f"/api/v1/incidents/{iid}", headers=headers).status_code == 403
+    for action, body in (("sign", {}), ("return", {"reason": "x"}), ("handled", {"note": "x"})):
+        assert api.post(f"/api/v1/incidents/{iid}/{action}", json=body, headers=headers).status_code == 403
+    assert [i["id"] for i in api.get("/api/v1/incidents", headers=headers).get_json()["items"]] == []
+    assert snapshot(rt, iid) == before
+
+
+def test_the_owning_departments_staff_sign_and_return_from_the_console(org):
+    app, rt, ids, iid = org
+    staff, _ = login(app, "staff_a", "onemap-demo")
+    r = case_move(staff, iid, "sign", app=app)
+    assert r.status_code == 200 and "签收" in r.get_data(as_text=True)
+    assert snapshot(rt, iid)[0][:2] == ("signed", ids["a"])
+    r = case_move(staff, iid, "return", note="", app=app)
+    assert "原因" in json.dumps(r.get_json(), ensure_ascii=False)  # a return needs a reason: said in Chinese
+    assert snapshot(rt, iid)[0][0] == "signed"
+    case_move(staff, iid, "return", note="不属本部门职责", app=app)
+    assert snapshot(rt, iid)[0][:2] == ("returned", None)
+
+
+def _user_id(rt, username: str) -> int:
+    from data.models import User
+
+    with rt.store.read() as s:
+        return s.scalar(select(User.id).where(User.username == username))
