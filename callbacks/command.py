@@ -551,7 +551,6 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         output=DETAIL_OUTPUTS,
         inputs={
             "incident_id": Input(CommandIds.SELECTED, "data"),
-            "_cursor": Input(Ids.CURSOR, "data"),
             "ranking": Input(CommandIds.RANKING, "value"),
             "_rerank": Input(CommandIds.RERANK, "n_clicks"),
         },
@@ -559,20 +558,34 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def show_detail(
-        incident_id: int | None, _cursor: int, ranking: str | None, _rerank: int | None, held: dict[str, Any] | None
+        incident_id: int | None, ranking: str | None, _rerank: int | None, held: dict[str, Any] | None
     ) -> dict[str, Any]:
         actor = require_actor(rt)
-        scope = scope_of(rt, actor)
-        # One callback for every reason the panel changes, so no stale answer can overwrite a newer selection;
-        # a click that arrives together with a poll is still a click.
-        fired = ctx.triggered_prop_ids
-        if f"{CommandIds.SELECTED}.data" in fired:
-            reason = "select"
-        elif {f"{CommandIds.RANKING}.value", f"{CommandIds.RERANK}.n_clicks"} & set(fired):
-            reason = "rank"
-        else:
-            reason = "live"
-        return detail_update(rt, t, incident_id, held, ranking, reason, scope, actor).outputs()
+        reason = "select" if f"{CommandIds.SELECTED}.data" in ctx.triggered_prop_ids else "rank"
+        return detail_update(rt, t, incident_id, held, ranking, reason, scope_of(rt, actor), actor).outputs()
+
+    # The poll follows the open item in a callback of its own: a click is never queued behind (or dropped
+    # for) a poll's answer, and an answer for a selection the panel does not show yet draws it whole.
+    @app.callback(
+        output={
+            k: Output(o.component_id, o.component_property, allow_duplicate=True) for k, o in DETAIL_OUTPUTS.items()
+        },
+        inputs={"_cursor": Input(Ids.CURSOR, "data")},
+        state={
+            "incident_id": State(CommandIds.SELECTED, "data"),
+            "ranking": State(CommandIds.RANKING, "value"),
+            "held": State(CommandIds.DETAIL_STATE, "data"),
+        },
+        prevent_initial_call=True,
+    )
+    def follow_detail(
+        _cursor: int, incident_id: int | None, ranking: str | None, held: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        actor = require_actor(rt)
+        if incident_id is None:
+            return Detail().outputs()
+        reason = "live" if held and held.get("id") == incident_id else "rank"
+        return detail_update(rt, t, incident_id, held, ranking, reason, scope_of(rt, actor), actor).outputs()
 
     @app.callback(
         output={
