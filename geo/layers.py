@@ -76,14 +76,13 @@ def map_style(tile_url: str | None = None, glyphs: str = "/map/glyphs/{fontstack
     """A local MapLibre style: a dark background, plus raster tiles only when a tile server is configured.
 
     ``glyphs`` points at the app's own glyph route: MapLibre rejects symbol layers without one.
-    ``sources`` is never empty: a figure update drops empty objects from the layout, MapLibre then
-    sees a style with no ``sources`` and rejects it ("missing required property").
+    No object or list in it is empty, anywhere: ``Plotly.react`` deletes empty objects from the layout
+    in place after the map has kept it, while dcc.Graph hands every update a fresh copy, and the map
+    compares each update's style with the kept one as JSON; one ``{}`` made every update a "new"
+    style, which MapLibre reloaded (blank frames, every layer rebuilt). An empty ``sources`` would
+    even be rejected ("missing required property"). So the anchor is a bare geometry, not a Feature.
     """
-    anchor = {
-        "type": "Feature",
-        "properties": {},
-        "geometry": {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]},
-    }
+    anchor = {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]}
     style: dict[str, Any] = {
         "version": 8,
         "glyphs": glyphs,
