@@ -173,7 +173,8 @@ def test_live_updates_never_reload_the_map_style(open_page) -> None:
     (ARTIFACTS / "map-style-30s.json").write_text(json.dumps(figures))
     assert seen["plots"] >= 5, figures  # the live updates did reach the map meanwhile
     assert seen["same"], figures  # the map object was never replaced
-    assert (seen["setStyle"], seen["load"], seen["data"]) == (0, 0, 0), figures
+    # 'styledata' also fires when a layer's paint changes (every update); a reload is setStyle + 'style.load'.
+    assert (seen["setStyle"], seen["load"]) == (0, 0), figures
     assert blank == 0, figures
     assert drawn["drawn"] >= 5, figures
     assert drawn["blank"] == 0, figures
