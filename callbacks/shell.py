@@ -41,6 +41,7 @@ def _command_page(rt: Runtime, t: Text, user: str, admin: bool) -> Any:
         user,
         queries.find_warnings(rt.store),
         admin,
+        home=rt.static.bounds,
     )
 
 

@@ -34,6 +34,7 @@ class StaticLayers:
     parking_lon: np.ndarray
     parking_lat: np.ndarray
     parking_names: list[str]
+    bounds: list[float] | None = None  # the districts' box (west, south, east, north), the map's home view
 
     @cached_property
     def names_by_id(self) -> dict[int, str]:
@@ -70,6 +71,7 @@ def static_layers(store: Store, crs: str, labels: dict[str, str]) -> StaticLayer
         parking_lon=np.array([p.x for p in middles]),
         parking_lat=np.array([p.y for p in middles]),
         parking_names=[seg.name for seg in segments],
+        bounds=shapely.total_bounds(outlines).tolist() if outlines else None,
     )
 
 
@@ -149,4 +151,4 @@ def full_figure(
     traces = dict(static.traces)
     traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view, live))
     traces["parking_spaces"] = spaces_trace(store, static, crs, None)
-    return layers.command_figure(traces, style, visible)
+    return layers.command_figure(traces, style, visible, static.bounds)

@@ -6,7 +6,7 @@ Coordinates go out in the display CRS (WGS-84 unless the tile server is GCJ-02).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -279,8 +279,20 @@ def item_layers(items: Any, crs: str) -> dict[str, dict[str, Any]]:
     return layers
 
 
-def command_figure(traces: dict[str, dict[str, Any]], style: dict[str, Any], visible: Iterable[str]) -> dict[str, Any]:
-    """The whole command map from one trace per name in ``TRACES``."""
+def home_center(bounds: Sequence[float]) -> dict[str, float]:
+    """The middle of a (west, south, east, north) box."""
+    west, south, east, north = bounds
+    return {"lon": (west + east) / 2, "lat": (south + north) / 2}
+
+
+def command_figure(
+    traces: dict[str, dict[str, Any]],
+    style: dict[str, Any],
+    visible: Iterable[str],
+    home: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """The whole command map from one trace per name in ``TRACES``, centred on ``home`` (west, south,
+    east, north) when given; the browser then fits the zoom to the map's size (callbacks/wall.py)."""
     shown = {t for layer in visible for t in LAYER_TRACES.get(layer, ())} | {"districts", "roads"}
     data = []
     for name in TRACES:
@@ -290,7 +302,7 @@ def command_figure(traces: dict[str, dict[str, Any]], style: dict[str, Any], vis
     return {
         "data": data,
         "layout": {
-            "map": {"style": style, "center": CENTER, "zoom": ZOOM},
+            "map": {"style": style, "center": home_center(home) if home else CENTER, "zoom": ZOOM},
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
             "paper_bgcolor": BACKGROUND,
             "plot_bgcolor": BACKGROUND,
