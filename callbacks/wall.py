@@ -78,6 +78,19 @@ function(checked, stored) {
 """.replace("TOGGLE", CommandIds.WALL_TOGGLE).replace("MIN_PX", str(WALL_MIN_SCREEN_PX))
 
 
+# The queue's fixed-width columns are set in pixels for desk text: in wall mode they take the width
+# their (larger) text needs; back in desk mode they return to their own widths.
+COLUMNS_JS = """
+async function(rootClass) {
+  const api = await window.dash_ag_grid.getApiAsync('QUEUE');
+  await new Promise(r => setTimeout(r, 150));  // once the new text size is in place
+  if (!rootClass.split(' ').includes('wall')) { api.resetColumnState(); return; }
+  const fixed = api.getColumns().filter(c => !c.getColDef().flex && c.getColDef().field).map(c => c.getColId());
+  api.autoSizeColumns(fixed);
+}
+""".replace("QUEUE", CommandIds.QUEUE)
+
+
 def register(app: Dash) -> None:
     """Attach the command page's screen callbacks (clientside) to ``app``."""
     app.clientside_callback(
@@ -96,3 +109,4 @@ def register(app: Dash) -> None:
         State(CommandIds.HOME_BOUNDS, "data"),
         prevent_initial_call="initial_duplicate",
     )
+    app.clientside_callback(COLUMNS_JS, Input(CommandIds.ROOT, "className"))
