@@ -36,7 +36,7 @@ FRAME_JS = (
     + """
   const dc = window.dash_clientside;
   const home = (dc.callback_context.triggered || []).some(t => t.prop_id === 'HOME.n_clicks') && clicks > 0;
-  if (!bounds) return dc.no_update;
+  if (!bounds) return [dc.no_update, dc.no_update];
   // Measure once the page shows the layout this call is about (wall or desk): React may commit it
   // a moment after the callback starts.
   const root = document.getElementById('ROOT');
@@ -45,22 +45,20 @@ FRAME_JS = (
   }
   await new Promise(r => { requestAnimationFrame(() => r()); setTimeout(r, 100); });
   const box = document.getElementById('MAP_WRAP');
-  if (!box || !box.clientWidth || !box.clientHeight) return dc.no_update;
+  if (!box || !box.clientWidth || !box.clientHeight) return [dc.no_update, dc.no_update];
   const view = fitView(bounds, box.clientWidth, box.clientHeight);
-  const gd = document.querySelector('#MAP .js-plotly-plot');
-  if (home && gd && gd._fullLayout && gd._fullLayout.map) {
-    // The operator has moved the map: an explicit relayout moves it back (a figure patch with the
-    // same values as before would not, uirevision keeps the operator's view).
-    await window.Plotly.relayout(gd, {'map.center': view.center, 'map.zoom': view.zoom});
-    return dc.no_update;
-  }
-  return new dc.Patch().assign(['layout', 'map', 'center'], view.center)
-    .assign(['layout', 'map', 'zoom'], view.zoom).build();
+  const patch = new dc.Patch().assign(['layout', 'map', 'center'], view.center)
+    .assign(['layout', 'map', 'zoom'], view.zoom);
+  if (!home) return [patch.build(), dc.no_update];
+  // The operator may have moved the map, and uirevision keeps that view against the figure's unchanged
+  // centre and zoom: a new map revision lets the home view win (and keeps the operator's next moves).
+  // The relayout data tells the server the view changed, as a pan would (items in view, spaces).
+  patch.assign(['layout', 'map', 'uirevision'], 'home-' + clicks);
+  return [patch.build(), {'map.center': view.center, 'map.zoom': view.zoom}];
 }
 """.replace("HOME", CommandIds.HOME)
     .replace("ROOT", CommandIds.ROOT)
     .replace("MAP_WRAP", CommandIds.MAP_WRAP)
-    .replace("#MAP", "#" + Ids.MAP)
 )
 
 # Toggle -> remembered choice; remembered choice (or, with none, the screen's width) -> toggle. One
@@ -104,6 +102,7 @@ def register(app: Dash) -> None:
     app.clientside_callback(
         FRAME_JS,
         Output(Ids.MAP, "figure", allow_duplicate=True),
+        Output(Ids.MAP, "relayoutData"),
         Input(CommandIds.HOME, "n_clicks"),
         Input(CommandIds.ROOT, "className"),
         State(CommandIds.HOME_BOUNDS, "data"),

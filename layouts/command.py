@@ -332,6 +332,7 @@ def layout(
         ],
         p="sm",
         withBorder=True,
+        className="push-panel",
     )
     side = html.Div(
         [
@@ -345,7 +346,10 @@ def layout(
                 className="warning-panel",
             ),
             dmc.Paper(
-                [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)], p="sm", withBorder=True
+                [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)],
+                p="sm",
+                withBorder=True,
+                className="layers-panel",
             ),
             push,
             dmc.Paper(
