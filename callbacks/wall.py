@@ -62,31 +62,33 @@ FRAME_JS = (
 )
 
 # Toggle -> remembered choice; remembered choice (or, with none, the screen's width) -> toggle. One
-# callback for both directions, so neither write starts the other again.
-WALL_JS = """
+# callback for both directions, so neither write starts the other again. The queue's fixed-width
+# columns are set in pixels for desk text: in wall mode they take the width their text needs, back
+# in desk mode they return to their own widths (once the new text size is in place).
+WALL_JS = (
+    """
 function(checked, stored) {
   const dc = window.dash_clientside;
   const cls = on => on ? 'command wall' : 'command';
+  const columns = async on => {
+    const api = await window.dash_ag_grid.getApiAsync('QUEUE');
+    await new Promise(r => setTimeout(r, 150));
+    if (!on) { api.resetColumnState(); return; }
+    const fixed = api.getColumns().filter(c => !c.getColDef().flex && c.getColDef().field);
+    api.autoSizeColumns(fixed.map(c => c.getColId()));
+  };
   if ((dc.callback_context.triggered || []).some(t => t.prop_id === 'TOGGLE.checked')) {
+    columns(!!checked);
     return [cls(!!checked), dc.no_update, !!checked];
   }
   const on = (stored === null || stored === undefined) ? window.screen.width >= MIN_PX : !!stored;
+  columns(on);
   return [cls(on), on, dc.no_update];
 }
-""".replace("TOGGLE", CommandIds.WALL_TOGGLE).replace("MIN_PX", str(WALL_MIN_SCREEN_PX))
-
-
-# The queue's fixed-width columns are set in pixels for desk text: in wall mode they take the width
-# their (larger) text needs; back in desk mode they return to their own widths.
-COLUMNS_JS = """
-async function(rootClass) {
-  const api = await window.dash_ag_grid.getApiAsync('QUEUE');
-  await new Promise(r => setTimeout(r, 150));  // once the new text size is in place
-  if (!rootClass.split(' ').includes('wall')) { api.resetColumnState(); return; }
-  const fixed = api.getColumns().filter(c => !c.getColDef().flex && c.getColDef().field).map(c => c.getColId());
-  api.autoSizeColumns(fixed);
-}
-""".replace("QUEUE", CommandIds.QUEUE)
+""".replace("TOGGLE", CommandIds.WALL_TOGGLE)
+    .replace("MIN_PX", str(WALL_MIN_SCREEN_PX))
+    .replace("QUEUE", CommandIds.QUEUE)
+)
 
 
 def register(app: Dash) -> None:
@@ -108,4 +110,3 @@ def register(app: Dash) -> None:
         State(CommandIds.HOME_BOUNDS, "data"),
         prevent_initial_call="initial_duplicate",
     )
-    app.clientside_callback(COLUMNS_JS, Input(CommandIds.ROOT, "className"))
