@@ -23,6 +23,7 @@ from callbacks import command as command_callbacks
 from callbacks import review as review_callbacks
 from callbacks import rules as rules_callbacks
 from callbacks import shell as shell_callbacks
+from callbacks import wall as wall_callbacks
 from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
@@ -90,6 +91,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     command_callbacks.register(app, rt, t)
     command_callbacks.register_push(app, rt, t, JobBoard())
     alert_callbacks.register(app, rt, t)
+    wall_callbacks.register(app)
     worker_callbacks.register(app, rt, t)
     review_callbacks.register(app, rt, t)
     rules_callbacks.register(app, rt, t)

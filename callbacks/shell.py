@@ -47,6 +47,7 @@ def _command_page(rt: Runtime, t: Text, user: str, admin: bool, scope: tuple[int
         queries.find_warnings(rt.store) if scope is None else [],
         admin,
         departments.names(rt.store),
+        home=rt.static.bounds,
     )
 
 

@@ -42,6 +42,7 @@ class StaticLayers:
     parking_lat: np.ndarray
     parking_names: list[str]
     warning_title: WarningTitle = stored_title  # injected by the app: the UI language's words
+    bounds: list[float] | None = None  # the districts' box (west, south, east, north), the map's home view
 
     @cached_property
     def names_by_id(self) -> dict[int, str]:
@@ -81,6 +82,7 @@ def static_layers(
         parking_lat=np.array([p.y for p in middles]),
         parking_names=[seg.name for seg in segments],
         warning_title=warning_title,
+        bounds=shapely.total_bounds(outlines).tolist() if outlines else None,
     )
 
 
@@ -169,4 +171,4 @@ def full_figure(
     traces = dict(static.traces)
     traces.update(live_traces(store, static, crs, set(LIVE_LAYERS), view, live, departments))
     traces["parking_spaces"] = spaces_trace(store, static, crs, None)
-    return layers.command_figure(traces, style, visible)
+    return layers.command_figure(traces, style, visible, static.bounds)

@@ -6,7 +6,7 @@ Coordinates go out in the display CRS (WGS-84 unless the tile server is GCJ-02).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,14 +76,13 @@ def map_style(tile_url: str | None = None, glyphs: str = "/map/glyphs/{fontstack
     """A local MapLibre style: a dark background, plus raster tiles only when a tile server is configured.
 
     ``glyphs`` points at the app's own glyph route: MapLibre rejects symbol layers without one.
-    ``sources`` is never empty: a figure update drops empty objects from the layout, MapLibre then
-    sees a style with no ``sources`` and rejects it ("missing required property").
+    No object or list in it is empty, anywhere: ``Plotly.react`` deletes empty objects from the layout
+    in place after the map has kept it, while dcc.Graph hands every update a fresh copy, and the map
+    compares each update's style with the kept one as JSON; one ``{}`` made every update a "new"
+    style, which MapLibre reloaded (blank frames, every layer rebuilt). An empty ``sources`` would
+    even be rejected ("missing required property"). So the anchor is a bare geometry, not a Feature.
     """
-    anchor = {
-        "type": "Feature",
-        "properties": {},
-        "geometry": {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]},
-    }
+    anchor = {"type": "Point", "coordinates": [CENTER["lon"], CENTER["lat"]]}
     style: dict[str, Any] = {
         "version": 8,
         "glyphs": glyphs,
@@ -294,8 +293,20 @@ def item_layers(items: Any, crs: str, waiting: np.ndarray | None = None) -> dict
     return layers
 
 
-def command_figure(traces: dict[str, dict[str, Any]], style: dict[str, Any], visible: Iterable[str]) -> dict[str, Any]:
-    """The whole command map from one trace per name in ``TRACES``."""
+def home_center(bounds: Sequence[float]) -> dict[str, float]:
+    """The middle of a (west, south, east, north) box."""
+    west, south, east, north = bounds
+    return {"lon": (west + east) / 2, "lat": (south + north) / 2}
+
+
+def command_figure(
+    traces: dict[str, dict[str, Any]],
+    style: dict[str, Any],
+    visible: Iterable[str],
+    home: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """The whole command map from one trace per name in ``TRACES``, centred on ``home`` (west, south,
+    east, north) when given; the browser then fits the zoom to the map's size (callbacks/wall.py)."""
     shown = {t for layer in visible for t in LAYER_TRACES.get(layer, ())} | {"districts", "roads"}
     data = []
     for name in TRACES:
@@ -305,7 +316,7 @@ def command_figure(traces: dict[str, dict[str, Any]], style: dict[str, Any], vis
     return {
         "data": data,
         "layout": {
-            "map": {"style": style, "center": CENTER, "zoom": ZOOM},
+            "map": {"style": style, "center": home_center(home) if home else CENTER, "zoom": ZOOM},
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
             "paper_bgcolor": BACKGROUND,
             "plot_bgcolor": BACKGROUND,

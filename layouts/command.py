@@ -550,8 +550,12 @@ def layout(
     warnings: list[dict[str, Any]] | None = None,
     admin: bool = False,
     departments: list[dict[str, Any]] | None = None,
+    home: list[float] | None = None,
 ) -> Any:
-    """The whole command page, filled with the first state so the wall shows data at once."""
+    """The whole command page, filled with the first state so the wall shows data at once.
+
+    ``home`` is the city's box (west, south, east, north): the map opens framed on it, and the home
+    control frames it again. Wall mode (large text for a wall screen) is remembered per screen."""
     values = kpi_values(kpis)
     warnings = warnings or []
     badge_text, badge_class = warning_badge(t, warnings)
@@ -561,6 +565,7 @@ def layout(
             dmc.Group(
                 [
                     html.Span(badge_text, id=CommandIds.WARNING_BADGE, className=badge_class),
+                    dmc.Switch(id=CommandIds.WALL_TOGGLE, label=t("wall.toggle"), className="wall-toggle"),
                     html.A(t("nav.review"), href="/review", className="nav-link"),
                     *([html.A(t("nav.rules"), href="/rules", className="nav-link")] if admin else []),
                     dmc.Badge(t("live.ok"), id=Ids.LIVE_BADGE, color="green", variant="dot", size="lg"),
@@ -602,6 +607,7 @@ def layout(
         ],
         p="sm",
         withBorder=True,
+        className="push-panel",
     )
     side = html.Div(
         [
@@ -615,7 +621,10 @@ def layout(
                 className="warning-panel",
             ),
             dmc.Paper(
-                [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)], p="sm", withBorder=True
+                [layer_toggle, dmc.Text(t("legend.parking"), size="xs", c="dimmed", mt=8)],
+                p="sm",
+                withBorder=True,
+                className="layers-panel",
             ),
             push,
             dmc.Paper(
@@ -659,7 +668,11 @@ def layout(
         className="queue-panel",
     )
     graph = dcc.Graph(id=Ids.MAP, figure=figure, config=GRAPH_CONFIG, className="map-graph")
-    main = html.Div([html.Div(graph, className="map-wrap"), queue_panel], className="main-col")
+    home_button = html.Button(
+        "⌂ " + t("map.home"), id=CommandIds.HOME, title=t("map.home_title"), className="map-home", n_clicks=0
+    )
+    map_wrap = html.Div([graph, home_button], id=CommandIds.MAP_WRAP, className="map-wrap")
+    main = html.Div([map_wrap, queue_panel], className="main-col")
     detail = html.Aside(
         [
             dmc.Group(
@@ -697,6 +710,9 @@ def layout(
             dcc.Store(id=CommandIds.VIEW),
             dcc.Store(id=CommandIds.DIGESTS, data={}),
             alert_banner(t, cursor),
+            dcc.Store(id=CommandIds.HOME_BOUNDS, data=home),
+            dcc.Store(id=CommandIds.WALL, storage_type="local"),
         ],
+        id=CommandIds.ROOT,
         className="command",
     )

@@ -15,6 +15,20 @@ def test_style_is_local_unless_a_tile_server_is_configured():
     assert tiled["sources"]["tiles"]["tiles"] == ["http://127.0.0.1:8080/{z}/{x}/{y}.png"]
 
 
+def empty_containers(value: object, path: str = "style") -> list[str]:
+    if isinstance(value, dict | list) and not value:
+        return [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [p for k, v in items for p in empty_containers(v, f"{path}.{k}")]
+
+
+def test_style_has_no_empty_object_that_would_make_the_map_reload_it():
+    # plotly.js prunes empty objects from the layout it was given and then sees a changed style.
+    for style in (map_style(), map_style("http://127.0.0.1:8080/{z}/{x}/{y}.png")):
+        assert empty_containers(style) == []
+        assert None not in json.loads(json.dumps(style))["sources"].values()
+
+
 def test_lines_are_joined_with_gaps():
     lon, lat = lines_xy([shapely.LineString([(0, 0), (1, 1)]), shapely.LineString([(2, 2), (3, 3)])])
     assert np.isnan(lon[2]) and lon[3] == 2 and len(lon) == 6
