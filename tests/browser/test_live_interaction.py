@@ -53,7 +53,7 @@ LONE_POINTS = f"""() => {{
         mine.push(pt);
     }}
   }});
-  return mine.filter(p => all.filter(q => Math.hypot(q.x - p.x, q.y - p.y) < 14).length === 1).slice(0, 60);
+  return mine.filter(p => all.filter(q => Math.hypot(q.x - p.x, q.y - p.y) < 10).length === 1).slice(0, 60);
 }}"""
 
 
@@ -134,6 +134,12 @@ def test_twenty_queue_clicks_each_open_their_item(page) -> None:
 
 
 def test_twenty_map_clicks_each_open_their_item(page) -> None:
+    # Zoomed in on the centre as an operator would, so items are points apart rather than a crowd.
+    page.evaluate(
+        """() => { const gd = document.querySelector('#command-map .js-plotly-plot');
+        return window.Plotly.relayout(gd, {'map.center': {lon: 106.71, lat: 26.58}, 'map.zoom': 12.5}); }"""
+    )
+    page.wait_for_function(MAP_READY)
     seen: list[float] = []
     clicked: set[int] = set()
     deadline = time.monotonic() + 120
