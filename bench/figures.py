@@ -665,7 +665,7 @@ def hand_off(url: str, redis_url: str | None, samples: int = 30) -> list[Figure]
             while not in_b_queue(iid):
                 time.sleep(0.002)
             waits.append(time.perf_counter() - started)
-    p50, p95 = np.percentile(waits, 50), np.percentile(waits, 95)
+    p50, p95 = float(np.percentile(waits, 50)), float(np.percentile(waits, 95))
     bus = "Redis" if redis_url else "no bus"
     note = f"{samples} cases; the two POSTs alone p95 {np.percentile(posts, 95) * 1e3:.0f} ms; {store.kind}, {bus}"
     return [
