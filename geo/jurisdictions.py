@@ -1,8 +1,8 @@
 """Which bodies answer for a place: departments' prepared jurisdictions queried against an STRtree of
-many points at once (one point: the STRtree of jurisdictions). A body with no jurisdiction answers for the whole city. Among the bodies that handle
-a category at a point, the most specific wins: the smallest jurisdiction, then the deeper level,
-then the lower id, so a point on a shared edge (covered by both neighbours) gets one owner, always
-the same one."""
+many points at once (``candidates`` for one point: an STRtree of the jurisdictions). A body with no
+jurisdiction answers for the whole city. Among the bodies that handle a category at a point, the most
+specific wins: the smallest jurisdiction, then the deeper level, then the lower id, so a point on a
+shared edge (covered by both neighbours) gets one owner, always the same one."""
 
 from __future__ import annotations
 
