@@ -663,6 +663,8 @@ def hand_off(url: str, redis_url: str | None, samples: int = 30) -> list[Figure]
             call(proc_a, "dispatcher", f"/incidents/{iid}/dispatch", {"department_id": b, "reason": "转派"})
             posts.append(time.perf_counter() - started)
             while not in_b_queue(iid):
+                if time.perf_counter() - started > 30:
+                    raise RuntimeError(f"case {iid} not in department B's queue after 30 s: see {logs}")
                 time.sleep(0.002)
             waits.append(time.perf_counter() - started)
     p50, p95 = float(np.percentile(waits, 50)), float(np.percentile(waits, 95))
