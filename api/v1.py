@@ -246,7 +246,11 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         if action == "dispatch":
             _int_field(data, "department_id")
         moved = rt.cases.act(actor, incident_id, action, data)
-        return jsonify(_plain({"moved": moved, "incident": incident_or_404(incident_id, actor)}))
+        try:
+            after = incident_or_404(incident_id, actor)
+        except Forbidden:
+            after = None  # a return or an escalation took the case out of the staff's sight: the move stands
+        return jsonify(_plain({"moved": moved, "incident": after}))
 
     @bp.get("/departments")
     @authenticated

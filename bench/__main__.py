@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--database-url", help="an empty database to build the city in (default: a temp SQLite)")
     parser.add_argument("--only", nargs="*", help="run only figures whose name contains one of these words")
-    parser.add_argument("--redis-url", help="a Redis for the fan-out figure (default: ONEMAP_TEST_REDIS_URL)")
+    parser.add_argument(
+        "--redis-url", help="a Redis for the fan-out and hand-off figures (default: ONEMAP_TEST_REDIS_URL)"
+    )
     args = parser.parse_args(argv)
     scale = SCALES[args.scale]
     workdir = Path(tempfile.mkdtemp(prefix="onemap-bench-"))
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),
         ("review", lambda: figures.review(store, rt, scale)),
         ("memory", lambda: [figures.peak_memory(url)]),
+        ("routing", lambda: figures.routing(store, rt, scale)),
     ]
     redis_url = args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL")
+    steps.append(("handoff", lambda: figures.hand_off(url, redis_url)))
     chromium = shutil.which("chromium")
     if redis_url:
         steps.append(("fanout", lambda: figures.fan_out(url, redis_url)))

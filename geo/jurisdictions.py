@@ -1,8 +1,8 @@
-"""Which bodies answer for a place: an STRtree over departments' jurisdictions, queried for many
-points at once. A body with no jurisdiction answers for the whole city. Among the bodies that handle
-a category at a point, the most specific wins: the smallest jurisdiction, then the deeper level,
-then the lower id, so a point on a shared edge (covered by both neighbours) gets one owner, always
-the same one."""
+"""Which bodies answer for a place: departments' prepared jurisdictions queried against an STRtree of
+many points at once (``candidates`` for one point: an STRtree of the jurisdictions). A body with no
+jurisdiction answers for the whole city. Among the bodies that handle a category at a point, the most
+specific wins: the smallest jurisdiction, then the deeper level, then the lower id, so a point on a
+shared edge (covered by both neighbours) gets one owner, always the same one."""
 
 from __future__ import annotations
 
@@ -46,10 +46,16 @@ class JurisdictionIndex:
                 self.handles[self._cat[c], j] = True
         placed = [j for j, b in enumerate(self.bodies) if b.jurisdiction is not None]
         self._placed = np.array(placed, dtype=np.int64)
-        shapes = np.array([self.bodies[j].jurisdiction for j in placed], dtype=object)
-        shapely.prepare(shapes)
-        self._tree = shapely.STRtree(shapes)
+        self._shapes = np.array([self.bodies[j].jurisdiction for j in placed], dtype=object)
+        shapely.prepare(self._shapes)
+        self._tree = shapely.STRtree(self._shapes)
         self._city_wide = np.array([j for j, b in enumerate(self.bodies) if b.jurisdiction is None], dtype=np.int64)
+        self._by_rank = order
+        # A city-wide body ranks after every body with a jurisdiction, so it owns a point only where none
+        # of those takes the category: the most specific city-wide body by category, computed once.
+        self._city_wide_owner = np.full(len(self.categories) + 1, -1, dtype=np.int64)
+        for j in sorted(self._city_wide.tolist(), key=lambda j: int(self.rank[j]), reverse=True):
+            self._city_wide_owner[self.handles[:, j]] = j
 
     def category_code(self, categories: Sequence[str]) -> np.ndarray:
         """Each category's row in ``handles`` (a last, empty row for a category nobody takes)."""
@@ -63,21 +69,22 @@ class JurisdictionIndex:
         if not len(self.bodies) or not n:
             return best
         cat = self.category_code(categories)
-        points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        pt, geo = self._tree.query(points, predicate="intersects")  # covers the edge: both neighbours
-        body = self._placed[geo]
-        if len(self._city_wide):
-            pt = np.concatenate([pt, np.repeat(np.arange(n), len(self._city_wide))])
-            body = np.concatenate([body, np.tile(self._city_wide, n)])
-        keep = self.handles[cat[pt], body]
-        pt, body = pt[keep], body[keep]
-        if not len(pt):
-            return best
-        order = np.lexsort((self.rank[body], pt))
-        pt, body = pt[order], body[order]
-        first = np.ones(len(pt), dtype=bool)
-        first[1:] = pt[1:] != pt[:-1]
-        best[pt[first]] = body[first]
+        if len(self._placed):
+            points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+            # The prepared jurisdictions against a tree of the points, not each point against the raw
+            # polygons: the same pairs (intersects is symmetric, and covers the edge: both neighbours),
+            # a prepared polygon tests its many candidate points faster.
+            geo, pt = shapely.STRtree(points).query(self._shapes, predicate="intersects")
+            body = self._placed[geo]
+            keep = self.handles[cat[pt], body]
+            # One sort of point * bodies + rank: each point's pairs together, the most specific first.
+            many = len(self.bodies)
+            pt, rank = np.divmod(np.sort(pt[keep] * many + self.rank[body[keep]]), many)
+            first = np.ones(len(pt), dtype=bool)
+            first[1:] = pt[1:] != pt[:-1]
+            best[pt[first]] = self._by_rank[rank[first]]
+        left = best < 0
+        best[left] = self._city_wide_owner[cat[left]]
         return best
 
     def candidates(self, lon: float, lat: float, category: str) -> list[int]:

@@ -63,11 +63,16 @@ class Router:
             return self._built[1], self._built[2]
 
     def route_many(self, categories: Sequence[str], lon: np.ndarray, lat: np.ndarray) -> list[Decision]:
+        """One decision per case; cases with the same category and owner share one (read-only) decision."""
         index, info = self.index()
         owners = index.owners(lon, lat, categories)
+        made: dict[tuple[str, int], Decision] = {}
         out = []
-        for category, at in zip(categories, owners.tolist(), strict=True):
-            out.append(_decision(index, info, category, at))
+        for key in zip(categories, owners.tolist(), strict=True):
+            decision = made.get(key)
+            if decision is None:
+                decision = made[key] = _decision(index, info, *key)
+            out.append(decision)
         return out
 
     def route(self, category: str, lon: float, lat: float) -> Decision:

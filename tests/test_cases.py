@@ -228,6 +228,22 @@ def test_extension_hold_urge_and_the_citizens_callback(org):
     assert stage_of(store, iid) == ("rework", ids["branch"])
 
 
+def test_routing_many_cases_at_once_decides_as_one_at_a_time(org):
+    store, ids, _staff, _cases = org
+    from data.queries import load_grid_index
+
+    index = load_grid_index(store)
+    rng = np.random.default_rng(3)
+    xmin, ymin, xmax, ymax = index.bounds
+    lon, lat = rng.uniform(xmin, xmax, 300), rng.uniform(ymin, ymax, 300)
+    cats = rng.choice(["占道经营", "环境卫生", "噪音扰民", "邻里纠纷"], 300).tolist()
+    router = Router(store)
+    many = router.route_many(cats, lon, lat)
+    one = [router.route(c, x, y) for c, x, y in zip(cats, lon.tolist(), lat.tolist(), strict=True)]
+    assert [(d.department_id, d.reason) for d in many] == [(d.department_id, d.reason) for d in one]
+    assert {d.department_id for d in many} == {ids["bureau"], ids["branch"], ids["market"], None}
+
+
 def test_a_case_nobody_owns_waits_in_the_no_owner_queue(org):
     store, ids, staff, cases = org
     iid = a_case(store, category="邻里纠纷")

@@ -34,6 +34,7 @@ def api(tmp_path):
     class Api:
         store = rt.store
         media_dir = rt.config.media_dir
+        token_of = tokens  # a test adds the tokens of users it creates
 
         def call(self, method, path, who=None, **kw):
             headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
@@ -227,3 +228,23 @@ def test_resolve_with_a_photo_strips_exif_and_refuses_fakes(api, tmp_path):
     (name,) = detail["photos"]
     with Image.open(Path(api.media_dir) / name) as stored:
         assert stored.size == (64, 48) and not stored.getexif()
+
+
+def test_staff_return_through_the_api_answers_the_move_once_the_case_is_no_longer_theirs(api):
+    from ops import departments
+    from ops.accounts import Actor, create_user
+
+    admin = Actor(None, "admin", "admin")
+    ours, other = (
+        departments.create(api.store, admin, departments.DepartmentIn.parse({"name": name}))
+        for name in ("甲局", "乙局")
+    )
+    api.token_of["staff_a"] = create_token(api.store, create_user(api.store, "staff_a", "staff", department_id=ours))
+    iid = api.new_item()
+    assert api.call("POST", f"/incidents/{iid}/dispatch", "operator", json={"department_id": ours}).status_code == 200
+    assert api.call("GET", f"/incidents/{iid}", "staff_a").json["department_id"] == ours
+    r = api.call("POST", f"/incidents/{iid}/return", "staff_a", json={"reason": "不属本部门职责"})
+    assert r.status_code == 200 and r.json["moved"]["stage"] == "returned" and r.json["incident"] is None
+    assert api.call("GET", f"/incidents/{iid}", "staff_a").status_code == 403
+    r = api.call("POST", f"/incidents/{iid}/dispatch", "operator", json={"department_id": other})
+    assert r.status_code == 200 and r.json["incident"]["department_id"] == other
