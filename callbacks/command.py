@@ -20,7 +20,7 @@ from data import map_view, queries
 from data.live import QueueFilter
 from data.models import utcnow
 from data.runtime import Runtime
-from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX
+from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX, to_display
 from layouts.command import (
     CASE_BUTTONS,
     case_buttons,
@@ -393,12 +393,14 @@ class Detail:
     rule: Any = no_update
     case_actions: Any = no_update
     case_note: Any = no_update
+    map: Any = no_update  # a patch of the "suggested" trace: rings around the workers the panel suggests
 
     def outputs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 DETAIL_OUTPUTS = {
+    "map": Output(Ids.MAP, "figure", allow_duplicate=True),
     "case_actions": Output(CommandIds.CASE_ACTIONS, "children"),
     "case_note": Output(CommandIds.CASE_NOTE, "value"),
     "hidden": Output(CommandIds.DETAIL, "hidden"),
@@ -412,6 +414,15 @@ DETAIL_OUTPUTS = {
     "reason": Output(CommandIds.CANCEL_REASON, "value"),
     "rule": Output(CommandIds.RANKING_RULE, "children"),
 }
+
+
+def suggested_patch(rt: Runtime, ranked: list[Any]) -> Patch:
+    """Ring the suggested workers on the map (an empty list clears the rings)."""
+    lon, lat = to_display(np.array([s.lon for s in ranked]), np.array([s.lat for s in ranked]), rt.crs)
+    patch = Patch()
+    patch["data"][TRACE_INDEX["suggested"]]["lon"] = np.asarray(lon, dtype=np.float32)
+    patch["data"][TRACE_INDEX["suggested"]]["lat"] = np.asarray(lat, dtype=np.float32)
+    return patch
 
 
 def _fingerprint(detail: dict[str, Any]) -> dict[str, Any]:
@@ -452,7 +463,7 @@ def detail_update(
     (priority, cancel reason) and the ranked workers stay as they are, so nothing moves under the operator.
     """
     if incident_id is None:
-        return Detail(hidden=True, state=None)
+        return Detail(hidden=True, state=None, map=suggested_patch(rt, []))
     ranking = ranking if ranking in RANKINGS else "own_grid"
     if reason == "live" and (not held or held.get("id") != incident_id):
         return Detail()
@@ -483,6 +494,7 @@ def detail_update(
     if reason != "live" or changed_hands:
         ranked = suggest(rt.store, incident_id, snapshot=rt.workers(), ranking=ranking) if is_open(detail) else []
         out.suggest = suggestion_rows(shown, ranked, t, now, rt.static.names_by_id)
+        out.map = suggested_patch(rt, ranked)
     return out
 
 

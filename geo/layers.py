@@ -37,6 +37,7 @@ TRACES = (
     "alarm",
     "fire",
     "warnings",
+    "suggested",
 )
 TRACE_INDEX = {name: i for i, name in enumerate(TRACES)}
 # Which traces each operator toggle shows or hides.
@@ -299,6 +300,20 @@ def home_center(bounds: Sequence[float]) -> dict[str, float]:
     return {"lon": (west + east) / 2, "lat": (south + north) / 2}
 
 
+def suggested_trace(lon: Sequence[float], lat: Sequence[float]) -> dict[str, Any]:
+    """Rings around the workers the open item's panel suggests, so the operator sees who and where."""
+    return {
+        "type": "scattermap",
+        "name": "suggested",
+        "mode": "markers",
+        "lon": np.asarray(lon, dtype=np.float32),
+        "lat": np.asarray(lat, dtype=np.float32),
+        "marker": {"size": 20, "color": "#00e5ff", "opacity": 0.45},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+
+
 def command_figure(
     traces: dict[str, dict[str, Any]],
     style: dict[str, Any],
@@ -307,10 +322,10 @@ def command_figure(
 ) -> dict[str, Any]:
     """The whole command map from one trace per name in ``TRACES``, centred on ``home`` (west, south,
     east, north) when given; the browser then fits the zoom to the map's size (callbacks/wall.py)."""
-    shown = {t for layer in visible for t in LAYER_TRACES.get(layer, ())} | {"districts", "roads"}
+    shown = {t for layer in visible for t in LAYER_TRACES.get(layer, ())} | {"districts", "roads", "suggested"}
     data = []
     for name in TRACES:
-        trace = dict(traces[name])
+        trace = dict(traces[name]) if name in traces else suggested_trace([], [])
         trace["visible"] = name in shown
         data.append(trace)
     return {

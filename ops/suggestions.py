@@ -17,7 +17,7 @@ from sqlalchemy import select
 from data.models import Incident
 from data.queries import WorkerSnapshot, worker_snapshot
 from data.store import Store
-from geo.crs import point_to_metres
+from geo.crs import from_metres, point_to_metres
 from ops.errors import NotFound
 
 # One open task weighs like this many metres of extra walk when ranking.
@@ -36,6 +36,8 @@ class Suggestion:
     own_grid: bool
     distance_m: float
     open_tasks: int
+    lon: float = 0.0  # where the worker is (WGS-84), so the map can ring the suggested workers
+    lat: float = 0.0
 
 
 def rank(
@@ -70,9 +72,12 @@ def rank(
     )
     out: list[Suggestion] = []
     distances = list(found.values())
-    for _, i in scored[:limit]:
+    chosen = [i for _, i in scored[:limit]]
+    lons, lats = from_metres(*index.xy[[picked[i] for i in chosen]].T) if chosen else ([], [])
+    for k, i in enumerate(chosen):
         p = picked[i]
-        out.append(Suggestion(*snapshot.people[p], gids[i] == own_grid, round(distances[i], 1), loads[i]))
+        where = (float(lons[k]), float(lats[k]))
+        out.append(Suggestion(*snapshot.people[p], gids[i] == own_grid, round(distances[i], 1), loads[i], *where))
     return out
 
 

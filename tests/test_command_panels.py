@@ -17,6 +17,7 @@ from config import DEFAULT_SLA_MINUTES
 from data import queries
 from data.live import QueueFilter
 from data.models import Incident, Worker, utcnow
+from geo.layers import TRACE_INDEX
 from layouts.i18n import Text
 from ops import lifecycle
 from ops.accounts import Actor
@@ -140,6 +141,9 @@ def test_a_live_update_redraws_the_panel_only_when_the_item_changed(rt):
     (iid,) = add_items(rt, 1, seed=4)
     opened = detail_update(rt, T, iid, None, "own_grid", "select")
     assert opened.hidden is False and opened.reason == "" and opened.suggest  # drawn whole, reason cleared
+    rings = [o for o in opened.map.to_plotly_json()["operations"] if o["location"][1] == TRACE_INDEX["suggested"]]
+    assert {o["location"][2] for o in rings} == {"lon", "lat"}  # the suggested workers are ringed on the map
+    assert all(len(o["params"]["value"]) == len(opened.suggest) for o in rings)
     held = opened.state
     # Other items change: nothing of this panel is sent again.
     add_items(rt, 5, seed=5)

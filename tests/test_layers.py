@@ -58,5 +58,5 @@ def test_command_figure_keeps_trace_order_and_visibility():
     fig = command_figure(traces, map_style(), ["fire"])
     assert [t["name"] for t in fig["data"]] == list(TRACES)
     visible = {t["name"] for t in fig["data"] if t["visible"]}
-    assert visible == {"districts", "roads", *LAYER_TRACES["fire"]}
+    assert visible == {"districts", "roads", "suggested", *LAYER_TRACES["fire"]}  # the rings of a panel stay on
     assert fig["layout"]["uirevision"] and fig["layout"]["map"]["center"]["lat"] > 26
