@@ -342,11 +342,26 @@ def detail_history(detail: dict[str, Any] | None, t: Text) -> list[Any]:
     history = [
         dmc.TimelineItem(
             title=f"{t.get('event.' + h['kind'], h['kind'])} · {h['actor']}",
-            children=dmc.Text(f"{_fmt(h['at'])} {h['data'].get('note') or h['data'].get('reason') or ''}", size="xs"),
+            children=dmc.Text(_history_line(h, t), size="xs", className="history-line"),
         )
         for h in detail["history"]
     ]
     return [dmc.Title(t("detail.history"), order=5, mt="sm"), dmc.Timeline(history, active=len(history), bulletSize=12)]
+
+
+def _history_line(h: dict[str, Any], t: Text) -> str:
+    """When, what was said, and for a case move the stage it led to and that stage's deadline."""
+    data = h["data"] or {}
+    parts = [_fmt(h["at"])]
+    if h["kind"].startswith("case.") and data.get("to"):
+        parts.append(t(f"stage.{data['to']}"))
+        if data.get("due"):
+            due = datetime.fromisoformat(data["due"].rstrip("Z"))
+            parts.append(t("case.history_due").format(due=_fmt(due)))
+    said = data.get("note") or data.get("reason")
+    if said:
+        parts.append(str(said))
+    return " · ".join(parts)
 
 
 def case_controls(t: Text, departments: list[dict[str, Any]]) -> html.Div:
