@@ -445,8 +445,7 @@ class Simulator:
             if c.extension_until is not None:
                 self._step(("ext", c.id, ""), c, lambda: (self._after("extension"), "extension"), seen, stats)
             if c.stage in URGED_STAGES and c.urged_at is None and self._overdue(c):
-                share = self.rng.uniform() < URGE_SHARE
-                self._step(("urge", c.id, c.stage), c, lambda s=share: self._urge_plan(s), seen, stats)
+                self._step(("urge", c.id, c.stage), c, self._urge_plan, seen, stats)
         self.plans = {k: v for k, v in self.plans.items() if k in seen}
         self.first_seen = {k: v for k, v in self.first_seen.items() if k in staged}
         open_ids = {c.id for c in rows}
@@ -500,8 +499,9 @@ class Simulator:
             delay = min(delay, 0.8 * span)
         return max(self.now, start + timedelta(seconds=delay))
 
-    def _urge_plan(self, urge: bool) -> tuple[datetime, str]:
-        return (self._after("urge"), "urge") if urge else (NEVER, "urge")
+    def _urge_plan(self) -> tuple[datetime, str]:
+        """Some overdue cases are urged by a supervisor a while after their deadline; the rest never."""
+        return (self._after("urge"), "urge") if self.rng.uniform() < URGE_SHARE else (NEVER, "urge")
 
     def _plan(self, c: Any) -> tuple[datetime, str]:
         """The next step for a case in its stage (and, while a department works on it, its task's state)."""
