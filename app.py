@@ -9,7 +9,6 @@ import gc
 import logging
 import sys
 import threading
-from functools import partial
 from typing import Any
 
 from dash import Dash
@@ -31,11 +30,9 @@ from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
 from layouts import command, review, rules, shell, worker
 from layouts.i18n import Text
-from ops import working_time
 from ops.accounts import ensure_bootstrap_token
-from ops.cases import Cases, default_deadlines
+from ops.cases import city_cases
 from ops.jobs import JobBoard
-from ops.routing import Router
 
 log = logging.getLogger("onemap")
 
@@ -56,8 +53,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         ensure_bootstrap_token(store, config.bootstrap_token)
     t = Text(config.lang)
     rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")}, t.warning_title)
-    calendar = working_time.load_calendar(config.calendar_file)
-    rt.cases = Cases(store, Router(store), default_deadlines(partial(working_time.add, calendar)))
+    rt.cases = city_cases(store, config)
 
     app = Dash(
         __name__,
@@ -156,7 +152,7 @@ def main() -> None:
     # Read the review history now, so the first supervisor to open /review does not wait for it.
     threading.Thread(target=rt.history.frame, name="onemap-history", daemon=True).start()
     if config.simulate:
-        start_in_thread(rt.store, rt.index, config)
+        start_in_thread(rt.store, rt.index, config, rt.cases)
         log.info("simulator running at %.0fx", config.sim_speed)
     log.info("OneMap on http://%s:%d (store %s, bus %s)", config.host, config.port, rt.store.kind, rt.store.bus.kind)
     server.print_listen("Serving on http://{}:{}")

@@ -29,6 +29,8 @@ DEFAULT_SLA_MINUTES: dict[str, dict[int, int]] = {
 }
 # Minutes a worker has to accept an assignment before it goes back to the operators.
 DEFAULT_ACCEPT_MINUTES = 5
+# Sources of reports that start at "verifying" (an on-site check first) rather than "reported".
+DEFAULT_VERIFY_SOURCES = frozenset({"citizen", "open311"})
 # Days of past items the demo city starts with (`python app.py`), so the review page has a history.
 DEFAULT_HISTORY_DAYS = 30
 
@@ -95,6 +97,19 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
 
 
+def _names(env: dict[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
+    """A comma-separated set of short names; "-" for none."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip() == "-":
+        return frozenset()
+    names = [n.strip() for n in raw.split(",")]
+    if not all(n and len(n) <= 32 and n.replace("_", "").replace("-", "").isalnum() for n in names):
+        raise ConfigError(f"{name}={raw!r}: use comma-separated names like citizen,open311 (or - for none)")
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the app, the CLI and the simulator need to know about their environment."""
@@ -124,6 +139,8 @@ class Config:
     rules_file: str = str(RULES_FILE)
     rules_seconds: float = 10.0
     calendar_file: str = str(CALENDAR_FILE)  # working periods, holidays, 调休 (ops/working_time.py)
+    # Report sources whose tickets a grid worker checks on site (核实) before they are filed.
+    verify_sources: frozenset[str] = DEFAULT_VERIFY_SOURCES
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
     alerts: bool = True  # the wall's banner for a new fire or priority-1 item
     alert_sound: bool = False  # and a tone with it
@@ -163,6 +180,7 @@ class Config:
             rules_file=env.get("ONEMAP_RULES_FILE") or cls.rules_file,
             rules_seconds=_float(env, "ONEMAP_RULES_SECONDS", cls.rules_seconds, 1.0, 3600.0),
             calendar_file=env.get("ONEMAP_CALENDAR_FILE") or cls.calendar_file,
+            verify_sources=_names(env, "ONEMAP_VERIFY_SOURCES", cls.verify_sources),
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
             alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
             alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),

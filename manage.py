@@ -42,10 +42,11 @@ def _seed(config: Config, _args: argparse.Namespace) -> int:
 
 def _simulate(config: Config, args: argparse.Namespace) -> int:
     from data.queries import load_grid_index
+    from ops.cases import city_cases
     from ops.simulator import Simulator
 
     store = open_store(config)
-    sim = Simulator(store, load_grid_index(store), config)
+    sim = Simulator(store, load_grid_index(store), config, cases=city_cases(store, config))
     stop = threading.Event()
     print(f"simulating at {config.sim_speed:g}x; Ctrl-C stops")
     if args.seconds:

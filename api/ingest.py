@@ -74,6 +74,7 @@ def register(
             rt.config.dedup_minutes,
             photo,
             rt.config.media_dir,
+            rt.cases,
         )
         return jsonify({**incident_out(incident_id), "joined": joined}), 200 if joined else 201
 
@@ -88,7 +89,7 @@ def register(
             raise Invalid("error.reports_count", {"max": ingest.MAX_BATCH}, field="reports")
         cfg = rt.config
         results = ingest.submit_batch(
-            rt.store, rt.index, actor, body["reports"], cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes
+            rt.store, rt.index, actor, body["reports"], cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes, rt.cases
         )
         return batch_answer(results)
 
@@ -108,7 +109,8 @@ def register(
     @authenticated
     @once
     def alarms(actor: Actor) -> tuple[Response, int]:
-        return batch_answer(ingest.ingest_alarms(rt.store, rt.index, actor, json_body(), rt.config.sla_minutes))
+        alarms = ingest.ingest_alarms(rt.store, rt.index, actor, json_body(), rt.config.sla_minutes, rt.cases)
+        return batch_answer(alarms)
 
     @bp.post("/alerts/cap")
     @authenticated

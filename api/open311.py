@@ -88,8 +88,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         actor = actor_for_token(rt.store, api_key)
         form.update({k: v for k, v in request.args.items() if k == "crs"})
         parsed = ingest.parse_report(open311.report_body(form), rt.index, source="open311")
+        cfg = rt.config
         incident_id, _ = ingest.submit_report(
-            rt.store, actor, parsed, rt.config.sla_minutes, rt.config.dedup_metres, rt.config.dedup_minutes
+            rt.store, actor, parsed, cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes, cases=rt.cases
         )
         answer = [{"service_request_id": str(incident_id), "service_notice": "", "account_id": None}]
         return _answer(fmt, "service_requests", answer, 201)

@@ -11,7 +11,8 @@ from sqlalchemy import func, insert, select, text
 from werkzeug.security import generate_password_hash
 
 from config import DISTRICTS_FILE, Config
-from data.models import Grid, ParkingSegment, ParkingSpace, Road, User, Worker
+from data.demo_departments import GridCell, department_rows, staff_rows
+from data.models import Department, Grid, ParkingSegment, ParkingSpace, Road, User, Worker
 from data.store import Store, record_event
 from geo.crs import to_metres
 from geo.demo_city import make_grids, make_parking, make_roads
@@ -155,9 +156,16 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
         }
         for i, (u, r, d) in enumerate(DEMO_STAFF, start=1)
     ]
+    bodies = department_rows([GridCell(g["district"], g["community"], g["geom"]) for g in grid_rows])
+    # One hash for every department's demo account: the demo password is public anyway, and each
+    # hash costs a quarter of a second.
+    department_staff = staff_rows(bodies, len(user_rows) + len(staff) + 1, generate_password_hash(DEMO_PASSWORD))
     with store.transaction() as s:
         s.execute(insert(Grid), grid_rows)
+        s.execute(insert(Department), bodies)
         s.execute(insert(User), user_rows + staff)
+        if department_staff:
+            s.execute(insert(User), department_staff)
         s.execute(insert(Worker), worker_rows)
         s.execute(insert(Road), [{"name": r.name, "kind": r.kind, "geom": r.geometry} for r in roads])
         space_rows = []
@@ -178,6 +186,7 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
             s.execute(insert(ParkingSpace), space_rows)
         summary = {
             "grids": len(grid_rows),
+            "departments": len(bodies),
             "workers": len(worker_rows),
             "roads": len(roads),
             "parking_segments": len(segments),
@@ -186,7 +195,7 @@ def seed_demo(store: Store, config: Config, districts_file: Path = DISTRICTS_FIL
         record_event(s, "demo.seeded", "city", None, "demo", summary)
         if store.kind == "postgresql":
             # Rows above carry explicit ids; move each id sequence past them for later inserts.
-            for table in ("grids", "users", "workers", "parking_segments"):
+            for table in ("grids", "departments", "users", "workers", "parking_segments"):
                 s.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
                 )

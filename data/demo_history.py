@@ -97,11 +97,18 @@ def seed_history(store: Store, config: Config, days: int, now: datetime | None =
                 "report_count": 1,
             }
             if cancelled[k]:
-                row.update(status="cancelled", updated_at=at + timedelta(minutes=5), resolved_at=None, closed_at=None)
+                row.update(
+                    status="cancelled",
+                    stage="voided",
+                    updated_at=at + timedelta(minutes=5),
+                    resolved_at=None,
+                    closed_at=None,
+                )
             else:
                 closed = done + timedelta(minutes=30)
                 status = "closed" if closed < now else "resolved"
-                row.update(status=status, updated_at=min(closed, now), resolved_at=done)
+                # Finished cases: out of the case loop's stages too (a past case waits for nobody).
+                row.update(status=status, stage="closed", updated_at=min(closed, now), resolved_at=done)
                 row["closed_at"] = closed if status == "closed" else None
             rows.append(row)
     rows.sort(key=lambda r: r["created_at"])  # type: ignore[arg-type, return-value]

@@ -151,6 +151,15 @@ def record_event(
     return ev
 
 
+def record_events(session: Session, actor: str, rows: list[dict[str, Any]]) -> None:
+    """Append many event rows (``kind``, ``entity``, ``entity_id``, ``data``) in one executemany."""
+    if not rows:
+        return
+    at = utcnow()
+    ids = insert_returning_ids(session, Event.__table__, [{"at": at, "actor": actor, **r} for r in rows])
+    session.info.setdefault("event_ids", []).extend(ids)
+
+
 def insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
     """Insert many rows with Core executemany and return their new ids in input order.
 

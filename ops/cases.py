@@ -19,17 +19,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from data.models import OPEN_STAGES, Department, Event, Incident, Worker, utcnow
-from data.store import Store, record_event
+from config import DEFAULT_VERIFY_SOURCES, Config
+from data.models import MAP_KINDS, OPEN_STAGES, Department, Event, Incident, Worker, utcnow
+from data.store import Store, record_event, record_events
+from ops import working_time
 from ops.accounts import Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
 from ops.routing import Decision, Router
 
+# How a new item enters the loop. Emergencies (and what a sensor or the 110/119 desk reports) are filed
+# and routed on arrival; any other report waits at "reported" for the command centre to file it, or at
+# "verifying" for a grid worker's on-site check (核实) when its source is one that needs it.
+EMERGENCY_KINDS = frozenset({"fire", "police", "alarm"})
+AUTO_FILED_SOURCES = frozenset({"device", "sensor", "110", "119"})
 COMMAND = ("operator", "supervisor", "admin")  # the command centre: dispatchers and their leads
 SUPERVISE = ("supervisor", "admin")
 REASON_LIMIT = 2000
@@ -102,6 +111,12 @@ class Deadlines:
         if limit is None:
             limit = self.by_stage.get(stage)
         return self.due(start, *limit) if limit else None
+
+
+def city_cases(store: Store, config: Config) -> Cases:
+    """The case rules as the app runs them: deadlines on the city's working calendar."""
+    calendar = working_time.load_calendar(config.calendar_file)
+    return Cases(store, Router(store), default_deadlines(partial(working_time.add, calendar)), config.verify_sources)
 
 
 def calendar_time(start: datetime, amount: int, unit: str) -> datetime:
@@ -268,6 +283,59 @@ class Cases:
     store: Store
     router: Router
     deadlines: Deadlines
+    verify_sources: frozenset[str] = DEFAULT_VERIFY_SOURCES  # reports checked on site before filing
+
+    def stage_new(self, rows: list[dict[str, Any]]) -> None:
+        """Give new incident rows (dicts for their INSERT) the stage they enter the loop at, in place.
+
+        Emergencies are filed and routed at once (one vectorized routing call for the batch):
+        ``dispatched`` to the owner with the reason stored, or ``filed`` with no owner. Other reports
+        start at ``reported``, or ``verifying`` when their source is in ``verify_sources``. Items that
+        are no case (door-to-door visits) keep the column's default.
+        """
+        auto = [i for i, r in enumerate(rows) if _auto_filed(r)]
+        decisions = self.router.route_many(
+            [rows[i]["category"] for i in auto],
+            np.array([rows[i]["lon"] for i in auto], dtype=float),
+            np.array([rows[i]["lat"] for i in auto], dtype=float),
+        )
+        routed = dict(zip(auto, decisions, strict=True))
+        for i, row in enumerate(rows):
+            if row["kind"] not in CASE_KINDS:
+                # The column's default, written out: every row of one INSERT names the same columns.
+                row.update(stage=_DEFAULT_STAGE, department_id=None, routing=None, stage_at=None, stage_due_at=None)
+                continue
+            decision = routed.get(i)
+            if decision is None:
+                stage = "verifying" if row.get("source") in self.verify_sources else "reported"
+                row.update(department_id=None, routing=None)
+            else:
+                stage = "filed" if decision.department_id is None else "dispatched"
+                row.update(department_id=decision.department_id, routing=decision.stored())
+            start = row.get("created_at") or utcnow()
+            row.update(
+                stage=stage,
+                stage_at=start,
+                stage_due_at=self.deadlines.of(stage, row["category"], row.get("priority", 3), start),
+            )
+
+    def record_new(self, s: Session, actor: Actor, ids: list[int], rows: list[dict[str, Any]]) -> None:
+        """The case events of the rows ``stage_new`` filed, in the caller's transaction: 立案 (100)
+        and, when routed, 派遣 (600), as ``act`` would have written them."""
+        events = []
+        for iid, row in zip(ids, rows, strict=True):
+            if row.get("stage") not in ("filed", "dispatched"):
+                continue
+            start = row.get("stage_at") or utcnow()
+            filed_due = self.deadlines.of("filed", row["category"], row.get("priority", 3), start)
+            steps = [("file", "reported", "filed", None, filed_due, {"auto": True})]
+            if row["stage"] == "dispatched":
+                owner, due = row["department_id"], row["stage_due_at"]
+                steps.append(("dispatch", "filed", "dispatched", owner, due, {"auto": True}))
+            for action, stage, to, owner, due, extra in steps:
+                data = _event_data(action, stage, to, None, owner, due, extra=extra)
+                events.append({"kind": f"case.{action}", "entity": "incident", "entity_id": iid, "data": data})
+        record_events(s, actor.name, events)
 
     def _move(
         self,
@@ -303,17 +371,7 @@ class Cases:
         if not won:
             raise _conflict(s, case.id, action)
         due = changes["stage_due_at"] if "stage_due_at" in changes else case.stage_due_at
-        data = {
-            "code": CODES[code_name or action],
-            "action": code_name or action,
-            "from": case.stage,
-            "to": to,
-            "from_department": case.department_id,
-            "to_department": owner,
-            "due": due.isoformat(timespec="seconds") + "Z" if due else None,
-            **({"reason": reason} if reason else {}),
-            **(extra or {}),
-        }
+        data = _event_data(code_name or action, case.stage, to, case.department_id, owner, due, reason, extra)
         record_event(s, f"case.{code_name or action}", "incident", case.id, actor.name, data)
         return {"id": case.id, "stage": to, "department_id": owner, "stage_due_at": due}
 
@@ -533,6 +591,38 @@ class Cases:
             reason=note,
             values={"rework_count": Incident.rework_count + 1, "status": "reopened", "closed_at": None},
         )
+
+
+CASE_KINDS = frozenset(MAP_KINDS)  # a visit (bulk door-knocking, a warning's check) is a task, no case
+_DEFAULT_STAGE = Incident.__table__.c.stage.default.arg
+
+
+def _auto_filed(row: dict[str, Any]) -> bool:
+    return row["kind"] in EMERGENCY_KINDS or (row["kind"] in CASE_KINDS and row.get("source") in AUTO_FILED_SOURCES)
+
+
+def _event_data(
+    action: str,
+    stage: str,
+    to: str,
+    from_department: int | None,
+    to_department: int | None,
+    due: datetime | None,
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What a case event row keeps: the action code, the stages and departments, the new deadline."""
+    return {
+        "code": CODES[action],
+        "action": action,
+        "from": stage,
+        "to": to,
+        "from_department": from_department,
+        "to_department": to_department,
+        "due": due.isoformat(timespec="seconds") + "Z" if due else None,
+        **({"reason": reason} if reason else {}),
+        **(extra or {}),
+    }
 
 
 def _returned_from(s: Session, incident_id: int) -> int | None:

@@ -12,6 +12,7 @@ from data.models import KINDS, Incident, utcnow
 from data.store import Store, record_event
 from geo.grid_index import OUTSIDE, GridIndex
 from ops.accounts import Actor
+from ops.cases import Cases
 from ops.errors import Forbidden, Invalid
 
 REPORTING_ROLES = ("operator", "supervisor", "admin")
@@ -45,8 +46,13 @@ def report(
     actor: Actor,
     items: list[NewIncident],
     sla_minutes: dict[str, dict[int, int]],
+    cases: Cases | None = None,
 ) -> list[int]:
-    """Store a batch of new items in one transaction; return their ids in input order."""
+    """Store a batch of new items in one transaction; return their ids in input order.
+
+    With ``cases`` the items enter the case loop in the same transaction (``Cases.stage_new``):
+    emergencies filed and routed, other reports waiting to be filed or verified.
+    """
     if actor.role not in REPORTING_ROLES:
         raise Forbidden("error.role_may_not", {"role": actor.role, "what": "report_items"})
     for i, item in enumerate(items):
@@ -81,8 +87,12 @@ def report(
                 "due_at": due_at(created, item.kind, item.priority, sla_minutes),
             }
         )
+    if cases is not None:
+        cases.stage_new(rows)
     with store.transaction() as s:
         ids = list(s.scalars(insert(Incident).returning(Incident.id, sort_by_parameter_order=True), rows))
         kinds = np.unique([r["kind"] for r in rows]).tolist()
         record_event(s, "incident.created", "incident", ids[-1], actor.name, {"ids": ids, "kinds": kinds})
+        if cases is not None:
+            cases.record_new(s, actor, ids, rows)
     return ids

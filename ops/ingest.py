@@ -20,6 +20,7 @@ from geo.crs import SYSTEMS, distance_m, to_metres, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
 from ops import lifecycle
 from ops.accounts import Actor
+from ops.cases import Cases
 from ops.errors import Forbidden, Invalid
 from ops.field import move_workers
 from ops.incidents import due_at
@@ -183,9 +184,11 @@ def submit_report(
     dedup_minutes: int,
     photo: bytes | None = None,
     media_dir: str = "media",
+    cases: Cases | None = None,
 ) -> tuple[int, bool]:
     """Store a report; it joins an open incident of the same kind within ``dedup_m`` metres and
-    ``dedup_minutes`` minutes, else starts a new one. Returns (incident id, joined)."""
+    ``dedup_minutes`` minutes, else starts a new one (entering the case loop with ``cases``).
+    Returns (incident id, joined)."""
     require_ingest(actor)
     now = utcnow()
     with store.transaction() as s:
@@ -207,26 +210,26 @@ def submit_report(
             if d.min() <= dedup_m:
                 joined = nearby[int(np.argmin(d))].id
         if joined is None:
-            item = Incident(
-                kind=report.kind,
-                category=report.category,
-                priority=report.priority,
-                status="new",
-                title=report.title,
-                description=report.description,
-                lon=report.lon,
-                lat=report.lat,
-                grid_id=report.grid_id,
-                reporter_name=report.reporter_name or None,
-                reporter_phone=report.reporter_phone or None,
-                source=report.source,
-                external_id=report.case_number or None,
-                created_at=now,
-                updated_at=now,
-                due_at=due_at(now, report.kind, report.priority, sla_minutes),
-                report_count=1,
-            )
-            incident_id = _new_incident(s, actor, item, {"source": report.source})
+            row = {
+                "kind": report.kind,
+                "category": report.category,
+                "priority": report.priority,
+                "status": "new",
+                "title": report.title,
+                "description": report.description,
+                "lon": report.lon,
+                "lat": report.lat,
+                "grid_id": report.grid_id,
+                "reporter_name": report.reporter_name or None,
+                "reporter_phone": report.reporter_phone or None,
+                "source": report.source,
+                "external_id": report.case_number or None,
+                "created_at": now,
+                "updated_at": now,
+                "due_at": due_at(now, report.kind, report.priority, sla_minutes),
+                "report_count": 1,
+            }
+            incident_id = _new_incident(s, actor, row, {"source": report.source}, cases)
         else:
             incident_id = joined
             s.execute(
@@ -270,9 +273,11 @@ def submit_batch(
     sla_minutes: dict[str, dict[int, int]],
     dedup_m: float,
     dedup_minutes: int,
+    cases: Cases | None = None,
 ) -> list[dict[str, Any]]:
     """Many reports at once, in one transaction: checked one by one, placed and de-duplicated
-    together (against open incidents and within the batch), stored with executemany.
+    together (against open incidents and within the batch), stored with executemany; with
+    ``cases`` the new ones enter the case loop (routed together, one vectorized call).
     Answers item by item: ``created`` or ``joined`` with the incident id, or ``rejected``."""
     require_ingest(actor)
     results: list[dict[str, Any]] = [{} for _ in bodies]
@@ -358,6 +363,8 @@ def submit_batch(
                         "report_count": 1,
                     }
                 )
+        if cases is not None:
+            cases.stage_new(new_rows)
         new_ids = insert_returning_ids(s, Incident.__table__, new_rows)
         incident_of = dict(zip(new_pos, new_ids, strict=True))
         extra: dict[int, int] = {}
@@ -396,16 +403,24 @@ def submit_batch(
             actor.name,
             {"ids": list(new_ids), "kinds": sorted(set(kinds)), "joined": sum(extra.values())},
         )
+        if cases is not None:
+            cases.record_new(s, actor, new_ids, new_rows)
     return results
 
 
-def _new_incident(s: Session, actor: Actor, item: Incident, detail: dict[str, Any]) -> int:
-    """Add one incident and its creation event inside the caller's transaction; return its id."""
+def _new_incident(s: Session, actor: Actor, row: dict[str, Any], detail: dict[str, Any], cases: Cases | None) -> int:
+    """Add one incident (its column values) and its creation event inside the caller's transaction,
+    entering the case loop with ``cases``; return its id."""
+    if cases is not None:
+        cases.stage_new([row])
+    item = Incident(**row)
     s.add(item)
     s.flush()
     record_event(
         s, "incident.created", "incident", item.id, actor.name, {"ids": [item.id], "kinds": [item.kind], **detail}
     )
+    if cases is not None:
+        cases.record_new(s, actor, [item.id], [row])
     return item.id
 
 
@@ -553,9 +568,15 @@ def ingest_positions(store: Store, index: GridIndex, actor: Actor, body: Any) ->
 
 
 def ingest_alarms(
-    store: Store, index: GridIndex, actor: Actor, body: Any, sla_minutes: dict[str, dict[int, int]]
+    store: Store,
+    index: GridIndex,
+    actor: Actor,
+    body: Any,
+    sla_minutes: dict[str, dict[int, int]],
+    cases: Cases | None = None,
 ) -> list[dict[str, Any]]:
-    """Device alarms become urgent items assigned at once to their grid's nearest worker."""
+    """Device alarms become urgent items assigned at once to their grid's nearest worker (and, with
+    ``cases``, filed and dispatched to the body that owns the alarm's kind there)."""
     require_ingest(actor)
     items = _batch(body, "alarms")
     results: list[dict[str, Any]] = []
@@ -582,6 +603,7 @@ def ingest_alarms(
                     lat,
                     grid,
                     sla_minutes,
+                    cases,
                 )
                 | {"index": i}
             )
@@ -601,29 +623,30 @@ def _raise_alarm(
     lat: float,
     grid: int,
     sla_minutes: dict[str, dict[int, int]],
+    cases: Cases | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     with store.transaction() as s:
         existing = s.scalar(select(Incident.id).where(Incident.source == "device", Incident.external_id == event_id))
         if existing is not None:
             return {"status": "duplicate", "incident_id": existing}
-        item = Incident(
-            kind="alarm",
-            category=ALARM_TYPES[kind],
-            priority=1,
-            status="new",
-            title=ALARM_TYPES[kind],
-            description=description or f"设备 {device}",
-            lon=lon,
-            lat=lat,
-            grid_id=grid,
-            source="device",
-            external_id=event_id,
-            created_at=now,
-            updated_at=now,
-            due_at=due_at(now, "alarm", 1, sla_minutes),
-        )
-        incident_id = _new_incident(s, actor, item, {"device": device})
+        row = {
+            "kind": "alarm",
+            "category": ALARM_TYPES[kind],
+            "priority": 1,
+            "status": "new",
+            "title": ALARM_TYPES[kind],
+            "description": description or f"设备 {device}",
+            "lon": lon,
+            "lat": lat,
+            "grid_id": grid,
+            "source": "device",
+            "external_id": event_id,
+            "created_at": now,
+            "updated_at": now,
+            "due_at": due_at(now, "alarm", 1, sla_minutes),
+        }
+        incident_id = _new_incident(s, actor, row, {"device": device}, cases)
     best = suggest(store, incident_id, limit=1)
     if best and best[0].own_grid:
         task = lifecycle.assign(store, actor, incident_id, best[0].worker_id)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from app import create_app, runtime_of
 from config import Config
 from data import queries
-from data.models import Event, Incident, ParkingSpace, Photo, Report, Task, Worker
+from data.models import Department, Event, Grid, Incident, ParkingSpace, Photo, Report, Task, Worker
 from geo.crs import distance_m, wgs84_to_gcj02
 
 TOKEN = "ingest-token-0123456789"
@@ -233,3 +233,36 @@ def test_a_batch_of_reports_is_placed_and_joined_together(door):
         assert s.get(Incident, existing).report_count == 2
         assert s.get(Incident, results[0]["incident_id"]).report_count == 2
         assert s.scalar(select(func.count()).select_from(Report)) == 5
+
+
+def test_every_door_enters_the_case_loop_emergencies_dispatched_reports_waiting_for_the_desk(door):
+    """A citizen's ticket waits at "reported" for the desk; a fire, a batch's police case and a device
+    alarm are filed and dispatched to the body that owns them there, with the case events, at once."""
+    with door.store.read() as s:
+        grid = s.execute(select(Grid.id, Grid.district)).first()
+        names = dict(s.execute(select(Department.id, Department.name)).all())
+    spot = door.index.polygon(grid.id).representative_point()
+    at = {"lon": spot.x, "lat": spot.y}
+    ticket = door.post("/incidents", json=fire(kind="ticket", category="占道经营", **at)).get_json()["id"]
+    blaze = door.post("/incidents", json=fire(**at)).get_json()["id"]
+    batch = door.post("/incidents/batch", json={"reports": [fire(kind="police", category="盗窃", **at)]})
+    theft = batch.get_json()["results"][0]["incident_id"]
+    alarm = {"event_id": "band-9-0001", "device_id": "band-9", "type": "blood_pressure", **at}
+    elder = door.post("/alarms", json={"alarms": [alarm]}).get_json()["results"][0]["incident_id"]
+    with door.store.read() as s:
+        rows = {i.id: i for i in s.scalars(select(Incident).where(Incident.id.in_([ticket, blaze, theft, elder])))}
+        codes = {
+            iid: [
+                e.data["code"]
+                for e in s.scalars(select(Event).where(Event.entity_id == iid, Event.kind.like("case.%")))
+            ]
+            for iid in rows
+        }
+    assert (rows[ticket].stage, rows[ticket].department_id, codes[ticket]) == ("reported", None, [])
+    owners = {iid: names[rows[iid].department_id] for iid in (blaze, theft, elder)}
+    assert owners[blaze] == f"{grid.district}消防救援大队"
+    assert owners[theft].startswith(grid.district) and owners[theft].endswith("派出所")
+    assert owners[elder].startswith(grid.district) and owners[elder].endswith("街道办事处")
+    for iid in (blaze, theft, elder):
+        assert rows[iid].stage == "dispatched" and codes[iid] == [100, 600]
+        assert owners[iid] in rows[iid].routing
