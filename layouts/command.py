@@ -264,6 +264,7 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
             },
             "rowClassRules": {"row-overdue": "params.data.overdue", "row-gone": "params.data.gone"},
             "animateRows": False,
+            "localeText": {"noRowsToShow": t("queue.total_none")},
         },
         className="queue-grid",
         style={"height": "100%"},

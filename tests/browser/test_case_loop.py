@@ -14,9 +14,6 @@ from urllib.parse import urlparse
 import pytest
 from shapely.geometry import shape
 
-from data.bus import MemoryBus
-from data.store import Store
-from ops.accounts import create_user
 from tests.browser.conftest import log_in
 from tests.conftest import ROOT
 from tests.servers import running_app
@@ -91,20 +88,11 @@ def move(page, button: str, note: str | None = None, stage: str | None = None) -
 
 
 def test_a_case_goes_round_the_whole_loop(server, browser) -> None:
-    url, db = server
-    grids = api(url, "/grids")["features"]
-    district = grids[0]["properties"]["district"]
-    dept = api(
-        url,
-        "/departments",
-        {"name": f"{district}城管局", "code": "cg-loop", "categories": ["占道经营"], "districts": [district]},
-    )
-    store = Store(f"sqlite:///{db}", MemoryBus())
-    try:
-        create_user(store, "cg_staff", "staff", "城管队员", password="onemap-demo", department_id=dept["id"])
-    finally:
-        store.dispose()
-    point = shape(grids[0]["geometry"]).representative_point()  # inside the first grid, so inside its district
+    url, _ = server
+    # The demo city's bodies: 南明区's city management bureau and one of its staff (nanming_cg).
+    dept = next(d for d in api(url, "/departments")["items"] if d["name"] == "南明区城市管理局")
+    grids = [g for g in api(url, "/grids")["features"] if g["properties"]["district"] == "南明区"]
+    point = shape(grids[0]["geometry"]).representative_point()
     lon, lat = point.x, point.y
     case = api(
         url,
@@ -123,12 +111,12 @@ def test_a_case_goes_round_the_whole_loop(server, browser) -> None:
 
     errors: list[str] = []
     operator = guarded_page(browser, url, "operator", errors)
-    staff = guarded_page(browser, url, "cg_staff", errors)
+    staff = guarded_page(browser, url, "nanming_cg", errors)
     try:
         open_case(operator, case_id)
         move(operator, "file", stage="已派遣")
         routed = operator.inner_text("#command-detail-head")
-        assert f"{district}城管局" in routed and "占道经营" in routed and "辖区" in routed  # the reason is shown
+        assert "南明区城市管理局" in routed and "占道经营" in routed and "辖区" in routed  # the reason is shown
 
         open_case(staff, case_id)
         move(staff, "sign", stage="已签收")
