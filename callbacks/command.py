@@ -23,6 +23,7 @@ from data.runtime import Runtime
 from geo.layers import ITEM_STYLE, LAYER_TRACES, SPACES_MIN_ZOOM, TRACE_INDEX, to_display
 from layouts.command import (
     CASE_BUTTONS,
+    case_badge,
     case_buttons,
     detail_head,
     detail_history,
@@ -105,6 +106,7 @@ class Tick:
     warning_badge: Any = no_update
     warning_class: Any = no_update
     kpi: dict[str, Any] = field(default_factory=lambda: dict.fromkeys(KPI_ORDER, no_update))
+    case_badge: Any = no_update  # "阶段超时 N · 无人认领 M": the case loop's own alarm in the header
 
     def outputs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -121,6 +123,7 @@ TICK_OUTPUTS = {
     "warning_badge": Output(CommandIds.WARNING_BADGE, "children"),
     "warning_class": Output(CommandIds.WARNING_BADGE, "className"),
     "kpi": {k: Output(KPI_IDS[k], "children") for k in KPI_ORDER},
+    "case_badge": Output(CommandIds.CASE_BADGE, "children"),
 }
 
 
@@ -160,6 +163,7 @@ def _refresh(
     if "kpi" in layers:
         catch_up(rt, {"kpi"}, version)
         tick.kpi = kpi_values(shared(f"kpi:{scope}", lambda: rt.live.kpis(departments=scope)))
+        tick.case_badge = case_badge(t, shared(f"cases:{scope}", lambda: rt.live.items.case_counts(departments=scope)))
     if "warnings" in layers and scope is None:  # warnings are the command centre's
         found = shared("warnings", lambda: queries.find_warnings(rt.store))
         tick.warnings = warning_items(found, t)
@@ -212,7 +216,7 @@ def queue_view(
 
 def gone_row(row: dict[str, Any], t: Text) -> dict[str, Any]:
     """A row that left the queue while it was held: kept in place, greyed, until the queue is merged."""
-    return {**row, "status": t("queue.gone"), "overdue": False, "gone": True}
+    return {**row, "status": t("queue.gone"), "overdue": False, "stage_overdue": False, "gone": True}
 
 
 # While the pointer or the keyboard focus is on the queue, live updates keep its rows where they are.

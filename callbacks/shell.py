@@ -48,6 +48,7 @@ def _command_page(rt: Runtime, t: Text, user: str, admin: bool, scope: tuple[int
         admin,
         departments.names(rt.store),
         home=rt.static.bounds,
+        case_counts=rt.live.items.case_counts(departments=scope),
     )
 
 

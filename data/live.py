@@ -166,6 +166,17 @@ class LiveItems(Mirror[Columns]):
             "overdue": int((cols["due_at"] < np.datetime64(now, "us")).sum()),
         }
 
+    def case_counts(self, now: datetime | None = None, departments: tuple[int, ...] | None = None) -> dict[str, int]:
+        """Cases past their stage's deadline, and cases filed that no department owns (the dispatchers' queue)."""
+        now = now or utcnow()
+        cols = self.columns()
+        everyone = np.ones(len(cols["id"]), dtype=bool)
+        mine = np.isin(cols["department_id"], departments) if departments is not None else everyone
+        return {
+            "stage_overdue": int((stage_overdue(cols, now) & mine).sum()),
+            "no_owner": int((no_owner(cols) & mine).sum()),
+        }
+
     def items(
         self,
         now: datetime | None = None,
@@ -259,6 +270,7 @@ class QueueFilter:
     overdue_only: bool = False
     waiting_only: bool = False
     stage_overdue_only: bool = False
+    no_owner_only: bool = False
     stages: tuple[str, ...] = ()
     departments: tuple[int, ...] | None = None  # a department console: only what these bodies own
 
@@ -279,6 +291,7 @@ class QueueFilter:
             overdue_only="overdue" in flags,
             waiting_only="waiting" in flags,
             stage_overdue_only="stage_overdue" in flags,
+            no_owner_only="no_owner" in flags,
             stages=tuple(st for st in stages if st in STAGES),
         )
 
@@ -294,6 +307,8 @@ class QueueFilter:
             keep &= IS_WAITING[cols["status"]]
         if self.stage_overdue_only:
             keep &= stage_overdue(cols, now)
+        if self.no_owner_only:
+            keep &= no_owner(cols)
         if self.stages:
             keep &= np.isin(cols["stage"], [STAGE_CODE[st] for st in self.stages])
         if self.departments is not None:
@@ -308,6 +323,12 @@ class QueueFilter:
         titles = np.fromiter((needle in t.casefold() for t in cols["title"]), dtype=bool, count=len(cols["title"]))
         grids = [g for g, name in grid_names.items() if name and needle in name.casefold()]
         return by_id | titles | np.isin(cols["grid_id"], grids)
+
+
+def no_owner(cols: Columns) -> np.ndarray:
+    """Filed or returned, and no department owns it: waiting for a dispatcher to choose one."""
+    waiting = np.isin(cols["stage"], [STAGE_CODE["filed"], STAGE_CODE["returned"]])
+    return waiting & (cols["department_id"] < 0) & ON_MAP[cols["kind"]]
 
 
 def stage_overdue(cols: Columns, now: datetime) -> np.ndarray:

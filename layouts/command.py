@@ -157,6 +157,8 @@ def queue_rows(rows: list[dict[str, Any]], t: Text) -> list[dict[str, Any]]:
             "due": f"{local(r['due_at']):%H:%M}",
             "overdue": r["overdue"] and not r.get("gone"),
             "gone": bool(r.get("gone")),
+            "stage": t(f"stage.{r['stage']}") if r.get("stage") else "—",
+            "stage_overdue": bool(r.get("stage_overdue")) and not r.get("gone"),
         }
         for r in rows
     ]
@@ -200,7 +202,10 @@ def queue_controls(t: Text) -> dmc.Group:
                 **{"aria-label": t("queue.priorities")},
             ),
             dmc.ChipGroup(
-                [dmc.Chip(t(f"queue.flag.{f}"), value=f, size="xs") for f in ("waiting", "overdue")],
+                [
+                    dmc.Chip(t(f"queue.flag.{f}"), value=f, size="xs")
+                    for f in ("waiting", "overdue", "stage_overdue", "no_owner")
+                ],
                 id=CommandIds.QUEUE_FLAGS,
                 multiple=True,
                 value=[],
@@ -246,6 +251,7 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
         {"field": "title", "headerName": t("queue.title_col"), "flex": 1},
         {"field": "grid", "headerName": t("queue.grid"), "flex": 1},
         {"field": "status", "headerName": t("queue.status"), "width": 90},
+        {"field": "stage", "headerName": t("queue.stage"), "width": 90},
         {"field": "priority", "headerName": t("queue.priority"), "width": 80},
         {"field": "due", "headerName": t("queue.due"), "width": 80},
     ]
@@ -262,7 +268,10 @@ def queue(rows: list[dict[str, Any]], t: Text) -> dag.AgGrid:
                 "headerCheckbox": True,
                 "enableClickSelection": False,
             },
-            "rowClassRules": {"row-overdue": "params.data.overdue", "row-gone": "params.data.gone"},
+            "rowClassRules": {
+                "row-overdue": "params.data.overdue || params.data.stage_overdue",
+                "row-gone": "params.data.gone",
+            },
             "animateRows": False,
             "localeText": {"noRowsToShow": t("queue.total_none")},
         },
@@ -412,6 +421,11 @@ CALLBACKS = {
 # A button's name → (the case move, what the button itself decides).
 CASE_BUTTONS: dict[str, tuple[str, dict[str, Any]]] = {**CHECKS, **DECISIONS, **CALLBACKS}
 BUTTON_COLORS = {"return": "orange", "void": "red", "check_failed": "red", "extension_refused": "red", "urge": "pink"}
+
+
+def case_badge(t: Text, counts: dict[str, int]) -> str:
+    """The header's line on the case loop: cases past their stage deadline, and cases nobody owns yet."""
+    return t("case.badge").format(late=counts["stage_overdue"], none=counts["no_owner"])
 
 
 def case_buttons(moves: list[str], t: Text) -> list[Any]:
@@ -566,6 +580,7 @@ def layout(
     warnings: list[dict[str, Any]] | None = None,
     admin: bool = False,
     departments: list[dict[str, Any]] | None = None,
+    case_counts: dict[str, int] | None = None,
     home: list[float] | None = None,
 ) -> Any:
     """The whole command page, filled with the first state so the wall shows data at once.
@@ -581,6 +596,12 @@ def layout(
             dmc.Group(
                 [
                     html.Span(badge_text, id=CommandIds.WARNING_BADGE, className=badge_class),
+                    html.Span(
+                        case_badge(t, case_counts) if case_counts else "",
+                        id=CommandIds.CASE_BADGE,
+                        className="case-badge",
+                        role="status",
+                    ),
                     dmc.Switch(id=CommandIds.WALL_TOGGLE, label=t("wall.toggle"), className="wall-toggle"),
                     html.A(t("nav.review"), href="/review", className="nav-link"),
                     *([html.A(t("nav.rules"), href="/rules", className="nav-link")] if admin else []),

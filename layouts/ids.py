@@ -63,6 +63,7 @@ class CommandIds(StrEnum):
     RERANK = "command-rerank"
     RANKING_RULE = "command-ranking-rule"
     CASE_ACTIONS = "command-case-actions"
+    CASE_BADGE = "command-case-badge"
     CASE_NOTE = "command-case-note"
     CASE_DEPARTMENT = "command-case-department"
     CASE_UNTIL = "command-case-until"
