@@ -246,7 +246,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         if action == "dispatch":
             _int_field(data, "department_id")
         moved = rt.cases.act(actor, incident_id, action, data)
-        return jsonify(_plain({"moved": moved, "incident": incident_or_404(incident_id, actor)}))
+        # The case as this move left it, even when the move handed it out of the actor's department.
+        return jsonify(_plain({"moved": moved, "incident": incident_or_404(incident_id)}))
 
     @bp.get("/departments")
     @authenticated
