@@ -174,7 +174,6 @@ def put_at(w: World, iid: int, start: str) -> None:
 
 def test_conflicting_hand_offs_from_two_processes_have_exactly_one_winner(world):
     w = world
-    winners: dict[str, int] = {}
     for n in range(ROUNDS):
         start = ("dispatched", "signed", "returned")[n % 3]
         iid = new_case(w, n)
@@ -206,8 +205,6 @@ def test_conflicting_hand_offs_from_two_processes_have_exactly_one_winner(world)
                 assert body["department_id"] == owner
         added = case_events(w, iid)[len(before) :]
         assert added == [moves[won % len(moves)][3]], context
-        winners[moves[won % len(moves)][1]] = winners.get(moves[won % len(moves)][1], 0) + 1
-    assert sum(winners.values()) == ROUNDS
 
 
 def stage_and_owner(w: World, iid: int) -> tuple[str, int | None]:
