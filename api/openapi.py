@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.models import KINDS, STATUSES
+from api.v1 import CASE_FIELDS, CASE_REQUIRED
+from data.models import KINDS, STAGES, STATUSES
 from geo.crs import SYSTEMS
 from ops.ingest import ALARM_TYPES, PARKING_EVENTS, REPORT_KINDS
 
@@ -28,6 +29,93 @@ def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, 
 
 
 LOCATION = {"lon": {"type": "number"}, "lat": {"type": "number"}, "crs": {"type": "string", "enum": list(SYSTEMS)}}
+TEXT = {"type": "string", "maxLength": 2000}
+CASE_FIELD_SCHEMAS: dict[str, Any] = {
+    "note": TEXT,
+    "reason": TEXT,
+    "department_id": ID,
+    "valid": {"type": "boolean"},
+    "passed": {"type": "boolean"},
+    "approve": {"type": "boolean"},
+    "satisfied": {"type": "boolean"},
+    "until": {"type": "string", "format": "date-time"},
+}
+# Fields a move needs to succeed beyond those the API itself insists on (ops/cases.py refuses a move
+# without them, or with blank text, as 422 naming the field).
+CASE_NEEDS = {
+    "void": {"reason"},
+    "return": {"reason"},
+    "escalate": {"reason"},
+    "handled": {"note"},
+    "hold": {"reason"},
+    "urge": {"note"},
+    "extension": {"approve"},
+    "callback": {"satisfied"},
+}
+
+
+def _case_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
+    """POST /incidents/{id}/<action> for every case move: 409 names the stage met, 403 a case not the actor's."""
+    return {
+        f"/api/v1/incidents/{{id}}/{action}": {
+            "post": {
+                "summary": f"Case move: {action}",
+                "parameters": id_param,
+                "requestBody": {
+                    "required": False,
+                    **_json(
+                        _obj(
+                            {name: CASE_FIELD_SCHEMAS[name] for name in sorted(fields)},
+                            sorted(CASE_REQUIRED.get(action, set()) | CASE_NEEDS.get(action, set())),
+                        )
+                    ),
+                },
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        }
+        for action, fields in CASE_FIELDS.items()
+    }
+
+
+def _department_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
+    body = _obj(
+        {
+            "code": {"type": "string", "maxLength": 128},
+            "name": {"type": "string", "minLength": 1, "maxLength": 128},
+            "parent_id": ID,
+            "kind": {"type": "string", "maxLength": 128},
+            "categories": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}},
+            "jurisdiction": {"type": "object", "description": "GeoJSON Polygon or MultiPolygon (WGS-84)"},
+            "districts": {"type": "array", "items": {"type": "string"}},
+        },
+        ["name"],
+    )
+    imported = _obj({"geojson": {"type": "object"}, "categories_csv": {"type": "string"}}, ["geojson"])
+    return {
+        "/api/v1/departments": {
+            "get": {"summary": "Every department", "responses": _responses()},
+            "post": {
+                "summary": "Create a department (admin)",
+                "requestBody": {"required": True, **_json(body)},
+                "responses": _responses("201", "403", "404", "409", "422"),
+            },
+        },
+        "/api/v1/departments/{id}": {
+            "put": {
+                "summary": "Replace a department (admin)",
+                "parameters": id_param,
+                "requestBody": {"required": True, **_json(body)},
+                "responses": _responses("200", "403", "404", "409", "422"),
+            }
+        },
+        "/api/v1/departments/import": {
+            "post": {
+                "summary": "Departments from a GeoJSON FeatureCollection and a categories CSV (admin)",
+                "requestBody": {"required": True, **_json(imported)},
+                "responses": _responses("200", "403", "409", "422"),
+            }
+        },
+    }
 
 
 def spec() -> dict[str, Any]:
@@ -95,6 +183,7 @@ def spec() -> dict[str, Any]:
                 "parameters": [
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
                     {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
+                    {"name": "stage", "in": "query", "schema": {"type": "string", "enum": list(STAGES)}},
                     {"name": "bbox", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 ],
@@ -290,6 +379,8 @@ def spec() -> dict[str, Any]:
                 "responses": _responses("200", "403", "404", "409", "422"),
             }
         }
+    paths.update(_case_paths(id_param))
+    paths.update(_department_paths(id_param))
     for action in ("accept", "decline", "arrive", "resolve"):
         paths[f"/api/v1/tasks/{{id}}/{action}"] = {
             "post": {
@@ -319,6 +410,7 @@ def spec() -> dict[str, Any]:
                         "error": {"type": "string"},
                         "message": {"type": "string"},
                         "field": {"type": "string"},
+                        "stage": {"type": "string", "description": "409 on a case move: the stage it met"},
                     },
                 }
             },

@@ -216,12 +216,29 @@ def _may(s: Session, actor: Actor, action: str, case: Seen) -> None:
         ok = actor.role in COMMAND or (actor.role == "worker" and _works_in(s, actor, case.grid_id))
     elif department:
         ok = actor.role == "staff" and owns(s, actor, case.department_id)
+        if not ok and actor.role == "staff" and _lost_to_last_move(s, actor, action, case.id):
+            raise _conflict(s, case.id, action)
         if actor.role in COMMAND and action in ("hold", "resume"):
             ok = True  # a dispatcher may put a case on hold (疑难缓办) and take it off again
     else:
         ok = False
     if not ok:
         raise Forbidden("error.case_forbidden", {"name": actor.name, "action": action, "id": case.id}, action=action)
+
+
+def _lost_to_last_move(s: Session, actor: Actor, action: str, incident_id: int) -> bool:
+    """Whether the case's last move took it out of the actor's department from a stage this action
+    was legal in: then this move lost a race with that hand-off (returned, escalated), and is told
+    the stage it met (409), as when it loses on the conditional UPDATE, not a 403 that depends on
+    which request came first. Any other move on a case the department does not own is 403."""
+    data = s.scalar(
+        select(Event.data)
+        .where(Event.entity == "incident", Event.entity_id == incident_id, Event.kind.like("case.%"))
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    data = data or {}
+    return data.get("from") in FROM[action] and owns(s, actor, data.get("from_department"))
 
 
 def _works_in(s: Session, actor: Actor, grid_id: int | None) -> bool:

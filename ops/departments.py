@@ -50,7 +50,7 @@ class DepartmentIn:
         name = _text(data, "name", required=True)
         code = _text(data, "code") or name
         parent = data.get("parent_id")
-        if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int) or parent < 1):
+        if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int) or not 1 <= parent < 2**63):
             raise Invalid("error.department_parent_id", {}, field="parent_id")
         cats = data.get("categories", [])
         if not isinstance(cats, list) or not all(isinstance(c, str) and 0 < len(c.strip()) <= 64 for c in cats):

@@ -1,5 +1,6 @@
 """Open311 GeoReport v2 on top of service tickets: the service list, requests in and out.
-A request posted here is a ticket on the map; its Open311 status follows the ticket."""
+A request posted here is a ticket on the map; its Open311 status follows the ticket, and its
+``agency_responsible`` is the department that owns the case (empty while nobody does)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from data.models import OPEN_STATUSES, Incident, Photo
+from data.models import OPEN_STATUSES, Department, Incident, Photo
 from data.store import Store
 from ops.errors import Invalid, NotFound
 
-AGENCY = "OneMap 城市综合指挥中心"
 # service_code → (name shown to citizens, group)
 SERVICES: dict[str, tuple[str, str]] = {
     "sanitation": ("环境卫生", "市容环境"),
@@ -65,7 +65,7 @@ def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
         "service_name": row.category,
         "service_code": NAME_TO_CODE.get(row.category, "other"),
         "description": row.description,
-        "agency_responsible": AGENCY,
+        "agency_responsible": row.department_name or "",
         "service_notice": "",
         "requested_datetime": _iso(row.created_at),
         "updated_datetime": _iso(row.updated_at),
@@ -91,17 +91,23 @@ def _date(value: str | None, name: str) -> datetime | None:
 
 def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dict[str, Any]]:
     """GET requests with the standard filters: ids, service_code, start/end date, status."""
-    stmt = select(
-        Incident.id,
-        Incident.status,
-        Incident.category,
-        Incident.description,
-        Incident.created_at,
-        Incident.updated_at,
-        Incident.due_at,
-        Incident.lat,
-        Incident.lon,
-    ).where(Incident.kind == "ticket")
+    # The owning department's name comes in the same query (an outer join), not one query per request.
+    stmt = (
+        select(
+            Incident.id,
+            Incident.status,
+            Incident.category,
+            Incident.description,
+            Incident.created_at,
+            Incident.updated_at,
+            Incident.due_at,
+            Incident.lat,
+            Incident.lon,
+            Department.name.label("department_name"),
+        )
+        .outerjoin(Department, Department.id == Incident.department_id)
+        .where(Incident.kind == "ticket")
+    )
     if args.get("service_request_id"):
         ids = [i.strip() for i in args["service_request_id"].split(",")]
         if not all(i.isdigit() for i in ids):

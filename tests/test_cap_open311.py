@@ -3,14 +3,14 @@
 from xml.etree import ElementTree as ET
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app import create_app, runtime_of
 from config import Config
 from data import queries
 from data.models import Incident
-from ops import lifecycle
-from ops.accounts import SYSTEM
+from ops import departments, lifecycle
+from ops.accounts import SYSTEM, Actor
 
 TOKEN = "cap-open311-token-0123456789"
 H = {"Authorization": f"Bearer {TOKEN}"}
@@ -172,3 +172,41 @@ def test_open311_errors_come_in_its_own_format(app, form, status):
     assert error.tag == "errors" and error.find("error/code").text == str(status)
     with runtime_of(app).store.read() as s:
         assert s.scalar(select(Incident.id)) is None
+
+
+def test_open311_names_the_department_that_owns_each_request_in_one_query(app):
+    client = app.server.test_client()
+    rt = runtime_of(app)
+    admin, operator = Actor(None, "admin", "admin"), Actor(None, "op", "operator")
+    market = departments.create(rt.store, admin, departments.DepartmentIn.parse({"name": "市市场监管局"}))
+    sanitation = departments.create(rt.store, admin, departments.DepartmentIn.parse({"name": "市环卫处"}))
+    ids = []
+    for n, code in enumerate(("noise", "sanitation", "garbage")):  # a kilometre apart: three requests, none joined
+        form = {"api_key": TOKEN, "service_code": code, "lat": f"{26.57 + n / 100}", "long": "106.71"}
+        ids.append(client.post("/open311/v2/requests.json", data=form).get_json()[0]["service_request_id"])
+    assert client.get(f"/open311/v2/requests/{ids[0]}.json").get_json()[0]["agency_responsible"] == ""
+    rt.cases.act(operator, int(ids[0]), "dispatch", {"department_id": market})
+    rt.cases.act(operator, int(ids[1]), "dispatch", {"department_id": sanitation})
+
+    one = client.get(f"/open311/v2/requests/{ids[0]}.json").get_json()[0]
+    assert one["agency_responsible"] == "市市场监管局" and one["service_code"] == "noise"
+    xml = ET.fromstring(client.get(f"/open311/v2/requests/{ids[1]}.xml").data)
+    assert xml.find("request/agency_responsible").text == "市环卫处"
+
+    statements = []
+    engines = {rt.store.engine, rt.store._read_engine}
+    count = lambda *_args: statements.append(1)  # noqa: E731
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        listed = client.get("/open311/v2/requests.json").get_json()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    agencies = {r["service_request_id"]: (r["agency_responsible"], r["service_code"]) for r in listed}
+    assert agencies == {
+        ids[0]: ("市市场监管局", "noise"),
+        ids[1]: ("市环卫处", "sanitation"),
+        ids[2]: ("", "garbage"),
+    }
+    assert len(statements) <= 3  # the requests with their departments, and their photos: not one per request

@@ -49,3 +49,14 @@ def test_no_5xx_and_refusals_store_nothing(case, fuzz_app):
     assert response.status_code < 500, (case.method, case.path, response.text[:500])
     if 400 <= response.status_code < 500:
         assert counts(fuzz_app) == before, (case.method, case.path, response.status_code, response.text[:300])
+
+
+def test_ids_beyond_64_bits_in_a_body_are_refused_not_overflowed(fuzz_app):
+    client = fuzz_app.server.test_client()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    for path, body in [
+        ("/api/v1/departments", {"name": "x", "parent_id": 2**64}),
+        ("/api/v1/incidents/1/dispatch", {"department_id": 2**64}),
+    ]:
+        response = client.post(path, json=body, headers=headers)
+        assert response.status_code == 422, (path, response.text)
