@@ -229,6 +229,7 @@ function(_id) {
         const set = function(value) {
             if (value !== held) {
                 held = value;
+                wrap.dataset.held = value ? '1' : '';  // the queue shows it is holding still (CSS)
                 window.dash_clientside.set_props('command-queue-hold', {data: value});
             }
         };

@@ -104,7 +104,15 @@ def opened_within(page, item_id: int) -> float:
     return time.monotonic() - started
 
 
+def hold_the_queue(page) -> None:
+    """Point at the queue, as an operator about to click does, and let a poll answer under the hold."""
+    page.hover("#command-queue .ag-header")
+    page.wait_for_selector(".queue-wrap[data-held='1']")
+    page.wait_for_timeout(1500)
+
+
 def test_twenty_queue_clicks_each_open_their_item(page) -> None:
+    hold_the_queue(page)
     seen: list[float] = []
     previous = None
     for n in range(20):
@@ -165,6 +173,7 @@ def test_twenty_map_clicks_each_open_their_item(page) -> None:
 
 def test_a_cancel_reason_typed_during_live_updates_survives_and_cancels(page, server) -> None:
     _, db = server
+    hold_the_queue(page)
     row = page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='0']")
     item_id = int(row.get_attribute("row-id"))
     row.locator(".ag-cell[col-id=title]").click()
