@@ -151,19 +151,27 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(DepartmentsIds.SAVE, "n_clicks"),
         Input(DepartmentsIds.IMPORT, "n_clicks"),
         State(DepartmentsIds.GRID, "rowData"),
+        State(DepartmentsIds.DISTRICTS, "value"),
         State(DepartmentsIds.GEOJSON, "contents"),
         State(DepartmentsIds.CSV, "contents"),
         prevent_initial_call=True,
     )
     def edit(
-        _add: Any, _reload: Any, _save: Any, _import: Any, rows: list[dict[str, Any]] | None, geo: Any, cats: Any
+        _add: Any,
+        _reload: Any,
+        _save: Any,
+        _import: Any,
+        rows: list[dict[str, Any]] | None,
+        districts: list[str] | None,
+        geo: Any,
+        cats: Any,
     ) -> tuple[Any, Any, Any]:
         which = ctx.triggered_id
         try:
             actor = require_actor(rt)
             departments.require_admin(actor, "manage_departments")
             if which == DepartmentsIds.ADD:
-                return [*(rows or []), view.new_row()], no_update, no_update
+                return [view.new_row(districts), *(rows or [])], no_update, no_update  # on top: the list is long
             if which == DepartmentsIds.RELOAD:
                 return fresh(), None, None
             if which == DepartmentsIds.IMPORT:

@@ -53,7 +53,8 @@ def department_rows(
     ]
 
 
-def new_row() -> dict[str, Any]:
+def new_row(districts: list[str] | None = None) -> dict[str, Any]:
+    """An empty department; its area the districts picked for it, if any (the whole city otherwise)."""
     return {
         "id": None,
         "code": "",
@@ -63,7 +64,7 @@ def new_row() -> dict[str, Any]:
         "kind": "",
         "categories": "",
         "area": "",
-        "districts": "",
+        "districts": ", ".join(districts or []),
         "staff": 0,
     }
 
@@ -113,6 +114,14 @@ def layout(t: Text, rows: list[dict[str, Any]], districts: list[str], user: str)
     )
     buttons = dmc.Group(
         [
+            dmc.MultiSelect(
+                id=DepartmentsIds.DISTRICTS,
+                data=districts,
+                placeholder=t("departments.pick_districts"),
+                searchable=True,
+                clearable=True,
+                w=360,
+            ),
             dmc.Button(t("departments.add"), id=DepartmentsIds.ADD, variant="light"),
             dmc.Button(t("departments.reload"), id=DepartmentsIds.RELOAD, variant="subtle"),
             dmc.Button(t("departments.save"), id=DepartmentsIds.SAVE),
@@ -131,7 +140,6 @@ def layout(t: Text, rows: list[dict[str, Any]], districts: list[str], user: str)
             dmc.Stack(
                 [
                     dmc.Text(t("departments.intro"), c="dimmed"),
-                    dmc.Text(f"{t('departments.district_names')}{'、'.join(districts)}", size="sm"),
                     grid,
                     buttons,
                     html.Div(id=DepartmentsIds.STATUS),

@@ -189,6 +189,7 @@ class RulesIds(StrEnum):
 class DepartmentsIds(StrEnum):
     GRID = "departments-grid"
     ADD = "departments-add"
+    DISTRICTS = "departments-districts"
     SAVE = "departments-save"
     RELOAD = "departments-reload"
     STATUS = "departments-status"

@@ -108,6 +108,25 @@ def test_an_admin_edits_categories_and_a_bad_edit_is_named(server, browser) -> N
             "([sel, name]) => document.querySelector(sel)?.innerText === name",
             arg=[CELL.format(row=1, col="name"), before[second]["name"]],
         )
+
+        # A new department with one district picked as its area, on top of the list; saved, it reads so.
+        page.click("#departments-districts")
+        option = page.get_by_role("option").first
+        district = option.inner_text()
+        option.click()
+        page.keyboard.press("Escape")
+        page.click("#departments-add")
+        page.wait_for_function(
+            "([sel, d]) => document.querySelector(sel)?.innerText === d",
+            arg=[CELL.format(row=0, col="districts"), district],
+        )
+        edit_cell(page, 0, "name", "测试新部门")
+        edit_cell(page, 0, "categories", "井盖缺失")
+        page.click("#departments-save")
+        page.wait_for_selector(".departments-status-ok")
+        [new] = [d for d in stored(db_url).values() if d["name"] == "测试新部门"]
+        assert new["categories"] == ["井盖缺失"] and new["level"] == 1 and new["jurisdiction"] is not None
+        assert len(stored(db_url)) == len(before) + 1
         assert not errors, errors
     except Exception:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
