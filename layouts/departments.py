@@ -129,8 +129,16 @@ def layout(t: Text, rows: list[dict[str, Any]], districts: list[str], user: str)
     )
     uploads = dmc.Group(
         [
-            dcc.Upload(html.Div(t("departments.import.geojson")), id=DepartmentsIds.GEOJSON, className="upload-box"),
-            dcc.Upload(html.Div(t("departments.import.csv")), id=DepartmentsIds.CSV, className="upload-box"),
+            dcc.Upload(
+                html.Div(t("departments.import.geojson"), className="upload-zone"),
+                id=DepartmentsIds.GEOJSON,
+                accept=".geojson,.json,application/geo+json,application/json",
+            ),
+            dcc.Upload(
+                html.Div(t("departments.import.csv"), className="upload-zone"),
+                id=DepartmentsIds.CSV,
+                accept=".csv,text/csv",
+            ),
             dmc.Button(t("departments.import.run"), id=DepartmentsIds.IMPORT, variant="light"),
         ]
     )
