@@ -19,6 +19,7 @@ from api import map_assets, media, open311, openapi, review_export, session
 from api.v1 import create_blueprint
 from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
+from callbacks import departments as departments_callbacks
 from callbacks import review as review_callbacks
 from callbacks import rules as rules_callbacks
 from callbacks import shell as shell_callbacks
@@ -28,7 +29,7 @@ from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
-from layouts import command, review, rules, shell, worker
+from layouts import command, departments, review, rules, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
 from ops.cases import city_cases
@@ -91,6 +92,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     worker_callbacks.register(app, rt, t)
     review_callbacks.register(app, rt, t)
     rules_callbacks.register(app, rt, t)
+    departments_callbacks.register(app, rt, t)
     return app
 
 
@@ -112,6 +114,7 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
         command.cancel_controls(t),
         review.layout(t, rt.style, [], [], ""),
         rules.layout(t, [], ""),
+        departments.layout(t, [], [], ""),
     ]
 
 

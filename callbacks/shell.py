@@ -12,6 +12,7 @@ from data import map_view, queries
 from data.live import QueueFilter
 from data.runtime import Runtime
 from layouts import command, review, rules, worker
+from layouts import departments as departments_view
 from layouts.i18n import Text
 from layouts.ids import ShellIds
 from ops import departments, early_warning
@@ -26,6 +27,14 @@ def rules_page(rt: Runtime, t: Text, user: str, role: str) -> Any:
     if role != "admin":
         return html.Div([html.P(t("rules.forbidden"), className="forbidden"), html.A(t("nav.command"), href="/")])
     return rules.layout(t, early_warning.current_rules(rt.store, rt.config.rules_file), user)
+
+
+def departments_page(rt: Runtime, t: Text, user: str, role: str) -> Any:
+    if role != "admin":
+        return html.Div([html.P(t("departments.forbidden"), className="forbidden"), html.A(t("nav.command"), href="/")])
+    shapes = departments.district_shapes(rt.store)
+    rows = departments_view.department_rows(t, departments.list_all(rt.store), shapes)
+    return departments_view.layout(t, rows, sorted(shapes), user)
 
 
 def _command_page(rt: Runtime, t: Text, user: str, admin: bool, scope: tuple[int, ...] | None) -> Any:
@@ -80,4 +89,6 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return review_page(rt, t, actor.name)
         if path == "/rules":
             return rules_page(rt, t, actor.name, actor.role)
+        if path == "/departments":
+            return departments_page(rt, t, actor.name, actor.role)
         return command_page(rt, t, actor.name, actor.role == "admin", scope_of(rt, actor))

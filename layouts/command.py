@@ -605,6 +605,7 @@ def layout(
                     dmc.Switch(id=CommandIds.WALL_TOGGLE, label=t("wall.toggle"), className="wall-toggle"),
                     html.A(t("nav.review"), href="/review", className="nav-link"),
                     *([html.A(t("nav.rules"), href="/rules", className="nav-link")] if admin else []),
+                    *([html.A(t("nav.departments"), href="/departments", className="nav-link")] if admin else []),
                     dmc.Badge(t("live.ok"), id=Ids.LIVE_BADGE, color="green", variant="dot", size="lg"),
                     html.Span(id=Ids.CLOCK, className="clock"),
                     html.Span(user, className="user"),

@@ -187,6 +187,19 @@ class RulesIds(StrEnum):
     STATUS = "rules-status"
 
 
+class DepartmentsIds(StrEnum):
+    GRID = "departments-grid"
+    ADD = "departments-add"
+    DISTRICTS = "departments-districts"
+    SAVE = "departments-save"
+    RELOAD = "departments-reload"
+    STATUS = "departments-status"
+    GEOJSON = "departments-geojson"
+    CSV = "departments-csv"
+    IMPORT = "departments-import"
+    IMPORT_STATUS = "departments-import-status"
+
+
 class AlertIds(StrEnum):
     """The wall's alert banner for a new fire or priority-1 item (``layouts/alerts.py``)."""
 
