@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -218,6 +219,24 @@ def gone_row(row: dict[str, Any], t: Text) -> dict[str, Any]:
     """A row that left the queue while it was held: kept in place, greyed, until the queue is merged."""
     return {**row, "status": t("queue.gone"), "overdue": False, "stage_overdue": False, "gone": True}
 
+
+# The same choice as ``clicked_item`` for the map (items only) and the queue's row (not its checkbox column).
+SELECT_JS = """
+function(click, cell) {
+    const trig = window.dash_clientside.callback_context.triggered.map(t => t.prop_id);
+    if (trig.includes('command-queue.cellClicked')) {
+        if (cell && cell.rowId && cell.colId !== 'ag-Grid-SelectionColumn') { return parseInt(cell.rowId, 10); }
+        return window.dash_clientside.no_update;
+    }
+    const items = ITEM_TRACES;
+    for (const p of ((click || {}).points || [])) {
+        if (items.includes(p.curveNumber) && p.customdata !== undefined && p.customdata !== null) {
+            return parseInt(p.customdata, 10);
+        }
+    }
+    return window.dash_clientside.no_update;
+}
+"""
 
 # While the pointer or the keyboard focus is on the queue, live updates keep its rows where they are.
 QUEUE_HOLD_JS = """
@@ -551,17 +570,26 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             target[key] = spaces[key]
         return patch, view
 
-    @app.callback(
+    # A click on a queue row or an item selects it in the browser at once (no round trip before the panel's
+    # request); what the panel then shows is still decided, and checked against the actor, by the server.
+    app.clientside_callback(
+        SELECT_JS.replace("ITEM_TRACES", json.dumps(sorted(ITEM_TRACES))),
         Output(CommandIds.SELECTED, "data"),
         Input(Ids.MAP, "clickData"),
         Input(CommandIds.QUEUE, "cellClicked"),
         prevent_initial_call=True,
     )
-    def select(click: dict[str, Any] | None, cell: dict[str, Any] | None) -> Any:
+
+    @app.callback(
+        Output(CommandIds.SELECTED, "data", allow_duplicate=True),
+        Input(Ids.MAP, "clickData"),
+        prevent_initial_call=True,
+    )
+    def select_warning(click: dict[str, Any] | None) -> Any:
         require_actor(rt)
-        if ctx.triggered_id == CommandIds.QUEUE:
-            return int(cell["rowId"]) if cell and cell.get("colId") != "ag-Grid-SelectionColumn" else no_update
-        item = clicked_item(click) or warned_item(rt, click)
+        if clicked_item(click) is not None:
+            return no_update  # an item: the browser selected it already
+        item = warned_item(rt, click)
         return item if item is not None else no_update
 
     @app.callback(
