@@ -12,7 +12,17 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from data.models import ACTIVE_TASK_STATUSES, OPEN_STATUSES, UNASSIGNED_STATUSES, Incident, Photo, Task, Worker, utcnow
+from data.models import (
+    ACTIVE_TASK_STATUSES,
+    OPEN_STAGES,
+    OPEN_STATUSES,
+    UNASSIGNED_STATUSES,
+    Incident,
+    Photo,
+    Task,
+    Worker,
+    utcnow,
+)
 from data.store import Store, record_event
 from ops.accounts import Actor
 from ops.cases import owns
@@ -157,6 +167,12 @@ def act_on_item(store: Store, actor: Actor, incident_id: int, action: str, reaso
                 update(Task)
                 .where(Task.incident_id == incident_id, Task.status.in_(ACTIVE_TASK_STATUSES))
                 .values(status="cancelled", note=reason, updated_at=now)
+            )
+            # A cancelled item is no case for any body any more: its case ends voided, so no move applies to it.
+            s.execute(
+                update(Incident)
+                .where(Incident.id == incident_id, Incident.stage.in_(OPEN_STAGES))
+                .values(stage="voided", stage_at=now, stage_due_at=None, held_stage=None)
             )
         record_event(s, f"incident.{target}", "incident", incident_id, actor.name, {"reason": reason})
         return target
