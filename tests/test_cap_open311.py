@@ -3,7 +3,7 @@
 from xml.etree import ElementTree as ET
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from app import create_app, runtime_of
 from config import Config
@@ -185,6 +185,8 @@ def test_open311_names_the_department_that_owns_each_request_in_one_query(app):
         form = {"api_key": TOKEN, "service_code": code, "lat": f"{26.57 + n / 100}", "long": "106.71"}
         ids.append(client.post("/open311/v2/requests.json", data=form).get_json()[0]["service_request_id"])
     assert client.get(f"/open311/v2/requests/{ids[0]}.json").get_json()[0]["agency_responsible"] == ""
+    with rt.store.transaction() as s:  # verified on site (a citizen's request starts at verifying): filed, no owner
+        s.execute(update(Incident).where(Incident.id.in_([int(i) for i in ids])).values(stage="filed"))
     rt.cases.act(operator, int(ids[0]), "dispatch", {"department_id": market})
     rt.cases.act(operator, int(ids[1]), "dispatch", {"department_id": sanitation})
 
