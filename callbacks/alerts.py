@@ -1,5 +1,6 @@
-"""Wiring of the wall's alert: on each poll ask the server what is urgent since this screen's
-cursor; show the banner, ring the tone (``assets/alert_tone.js``) when sound is on; dismiss; open."""
+"""Wiring of the wall's alert: each time the poll moves the screen's cursor, ask the server what is
+urgent since then; show the banner, ring the tone (``assets/alert_tone.js``) when sound is on; dismiss;
+open."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(AlertIds.ITEM, "data"),
         Output(AlertIds.CURSOR, "data"),
         Output(AlertIds.TONE, "data"),
-        Input(Ids.POLL, "n_intervals"),
+        Input(Ids.CURSOR, "data"),  # only when the city changed: a quiet poll costs no request here
         State(AlertIds.CURSOR, "data"),
         State(AlertIds.TONE, "data"),
         prevent_initial_call=True,

@@ -440,10 +440,10 @@ DETAIL_OUTPUTS = {
 }
 
 
-def suggested_patch(rt: Runtime, ranked: list[Any]) -> Patch:
-    """Ring the suggested workers on the map (an empty list clears the rings)."""
+def suggested_patch(rt: Runtime, ranked: list[Any], patch: Patch | None = None) -> Patch:
+    """Ring the suggested workers on the map (an empty list clears the rings), into ``patch`` if given."""
     lon, lat = to_display(np.array([s.lon for s in ranked]), np.array([s.lat for s in ranked]), rt.crs)
-    patch = Patch()
+    patch = Patch() if patch is None else patch
     patch["data"][TRACE_INDEX["suggested"]]["lon"] = np.asarray(lon, dtype=np.float32)
     patch["data"][TRACE_INDEX["suggested"]]["lat"] = np.asarray(lat, dtype=np.float32)
     return patch
@@ -480,11 +480,13 @@ def detail_update(
     reason: str,
     scope: Scope = None,
     actor: Actor = COMMAND_VIEW,
+    figure: Patch | None = None,
 ) -> Detail:
     """The panel after ``reason``: "select" draws it whole, "rank" ranks again, "live" follows the item.
 
     A live update redraws only the head and history, and only when the item itself changed; the inputs
     (priority, cancel reason) and the ranked workers stay as they are, so nothing moves under the operator.
+    ``figure``: the map patch the suggested workers' rings are written into (the poll's own patch).
     """
     if incident_id is None:
         return Detail(hidden=True, state=None, map=suggested_patch(rt, []))
@@ -505,6 +507,9 @@ def detail_update(
     moved = reason != "live" or held.get("state") != mark["state"] or held.get("history") != mark["history"]
     if moved:
         words = routing.sentence(detail["routing"], t)
+        also = rt.cases.router.others(detail["category"], detail["lon"], detail["lat"], detail["department_id"])
+        if words and also and detail["stage"] in routing.SHOW_OTHERS_IN:
+            words = f"{words}；{t('routing.also').format(names='、'.join(also))}"
         out.head, out.history = detail_head(shown, t, now, words), detail_history(shown, t)
         owned = scope is None or detail["department_id"] in scope
         moves = cases.available(actor, detail["stage"], owned, detail["extension_until"] is not None)
@@ -518,29 +523,73 @@ def detail_update(
     if reason != "live" or changed_hands:
         ranked = suggest(rt.store, incident_id, snapshot=rt.workers(), ranking=ranking) if is_open(detail) else []
         out.suggest = suggestion_rows(shown, ranked, t, now, rt.static.names_by_id)
-        out.map = suggested_patch(rt, ranked)
+        out.map = suggested_patch(rt, ranked, figure)
     return out
+
+
+# The panel's parts a poll may update (the rings on the map travel in the poll's own figure patch).
+FOLLOW_OUTPUTS = {
+    k: Output(o.component_id, o.component_property, allow_duplicate=True)
+    for k, o in DETAIL_OUTPUTS.items()
+    if k != "map"
+}
+
+
+def follow(
+    rt: Runtime,
+    t: Text,
+    tick: Tick,
+    incident_id: int | None,
+    held: dict[str, Any] | None,
+    ranking: str | None,
+    scope: Scope,
+    actor: Actor,
+) -> dict[str, Any]:
+    """The open item's news for a poll's answer: only when the city changed and only for the item the
+    panel already shows (drawing a newly selected item is the click's own request, never doubled here)."""
+    quiet = {k: no_update for k in FOLLOW_OUTPUTS}
+    if tick.cursor is no_update or incident_id is None or not held or held.get("id") != incident_id:
+        return quiet
+    figure = tick.figure if isinstance(tick.figure, Patch) else None
+    out = detail_update(rt, t, incident_id, held, ranking, "live", scope, actor, figure).outputs()
+    return {k: out[k] for k in FOLLOW_OUTPUTS}
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
     """Attach the command page's callbacks to ``app``."""
 
+    # The poll also follows the open item: one request per change carries the map, the KPIs and the panel's
+    # news (a second callback chained on the cursor cost a round trip more before the operator saw it).
     @app.callback(
-        output={**TICK_OUTPUTS, "heartbeat": Output(Ids.HEARTBEAT, "data")},
+        output={**TICK_OUTPUTS, "heartbeat": Output(Ids.HEARTBEAT, "data"), "detail": FOLLOW_OUTPUTS},
         inputs={"_n": Input(Ids.POLL, "n_intervals")},
         state={
             "cursor": State(Ids.CURSOR, "data"),
             "view": State(CommandIds.VIEW, "data"),
             "sent": State(CommandIds.DIGESTS, "data"),
+            "incident_id": State(CommandIds.SELECTED, "data"),
+            "ranking": State(CommandIds.RANKING, "value"),
+            "held": State(CommandIds.DETAIL_STATE, "data"),
         },
         prevent_initial_call=True,
     )
-    def poll(_n: int, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None) -> dict[str, Any]:
-        scope = scope_of(rt, require_actor(rt))
+    def poll(
+        _n: int,
+        cursor: int | None,
+        view: map_view.View | None,
+        sent: dict[str, str] | None,
+        incident_id: int | None,
+        ranking: str | None,
+        held: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        actor = require_actor(rt)
+        scope = scope_of(rt, actor)
+        tick = refresh(rt, t, cursor, view, sent, scope)
         return {
-            **refresh(rt, t, cursor, view, sent, scope).outputs(),
+            **tick.outputs(),
             "heartbeat": beat(),
-        }  # every answer is a heartbeat
+            "detail": follow(rt, t, tick, incident_id, held, ranking, scope, actor),
+        }
 
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True), Input(Ids.LAYERS, "value"), prevent_initial_call=True
@@ -607,29 +656,6 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     ) -> dict[str, Any]:
         actor = require_actor(rt)
         reason = "select" if f"{CommandIds.SELECTED}.data" in ctx.triggered_prop_ids else "rank"
-        return detail_update(rt, t, incident_id, held, ranking, reason, scope_of(rt, actor), actor).outputs()
-
-    # The poll follows the open item in a callback of its own: a click is never queued behind (or dropped
-    # for) a poll's answer, and an answer for a selection the panel does not show yet draws it whole.
-    @app.callback(
-        output={
-            k: Output(o.component_id, o.component_property, allow_duplicate=True) for k, o in DETAIL_OUTPUTS.items()
-        },
-        inputs={"_cursor": Input(Ids.CURSOR, "data")},
-        state={
-            "incident_id": State(CommandIds.SELECTED, "data"),
-            "ranking": State(CommandIds.RANKING, "value"),
-            "held": State(CommandIds.DETAIL_STATE, "data"),
-        },
-        prevent_initial_call=True,
-    )
-    def follow_detail(
-        _cursor: int, incident_id: int | None, ranking: str | None, held: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        actor = require_actor(rt)
-        if incident_id is None:
-            return Detail().outputs()
-        reason = "live" if held and held.get("id") == incident_id else "rank"
         return detail_update(rt, t, incident_id, held, ranking, reason, scope_of(rt, actor), actor).outputs()
 
     @app.callback(
@@ -882,45 +908,49 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
         Output(CommandIds.PUSH_JOB, "data"),
         Output(CommandIds.PUSH_RESULT, "children"),
         Output(CommandIds.PUSH_PROGRESS, "value"),
+        Output(CommandIds.PUSH_POLL, "disabled"),
         Input(CommandIds.PUSH_UPLOAD, "contents"),
         prevent_initial_call=True,
     )
     def start(contents: str | None) -> tuple[Any, ...]:
         who = current_actor(rt)
         if not contents or who is None:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         text = decode_upload(contents)
         if text is None:
-            return None, t("push.bad_file"), 0
+            return None, t("push.bad_file"), 0, True
         try:
             lifecycle.require_dispatcher(who, "push_tasks")
         except OneMapError as exc:
-            return None, t.error(exc), 0
+            return None, t.error(exc), 0, True
         job = jobs.start(
             lambda progress: bulk.push_visits(rt.store, rt.index, who, text, rt.config.sla_minutes, progress)
         )
-        return job, t("push.running").format(done=0, total="…"), 0
+        return job, t("push.running").format(done=0, total="…"), 0, False
 
     @app.callback(
         Output(CommandIds.PUSH_RESULT, "children", allow_duplicate=True),
         Output(CommandIds.PUSH_PROGRESS, "value", allow_duplicate=True),
         Output(CommandIds.PUSH_DOWNLOAD_BUTTON, "disabled"),
-        Input(Ids.POLL, "n_intervals"),
+        Output(CommandIds.PUSH_POLL, "disabled", allow_duplicate=True),
+        Input(CommandIds.PUSH_POLL, "n_intervals"),
         State(CommandIds.PUSH_JOB, "data"),
         prevent_initial_call=True,
     )
     def watch(_n: int, job_id: str | None) -> tuple[Any, ...]:
+        require_actor(rt)
         job = jobs.get(job_id) if job_id else None
         if job is None:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, True
         if job.state == "running":
             pct = 100 * job.done / job.total if job.total else 0
-            return t("push.running").format(done=job.done, total=job.total or "…"), pct, True
+            return t("push.running").format(done=job.done, total=job.total or "…"), pct, True, no_update
         if job.state == "failed":
-            return t("push.failed").format(error=t.error(job.refusal) if job.refusal else job.error), 0, True
+            error = t.error(job.refusal) if job.refusal else job.error
+            return t("push.failed").format(error=error), 0, True, True
         result = job.result
         text = t("push.result").format(created=result.created, rejected=len(result.errors))
-        return text, 100, not result.errors
+        return text, 100, not result.errors, True
 
     @app.callback(
         Output(CommandIds.PUSH_DOWNLOAD, "data"),

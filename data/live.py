@@ -215,6 +215,7 @@ class LiveItems(Mirror[Columns]):
             status=np.array(STATUSES, dtype=object)[cols["status"][chosen]],
             title=titles,
             overdue=(cols["due_at"][chosen] < np.datetime64(now, "us")) | stage_overdue(cols, now)[chosen],
+            no_owner=no_owner(cols)[chosen],
         )
 
     def queue(self, grid_names: dict[int, str], limit: int = 300, now: datetime | None = None) -> list[dict[str, Any]]:

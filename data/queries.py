@@ -112,6 +112,7 @@ class ItemColumns:
     status: np.ndarray
     title: np.ndarray
     overdue: np.ndarray
+    no_owner: np.ndarray | None = None  # filed or returned with no department: a dispatcher must choose one
 
 
 def counted_titles(titles: np.ndarray, reports: np.ndarray) -> np.ndarray:
@@ -143,6 +144,7 @@ def open_items(
         Incident.report_count,
         Incident.stage,
         Incident.stage_due_at,
+        Incident.department_id,
     )
     base = select(*columns).where(open_item())
     if bbox:
@@ -156,7 +158,7 @@ def open_items(
         else:
             stmt = base.where(Incident.kind.in_(MAP_KINDS)).order_by(Incident.id.desc()).limit(limit)
             rows = s.execute(stmt).all()
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 11
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 12
     due = np.array(cols[7], dtype="datetime64[us]")
     late_stage = np.array(
         [st in OPEN_STAGES and d is not None and d < now for st, d in zip(cols[9], cols[10], strict=True)], dtype=bool
@@ -171,6 +173,9 @@ def open_items(
         status=np.array(cols[5], dtype=object),
         title=titles,
         overdue=(due < np.datetime64(now, "us")) | late_stage if len(due) else np.zeros(0, dtype=bool),
+        no_owner=np.array(
+            [st in ("filed", "returned") and d is None for st, d in zip(cols[9], cols[11], strict=True)], dtype=bool
+        ),
     )
 
 

@@ -32,6 +32,7 @@ TRACES = (
     "parking_spaces",
     "workers",
     "overdue",
+    "no_owner",
     "ticket",
     "police",
     "alarm",
@@ -51,6 +52,7 @@ LAYER_TRACES = {
     "alarm": ("alarm",),
     "fire": ("fire",),
     "overdue": ("overdue",),
+    "no_owner": ("no_owner",),
     "warnings": ("warnings",),
 }
 WARNING_OPEN = "#ffe14d"  # open warnings are the brightest thing on the wall
@@ -281,8 +283,23 @@ def parking_trace(lon: np.ndarray, lat: np.ndarray, occupancy: np.ndarray, names
     }
 
 
+def no_owner_trace(lon: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
+    """A white ring under cases no department owns: a dispatcher must choose the body (立案 without owner)."""
+    return {
+        "type": "scattermap",
+        "name": "no_owner",
+        "mode": "markers",
+        "lon": lon,
+        "lat": lat,
+        "marker": {"size": 18, "color": "#ffffff", "opacity": 0.4},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
+
+
 def item_layers(items: Any, crs: str, waiting: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
-    """The item traces (one per kind) and the overdue halo from ``ItemColumns`` (``waiting``: nobody has it)."""
+    """The item traces (one per kind), the overdue halo and the no-owner ring from ``ItemColumns``
+    (``waiting``: nobody has it)."""
     lon, lat = to_display(items.lon, items.lat, crs)
     layers = {}
     for kind in ITEM_STYLE:
@@ -291,6 +308,8 @@ def item_layers(items: Any, crs: str, waiting: np.ndarray | None = None) -> dict
             kind, lon[m], lat[m], items.id[m], items.title[m], waiting[m] if waiting is not None else None
         )
     layers["overdue"] = overdue_trace(lon[items.overdue], lat[items.overdue])
+    unowned = items.no_owner if items.no_owner is not None else np.zeros(len(lon), dtype=bool)
+    layers["no_owner"] = no_owner_trace(lon[unowned], lat[unowned])
     return layers
 
 

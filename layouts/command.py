@@ -18,7 +18,19 @@ from layouts.i18n import Text, local
 from layouts.ids import ASSIGN, CASE_ACTION, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 from layouts.liveness import watch
 
-DEFAULT_LAYERS = ["grids", "alerts", "fire", "police", "ticket", "alarm", "overdue", "parking", "workers", "warnings"]
+DEFAULT_LAYERS = [
+    "grids",
+    "alerts",
+    "fire",
+    "police",
+    "ticket",
+    "alarm",
+    "overdue",
+    "no_owner",
+    "parking",
+    "workers",
+    "warnings",
+]
 KPI_COLORS = {
     "fire": "red",
     "police": "blue",
@@ -304,6 +316,9 @@ def cancel_controls(t: Text) -> dmc.Group:
                 label=t("detail.cancel_reason"),
                 size="sm",
                 className="cancel-reason",
+                # The typed text stays in the field until it loses focus: a store round trip per key
+                # lets a late echo overwrite newer keys under load (characters were lost).
+                debounce=True,
             ),
             dmc.Button(t("detail.cancel"), id=CommandIds.CANCEL, color="red", variant="outline", size="sm"),
         ],
@@ -387,6 +402,7 @@ def case_controls(t: Text, departments: list[dict[str, Any]]) -> html.Div:
                 placeholder=t("case.note_hint"),
                 autosize=True,
                 minRows=1,
+                debounce=True,  # as the cancel reason: no round trip per key
             ),
             dmc.Group(
                 [
@@ -399,7 +415,11 @@ def case_controls(t: Text, departments: list[dict[str, Any]]) -> html.Div:
                         w=220,
                     ),
                     dmc.TextInput(
-                        id=CommandIds.CASE_UNTIL, label=t("case.until"), placeholder="2026-12-03 17:30", w=170
+                        id=CommandIds.CASE_UNTIL,
+                        label=t("case.until"),
+                        placeholder="2026-12-03 17:30",
+                        w=170,
+                        debounce=True,
                     ),
                 ],
                 gap="xs",
@@ -642,6 +662,8 @@ def layout(
             ),
             dcc.Download(id=CommandIds.PUSH_DOWNLOAD),
             dcc.Store(id=CommandIds.PUSH_JOB),
+            # Runs only while a push job does: an idle panel costs the server no request per poll.
+            dcc.Interval(id=CommandIds.PUSH_POLL, interval=1000, disabled=True),
         ],
         p="sm",
         withBorder=True,

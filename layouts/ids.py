@@ -84,6 +84,7 @@ class CommandIds(StrEnum):
     WALL_TOGGLE = "command-wall-toggle"
     PUSH_UPLOAD = "push-upload"
     PUSH_JOB = "push-job"
+    PUSH_POLL = "push-poll"
     PUSH_PROGRESS = "push-progress"
     PUSH_RESULT = "push-result"
     PUSH_DOWNLOAD_BUTTON = "push-download-button"

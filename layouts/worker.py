@@ -62,6 +62,7 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                         mt=6,
                         persistence=True,
                         persistence_type="local",
+                        debounce=True,  # kept in the field while typing: no round trip per key to lose keys
                     ),
                     dcc.Upload(
                         html.Div(t("worker.photo"), className="upload-zone"),

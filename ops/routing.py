@@ -24,6 +24,9 @@ from data.models import Department
 from data.store import Store
 from geo.jurisdictions import Body, JurisdictionIndex
 
+# The stages in which a dispatcher may still choose another body: there the panel names the others.
+SHOW_OTHERS_IN = frozenset({"filed", "dispatched", "returned"})
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -85,6 +88,11 @@ class Router:
             {"id": int(index.ids[j]), "name": info[int(index.ids[j])]["name"]}
             for j in index.candidates(lon, lat, category)
         ]
+
+    def others(self, category: str, lon: float, lat: float, owner: int | None, limit: int = 3) -> list[str]:
+        """The other departments that take the case's category at its place, most specific first: what
+        the routing passed over (on a tie, the ones that lost it), shown beside the decision."""
+        return [c["name"] for c in self.explain(category, lon, lat) if c["id"] != owner][:limit]
 
 
 def _decision(index: JurisdictionIndex, info: dict[int, dict[str, Any]], category: str, at: int) -> Decision:

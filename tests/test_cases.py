@@ -253,3 +253,32 @@ def test_a_case_nobody_owns_waits_in_the_no_owner_queue(org):
     assert out["stage"] == "filed" and out["department_id"] is None
     with store.read() as s:
         assert "no_owner" in s.scalar(select(Incident.routing).where(Incident.id == iid))
+
+
+def test_a_case_nobody_owns_is_ringed_on_the_map_until_a_body_takes_it(org):
+    from data.live import LiveItems
+    from data.queries import open_items
+    from geo.layers import item_layers
+
+    store, ids, staff, cases = org
+    iid = a_case(store, category="邻里纠纷")  # no body takes this category
+    owned = a_case(store)  # the branch's
+    cases.act(OPERATOR, iid, "file")
+    cases.act(OPERATOR, owned, "file")
+    mirror = LiveItems(store)
+
+    def ringed() -> tuple[set[int], set[int]]:
+        mirror.refresh()
+        out = []
+        for items in (open_items(store), mirror.items()):
+            ring = item_layers(items, "wgs84")["no_owner"]
+            out.append({int(i) for i in items.id[items.no_owner]})
+            assert len(ring["lon"]) == int(items.no_owner.sum())  # one ring per such case, at its place
+        return out[0], out[1]
+
+    store_view, memory_view = ringed()
+    assert iid in store_view and iid in memory_view  # both paths agree: flagged
+    assert owned not in store_view and owned not in memory_view
+    cases.act(OPERATOR, iid, "dispatch", {"department_id": ids["market"]})  # a dispatcher chooses a body
+    store_view, memory_view = ringed()
+    assert iid not in store_view and iid not in memory_view

@@ -128,3 +128,26 @@ def _user_id(rt, username: str) -> int:
 
     with rt.store.read() as s:
         return s.scalar(select(User.id).where(User.username == username))
+
+
+def test_the_panel_names_the_bodies_the_routing_passed_over(org):
+    app, rt, ids, iid = org
+    shapes = departments.district_shapes(rt.store)
+    with rt.store.read() as s:
+        first = s.get(Department, ids["a"]).name.removesuffix("城管局")
+    # A second body with the same category and the same district: a tie that the lower id wins.
+    spec = departments.DepartmentIn.parse(
+        {"name": f"{first}执法大队", "categories": ["占道经营"], "districts": [first]}, shapes
+    )
+    twin = departments.create(rt.store, ADMIN, spec)
+    assert twin > ids["a"]
+
+    def head(stage_reason: str = "select") -> str:
+        return str(detail_update(rt, Text("zh-CN"), iid, None, "own_grid", stage_reason).head)
+
+    shown = head()
+    assert "同样可受理" in shown and f"{first}执法大队" in shown  # the tie's loser, named beside the decision
+    others = shown.split("同样可受理", 1)[1].split("'", 1)[0]
+    assert f"{first}执法大队" in others and f"{first}城管局" not in others  # the owner is not among the others
+    rt.cases.act(ADMIN, iid, "sign")  # signed: the choice is made, the others are no longer offered
+    assert "同样可受理" not in head()
