@@ -7,29 +7,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app import create_app, runtime_of
+from app import runtime_of
 from config import Config
 from data import queries
 from data.models import Department, Event, Grid, Incident, ParkingSpace, Photo, Report, Task, Worker
 from geo.crs import distance_m, from_metres, to_metres, wgs84_to_gcj02
+from tests.conftest import AUTH
 
-TOKEN = "ingest-token-0123456789"
-H = {"Authorization": f"Bearer {TOKEN}"}
+H = AUTH
 
 
 @pytest.fixture
-def door(tmp_path):
-    app = create_app(
-        Config(
-            database_url=f"sqlite:///{tmp_path / 'i.db'}",
-            grid_count=60,
-            parking_spaces=60,
-            bootstrap_token=TOKEN,
-            media_dir=str(tmp_path / "media"),
-        )
-    )
+def door(app, client):
     rt = runtime_of(app)
-    client = app.server.test_client()
 
     class Door:
         store = rt.store

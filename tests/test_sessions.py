@@ -4,17 +4,12 @@ import json
 
 import pytest
 
-from app import create_app, runtime_of
-from config import DEFAULT_SLA_MINUTES, Config
+from app import runtime_of
+from config import DEFAULT_SLA_MINUTES
 from data.demo import DEMO_PASSWORD
 from data.models import Worker
 from ops.accounts import SYSTEM
 from ops.incidents import NewIncident, report
-
-
-@pytest.fixture
-def app(tmp_path):
-    return create_app(Config(database_url=f"sqlite:///{tmp_path / 's.db'}", grid_count=60, parking_spaces=60))
 
 
 def login(app, username, password=DEMO_PASSWORD):

@@ -9,23 +9,16 @@ import io
 import json
 from typing import Any
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import create_app, runtime_of
-from config import DEFAULT_SLA_MINUTES, Config
+from app import runtime_of
+from config import DEFAULT_SLA_MINUTES
 from data.demo import DEMO_PASSWORD
 from data.models import Event, IdempotencyKey, Task, Worker
 from ops.accounts import SYSTEM
 from ops.incidents import NewIncident, report
 from ops.lifecycle import assign, reassign
-
-
-@pytest.fixture
-def app(tmp_path):
-    db = f"sqlite:///{tmp_path / 'o.db'}"
-    return create_app(Config(database_url=db, grid_count=60, parking_spaces=60, media_dir=str(tmp_path / "media")))
 
 
 def worker_client(app, username: str = "w00001"):
