@@ -48,6 +48,7 @@ from data.models import (
     Task,
     User,
     Worker,
+    is_done,
     utcnow,
 )
 from data.queries import worker_snapshot
@@ -394,7 +395,7 @@ class Simulator:
             self.first_seen.setdefault((c.id, c.stage), self.now)
             state = c.stage
             if c.stage in WORKING_STAGES:
-                state += "/done" if c.status in ("resolved", "closed") else "/open"
+                state += "/done" if is_done(c.status) else "/open"
             self._step(("case", c.id, state), c, lambda c=c: self._plan(c), seen, stats)
             if c.extension_until is not None:
                 self._step(("ext", c.id, ""), c, lambda: (self._after("extension"), "extension"), seen, stats)
@@ -475,7 +476,7 @@ class Simulator:
             if self.rng.uniform() < RETURN_SHARE:
                 return self._after("return"), "return"
             return self._on_deadline(c, "sign"), "sign"
-        if c.status in ("resolved", "closed"):  # the worker sent there is done: the department reports
+        if is_done(c.status):  # the worker sent there is done: the department reports
             return self._on_deadline(c, "handled"), "handled"
         if c.id not in self.asked:
             draw = self.rng.uniform()
