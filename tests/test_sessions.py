@@ -59,13 +59,13 @@ def assign_via_dash(client, incident_id: int, worker_id: int):
     ("who", "http", "status"),
     [(None, 401, "new"), ("w00001", 200, "new"), ("operator", 200, "assigned"), ("supervisor", 200, "assigned")],
 )
-def test_assign_through_the_dash_endpoint_checks_the_session_role(app, who, http, status):
+def test_assign_through_the_dash_endpoint_checks_the_session_role(app, as_role, client, who, http, status):
     rt = runtime_of(app)
     with rt.store.read() as s:
         grid = s.get(Worker, 1).grid_id
     p = rt.index.polygons[list(rt.index.ids).index(grid)].representative_point()
     (iid,) = report(rt.store, rt.index, SYSTEM, [NewIncident("fire", "火", "火", p.x, p.y)], DEFAULT_SLA_MINUTES)
-    client = login(app, who)[0] if who else app.server.test_client()
+    client = as_role(who) if who else client
     r = assign_via_dash(client, iid, 1)
     assert r.status_code == http, r.get_data(as_text=True)
     with rt.store.read() as s:
