@@ -10,21 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from api.idempotency import idempotent
+from api.request_body import json_body
 from data.runtime import Runtime
 from ops import cap, ingest
 from ops.accounts import Actor
 from ops.errors import Invalid
 
 MAX_PHOTO_PART = 8 * 1024 * 1024
-
-
-def json_body() -> Any:
-    if not request.data:
-        raise Invalid("error.body_empty_json", field="body")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise Invalid("error.body_json", field="body")
-    return body
 
 
 def _report_and_photo() -> tuple[Any, bytes | None]:

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 
 from api.session import current_actor
-from callbacks.review import export_frame, parse_export_args
 from data import review
 from data.history import grid_table, worker_table
 from data.models import utcnow
 from data.runtime import Runtime
 from layouts.i18n import Text
-from ops.errors import Forbidden, OneMapError, Unauthorized
+from ops.errors import Forbidden, Invalid, OneMapError, Unauthorized
 
 CHUNK = 50_000
 REVIEW_ROLES = ("operator", "supervisor", "admin")
@@ -33,6 +33,60 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
         if out[name].dtype == object or pd.api.types.is_string_dtype(out[name]):
             out[name] = out[name].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
     return out
+
+
+def parse_export_args(args: dict[str, str]) -> review.Filters:
+    """Filters from an export link's query string; refuses bad values by name."""
+    try:
+        start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
+    except KeyError as exc:
+        raise Invalid("error.time_required", {"name": exc.args[0]}, field=exc.args[0]) from None
+    except ValueError:
+        raise Invalid("error.times_iso", field="start") from None
+    if end <= start:
+        raise Invalid("error.end_after_start", field="end")
+
+    def listed(name: str) -> list[str]:
+        return [v for v in (args.get(name) or "").split(",") if v]
+
+    return review.Filters(start, end, listed("kinds"), listed("categories"), listed("districts"), listed("statuses"))
+
+
+def export_frame(
+    items: pd.DataFrame, grids: pd.DataFrame, workers: pd.DataFrame, now: datetime, t: Text
+) -> pd.DataFrame:
+    """The exported columns of each item, for people: kind and status in the UI language, grid,
+    district and worker by name, integer ids, times on the city's clock (ISO 8601 with offset)."""
+    local = review.local_times(items)
+    resolved_local = review.local_times(items, "resolved_at")
+    grid_ids = items["grid_id"].to_numpy()
+    worker = pd.Series(items["assigned_worker_id"].to_numpy(), dtype="Int64").where(lambda w: w >= 0)
+
+    def named(codes: pd.Series, key: str) -> np.ndarray:
+        names = {c: t.get(f"{key}.{c}", str(c)) for c in codes.astype(str).unique()}
+        return codes.astype(str).map(names).to_numpy(object)
+
+    # Series with nullable integers (not .to_numpy()): an id must not become a float like 491.0.
+    return pd.DataFrame(
+        {
+            "id": pd.Series(items["id"].to_numpy(np.int64)),
+            "kind": named(items["kind"], "kind"),
+            "category": items["category"].astype(str).to_numpy(object),
+            "status": named(items["status"], "status"),
+            "priority": pd.Series(items["priority"].to_numpy(np.int64)),
+            "grid_id": pd.Series(grid_ids, dtype="Int64").where(lambda g: g >= 0),
+            "grid": grids["grid"].reindex(grid_ids).to_numpy(object),
+            "district": grids["district"].reindex(grid_ids).to_numpy(object),
+            "worker_id": worker,
+            "worker": workers["worker"].reindex(worker.fillna(-1).to_numpy(np.int64)).to_numpy(object),
+            "created_at": local.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "resolved_at": resolved_local.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "response_min": review.response_minutes(items).round(1).to_numpy(),
+            "overdue": review.overdue(items, now).to_numpy(),
+            "lon": items["lon"].round(6).to_numpy(),
+            "lat": items["lat"].round(6).to_numpy(),
+        }
+    )
 
 
 def create_blueprint(rt: Runtime) -> Blueprint:

@@ -17,6 +17,8 @@ from werkzeug.exceptions import HTTPException
 
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
+from api.request_body import decode_text
+from api.request_body import json_object as _body
 from data import queries
 from data.models import KINDS, STAGES, STATUSES
 from data.runtime import Runtime
@@ -68,25 +70,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def _body(allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
-    """The JSON object body, refusing malformed JSON, unknown fields and missing ones by name."""
-    if not request.data:
-        data: Any = {}
-    else:
-        data = request.get_json(silent=True)
-        if data is None:
-            raise Invalid("error.body_json", field="body")
-    if not isinstance(data, dict):
-        raise Invalid("error.body_object", field="body")
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise Invalid("error.field_unknown", {"name": extra[0]}, field=extra[0])
-    for name in sorted(required):
-        if name not in data:
-            raise Invalid("error.field_required", {"name": name}, field=name)
-    return data
 
 
 def _int_field(data: dict[str, Any], name: str) -> int:
@@ -356,10 +339,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         raw = upload.read() if upload else request.get_data()
         if not raw:
             raise Invalid("error.csv_body", field="body")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise Invalid("error.csv_utf8", field="body") from None
+        text = decode_text(raw)
+        if text is None:
+            raise Invalid("error.csv_encoding", field="body")
         result = bulk.push_visits(rt.store, rt.index, actor, text, rt.config.sla_minutes)
         errors = [{"line": line, "reason": reason} for line, reason in result.reasons()]
         return jsonify({"created": result.created, "rejected": len(errors), "errors": errors})

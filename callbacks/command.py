@@ -3,7 +3,6 @@ the queue; assign from the detail drawer in one click; bulk assign; cancel; prio
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
 
+from api.request_body import data_url_text
 from api.session import current_actor, require_actor
 from callbacks import liveness
 from config import CITY_TIMEZONE
@@ -889,18 +889,6 @@ def city_time_to_utc(text: str) -> str:
     return local.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
-def decode_upload(contents: str) -> str | None:
-    """The text of an uploaded file (data URL), UTF-8 or GBK; None when it is neither."""
-    _, _, data = contents.partition(",")
-    raw = base64.b64decode(data)
-    for encoding in ("utf-8-sig", "gbk"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
-
-
 def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
     """The bulk push panel: upload starts a job; the poll shows its progress; rejected rows download."""
 
@@ -916,7 +904,7 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
         who = current_actor(rt)
         if not contents or who is None:
             return no_update, no_update, no_update, no_update
-        text = decode_upload(contents)
+        text = data_url_text(contents)
         if text is None:
             return None, t("push.bad_file"), 0, True
         try:

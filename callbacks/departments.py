@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections import Counter
@@ -11,6 +9,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, no_update
 
+from api.request_body import data_url_text
 from api.session import require_actor
 from data.runtime import Runtime
 from data.store import Store
@@ -120,10 +119,10 @@ def save_rows(store: Store, actor: Actor, rows: list[dict[str, Any]]) -> int:
 
 def _decoded(contents: str) -> str:
     """The text of a dcc.Upload's data URL."""
-    try:
-        return base64.b64decode(contents.partition(",")[2]).decode("utf-8-sig")
-    except (binascii.Error, UnicodeDecodeError):
-        raise Invalid("error.department_upload", {}, field="file") from None
+    text = data_url_text(contents)
+    if text is None:
+        raise Invalid("error.department_upload", {}, field="file")
+    return text
 
 
 def import_upload(store: Store, actor: Actor, geojson: str | None, categories: str | None) -> list[int]:

@@ -20,7 +20,6 @@ from geo.layers import to_display
 from layouts import review as view
 from layouts.i18n import Text
 from layouts.ids import ReviewIds
-from ops.errors import Invalid
 from ops.lifecycle import require_dispatcher
 from ops.privacy import shown_incident
 
@@ -38,23 +37,6 @@ def filters_from(data: dict[str, Any]) -> review.Filters:
     )
 
 
-def parse_export_args(args: dict[str, str]) -> review.Filters:
-    """Filters from an export link's query string; refuses bad values by name."""
-    try:
-        start, end = datetime.fromisoformat(args["start"]), datetime.fromisoformat(args["end"])
-    except KeyError as exc:
-        raise Invalid("error.time_required", {"name": exc.args[0]}, field=exc.args[0]) from None
-    except ValueError:
-        raise Invalid("error.times_iso", field="start") from None
-    if end <= start:
-        raise Invalid("error.end_after_start", field="end")
-
-    def listed(name: str) -> list[str]:
-        return [v for v in (args.get(name) or "").split(",") if v]
-
-    return review.Filters(start, end, listed("kinds"), listed("categories"), listed("districts"), listed("statuses"))
-
-
 def export_query(f: review.Filters) -> str:
     return urlencode(
         {
@@ -62,43 +44,6 @@ def export_query(f: review.Filters) -> str:
             "end": f.end.isoformat(timespec="seconds"),
             **{k: ",".join(v) for k, v in (("kinds", f.kinds), ("categories", f.categories)) if v},
             **{k: ",".join(v) for k, v in (("districts", f.districts), ("statuses", f.statuses)) if v},
-        }
-    )
-
-
-def export_frame(
-    items: pd.DataFrame, grids: pd.DataFrame, workers: pd.DataFrame, now: datetime, t: Text
-) -> pd.DataFrame:
-    """The exported columns of each item, for people: kind and status in the UI language, grid,
-    district and worker by name, integer ids, times on the city's clock (ISO 8601 with offset)."""
-    local = review.local_times(items)
-    resolved_local = review.local_times(items, "resolved_at")
-    grid_ids = items["grid_id"].to_numpy()
-    worker = pd.Series(items["assigned_worker_id"].to_numpy(), dtype="Int64").where(lambda w: w >= 0)
-
-    def named(codes: pd.Series, key: str) -> np.ndarray:
-        names = {c: t.get(f"{key}.{c}", str(c)) for c in codes.astype(str).unique()}
-        return codes.astype(str).map(names).to_numpy(object)
-
-    # Series with nullable integers (not .to_numpy()): an id must not become a float like 491.0.
-    return pd.DataFrame(
-        {
-            "id": pd.Series(items["id"].to_numpy(np.int64)),
-            "kind": named(items["kind"], "kind"),
-            "category": items["category"].astype(str).to_numpy(object),
-            "status": named(items["status"], "status"),
-            "priority": pd.Series(items["priority"].to_numpy(np.int64)),
-            "grid_id": pd.Series(grid_ids, dtype="Int64").where(lambda g: g >= 0),
-            "grid": grids["grid"].reindex(grid_ids).to_numpy(object),
-            "district": grids["district"].reindex(grid_ids).to_numpy(object),
-            "worker_id": worker,
-            "worker": workers["worker"].reindex(worker.fillna(-1).to_numpy(np.int64)).to_numpy(object),
-            "created_at": local.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "resolved_at": resolved_local.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "response_min": review.response_minutes(items).round(1).to_numpy(),
-            "overdue": review.overdue(items, now).to_numpy(),
-            "lon": items["lon"].round(6).to_numpy(),
-            "lat": items["lat"].round(6).to_numpy(),
         }
     )
 

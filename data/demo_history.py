@@ -10,12 +10,12 @@ import numpy as np
 from sqlalchemy import bindparam, insert, select, update
 
 from config import Config
+from data.demo_rates import CATEGORIES, HOURLY_SHAPE, PER_DAY
 from data.models import Grid, Incident, ParkingEvent, ParkingSpace, Worker, utcnow
 from data.queries import load_grid_index
 from data.store import Store, record_event
 from geo.crs import from_metres, to_metres
 from geo.grid_index import OUTSIDE
-from ops.simulator import CATEGORIES, HOURLY_SHAPE, PER_DAY
 
 # Median minutes from report to resolution, and the spread (lognormal sigma).
 RESPONSE = {"fire": (14.0, 0.6), "police": (28.0, 0.7), "ticket": (360.0, 0.9), "alarm": (22.0, 0.6)}

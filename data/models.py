@@ -77,9 +77,29 @@ FINAL_STATUSES = ("closed", "cancelled")
 # Stages in which a department holds the case (and its staff may act on it).
 DEPARTMENT_STAGES = ("dispatched", "signed", "in_progress", "handled", "rework", "on_hold")
 STATUSES = ("new", "assigned", "accepted", "on_site", "resolved", "closed", "declined", "cancelled", "reopened")
-OPEN_STATUSES = ("new", "assigned", "accepted", "on_site", "declined", "reopened")
-UNASSIGNED_STATUSES = ("new", "declined", "reopened")
-ACTIVE_TASK_STATUSES = ("assigned", "accepted", "on_site")
+# The groups of statuses, named once (every other module imports them or the filters below).
+OPEN_STATUSES = ("new", "assigned", "accepted", "on_site", "declined", "reopened")  # still to be done
+UNASSIGNED_STATUSES = ("new", "declined", "reopened")  # waiting for a worker
+ACTIVE_TASK_STATUSES = ("assigned", "accepted", "on_site")  # a worker holds it
+ACTIVE_ITEM_STATUSES = ACTIVE_TASK_STATUSES  # an item's status follows its active task's
+DONE_STATUSES = ("resolved", "closed")  # the worker's part is done
+
+
+def is_open_status(status: str) -> bool:
+    return status in OPEN_STATUSES
+
+
+def is_unassigned(status: str) -> bool:
+    return status in UNASSIGNED_STATUSES
+
+
+def is_active(status: str) -> bool:
+    return status in ACTIVE_TASK_STATUSES
+
+
+def is_done(status: str) -> bool:
+    return status in DONE_STATUSES
+
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")

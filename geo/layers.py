@@ -13,6 +13,7 @@ import numpy as np
 import shapely
 
 from geo.crs import from_wgs84
+from geo.theme import KIND_COLOURS
 
 CENTER = {"lon": 106.71, "lat": 26.58}
 ZOOM = 10.2
@@ -58,10 +59,10 @@ LAYER_TRACES = {
 WARNING_OPEN = "#ffe14d"  # open warnings are the brightest thing on the wall
 WARNING_ACKNOWLEDGED = "#ff9f1a"
 ITEM_STYLE = {
-    "ticket": {"color": "#f5b700", "size": 7},
-    "police": {"color": "#3d8bfd", "size": 9},
-    "alarm": {"color": "#c77dff", "size": 9},
-    "fire": {"color": "#ff3b30", "size": 12},
+    "ticket": {"color": KIND_COLOURS["ticket"], "size": 7},
+    "police": {"color": KIND_COLOURS["police"], "size": 9},
+    "alarm": {"color": KIND_COLOURS["alarm"], "size": 9},
+    "fire": {"color": KIND_COLOURS["fire"], "size": 12},
 }
 # Parking occupancy: green below 60 %, amber to 85 %, red above (stepped, so colours mean thresholds).
 PARKING_COLORSCALE = [

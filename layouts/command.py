@@ -10,8 +10,7 @@ import dash_ag_grid as dag
 import dash_mantine_components as dmc
 from dash import dcc, html
 
-from data.models import ACTIVE_TASK_STATUSES as ACTIVE_ITEM_STATUSES
-from data.models import MAP_KINDS, OPEN_STAGES, OPEN_STATUSES
+from data.models import MAP_KINDS, OPEN_STAGES, is_active, is_open_status
 from geo.layers import LAYER_TRACES
 from layouts.alerts import alert_banner
 from layouts.i18n import Text, local
@@ -328,7 +327,7 @@ def cancel_controls(t: Text) -> dmc.Group:
 
 
 def is_open(detail: dict[str, Any]) -> bool:
-    return detail["status"] in OPEN_STATUSES
+    return is_open_status(detail["status"])
 
 
 def detail_head(detail: dict[str, Any] | None, t: Text, now: datetime, routing: str | None = None) -> list[Any]:
@@ -551,7 +550,7 @@ def suggestion_rows(
         return []
     if not suggestions:
         return [dmc.Text(t("detail.no_suggestion"), c="dimmed", size="sm")]
-    verb = "detail.reassign" if detail["status"] in ACTIVE_ITEM_STATUSES else "detail.assign"
+    verb = "detail.reassign" if is_active(detail["status"]) else "detail.assign"
     rows = []
     for rank, sug in enumerate(suggestions, 1):
         grid = grid_names.get(sug.grid_id, "—")

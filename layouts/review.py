@@ -14,14 +14,16 @@ import pandas as pd
 from dash import dcc, html
 
 from config import CITY_TIMEZONE
+from data.models import STATUSES
 from data.review import METRICS, RANGES, Filters
 from geo.layers import BACKGROUND, CENTER, ZOOM
+from geo.theme import KIND_COLOURS
 from layouts.command import GRID_THEME
 from layouts.i18n import Text, local
 from layouts.ids import REVIEW_GRAPHS, ReviewIds
 
 KIND_ORDER = ("fire", "police", "ticket", "alarm", "visit")
-KIND_HEX = {"fire": "#ff3b30", "police": "#3d8bfd", "ticket": "#f5b700", "alarm": "#c77dff", "visit": "#94d82d"}
+KIND_HEX = KIND_COLOURS  # the one palette (geo/theme.py)
 HEAT = [[0.0, "#0d1b3a"], [0.25, "#1f4e79"], [0.5, "#2e9e6b"], [0.75, "#f5b700"], [1.0, "#ff3b30"]]
 PLAYBACK_COLOR = "#ffffff"
 DRILL_COLOR = "#3ee0cf"
@@ -398,7 +400,7 @@ def layout(
 ) -> Any:
     """The whole page; every figure fills in from the first filter callback."""
     select_data = [{"value": k, "label": t(f"kind.{k}")} for k in KIND_ORDER]
-    statuses = ["new", "assigned", "accepted", "on_site", "resolved", "closed", "declined", "cancelled", "reopened"]
+    statuses = list(STATUSES)
     header = dmc.Group(
         [
             dmc.Group([dmc.Title(t("review.title"), order=2), dmc.Text(t("app.title"), c="dimmed")], gap="md"),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from data.models import OPEN_STATUSES, Incident, ParkingEvent, ParkingSpace, Photo, Report, Worker, utcnow
 from data.store import Store, insert_returning_ids, record_event
-from geo.crs import SYSTEMS, distance_m, to_metres, to_wgs84
+from geo.crs import SYSTEMS, from_metres, to_metres, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
 from ops import lifecycle
 from ops.accounts import Actor
@@ -175,6 +175,44 @@ def parse_report(body: Any, index: GridIndex, source: str = "api") -> CitizenRep
     return CitizenReport(lon=wlon, lat=wlat, grid_id=grid, **fields)
 
 
+# A report at exactly the merge distance joins: distances are compared as ``<= dedup_m`` give or
+# take a micrometre, so a point placed 50 m away (through degrees and back) is 50 m on either door.
+MERGE_SLACK_M = 1e-6
+
+
+def open_to_join(
+    s: Session, kind: str, x: np.ndarray, y: np.ndarray, now: datetime, dedup_m: float, dedup_minutes: int
+) -> np.ndarray:
+    """For each report at (x, y) (UTM 48N metres), the id of the nearest open incident of ``kind``
+    at most ``dedup_m`` metres away and reported within ``dedup_minutes``, else -1. The one merge
+    rule of the single and the batch door."""
+    targets = np.full(len(x), -1, dtype=np.int64)
+    if len(x) == 0:
+        return targets
+    reach = dedup_m + 1.0  # the box's corners one metre beyond the radius; the exact test is in metres
+    lo_x, hi_x, lo_y, hi_y = np.min(x) - reach, np.max(x) + reach, np.min(y) - reach, np.max(y) + reach
+    lons, lats = from_metres(np.array([lo_x, hi_x, lo_x, hi_x]), np.array([lo_y, lo_y, hi_y, hi_y]))
+    open_now = s.execute(
+        select(Incident.id, Incident.lon, Incident.lat).where(
+            Incident.kind == kind,
+            Incident.status.in_(OPEN_STATUSES),
+            Incident.created_at >= now - timedelta(minutes=dedup_minutes),
+            Incident.lon.between(float(np.min(lons)), float(np.max(lons))),
+            Incident.lat.between(float(np.min(lats)), float(np.max(lats))),
+        )
+    ).all()
+    if not open_now:
+        return targets
+    ex, ey = to_metres([r.lon for r in open_now], [r.lat for r in open_now])
+    # cKDTree's bound is strict (<); the slack makes it "at most dedup_m".
+    dist, nearest = cKDTree(np.column_stack([ex, ey])).query(
+        np.column_stack([x, y]), distance_upper_bound=dedup_m + MERGE_SLACK_M
+    )
+    hit = np.isfinite(dist)
+    targets[hit] = [open_now[j].id for j in nearest[hit]]
+    return targets
+
+
 def submit_report(
     store: Store,
     actor: Actor,
@@ -193,22 +231,9 @@ def submit_report(
     now = utcnow()
     with store.transaction() as s:
         stored = store_photo(media_dir, photo) if photo is not None else None
-        dlat = dedup_m / 111_320.0
-        dlon = dlat / max(np.cos(np.radians(report.lat)), 0.1)
-        nearby = s.execute(
-            select(Incident.id, Incident.lon, Incident.lat).where(
-                Incident.kind == report.kind,
-                Incident.status.in_(OPEN_STATUSES),
-                Incident.created_at >= now - timedelta(minutes=dedup_minutes),
-                Incident.lon.between(report.lon - dlon, report.lon + dlon),
-                Incident.lat.between(report.lat - dlat, report.lat + dlat),
-            )
-        ).all()
-        joined = None
-        if nearby:
-            d = distance_m([r.lon for r in nearby], [r.lat for r in nearby], report.lon, report.lat)
-            if d.min() <= dedup_m:
-                joined = nearby[int(np.argmin(d))].id
+        x, y = to_metres([report.lon], [report.lat])
+        target = open_to_join(s, report.kind, x, y, now, dedup_m, dedup_minutes)[0]
+        joined = int(target) if target >= 0 else None
         if joined is None:
             row = {
                 "kind": report.kind,
@@ -314,26 +339,12 @@ def submit_batch(
     with store.transaction() as s:
         for kind in set(kinds):
             m = np.nonzero(kinds == kind)[0]
-            open_now = s.execute(
-                select(Incident.id, Incident.lon, Incident.lat).where(
-                    Incident.kind == kind,
-                    Incident.status.in_(OPEN_STATUSES),
-                    Incident.created_at >= now - timedelta(minutes=dedup_minutes),
-                    Incident.lon.between(float(lon[keep][m].min()) - 0.01, float(lon[keep][m].max()) + 0.01),
-                    Incident.lat.between(float(lat[keep][m].min()) - 0.01, float(lat[keep][m].max()) + 0.01),
-                )
-            ).all()
-            if open_now:
-                ex, ey = to_metres([r.lon for r in open_now], [r.lat for r in open_now])
-                dist, nearest = cKDTree(np.column_stack([ex, ey])).query(
-                    np.column_stack([x[m], y[m]]), distance_upper_bound=dedup_m
-                )
-                hit = np.isfinite(dist)
-                joined_existing[m[hit]] = [open_now[j].id for j in nearest[hit]]
+            joined_existing[m] = open_to_join(s, kind, x[m], y[m], now, dedup_m, dedup_minutes)
             fresh = m[joined_existing[m] < 0]
             if len(fresh) > 1:
-                # Within the batch, a report joins the earliest report of its group.
-                for a, b in sorted(cKDTree(np.column_stack([x[fresh], y[fresh]])).query_pairs(dedup_m)):
+                # Within the batch, a report joins the earliest report of its group (same edge: <=).
+                pairs = cKDTree(np.column_stack([x[fresh], y[fresh]])).query_pairs(dedup_m + MERGE_SLACK_M)
+                for a, b in sorted(pairs):
                     first, later = fresh[a], fresh[b]
                     leader[later] = min(leader[later], leader[first])
         # Plain lists: indexing lon[keep][p] in the loop would copy the whole array for every row.

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data.models import (
+    ACTIVE_ITEM_STATUSES,
     ACTIVE_TASK_STATUSES,
     OPEN_STAGES,
     OPEN_STATUSES,
@@ -30,7 +31,6 @@ from ops.errors import Conflict, Forbidden, Invalid, NotFound
 from ops.media import store_photo
 
 DISPATCH_ROLES = ("operator", "supervisor", "admin")
-ACTIVE_ITEM_STATUSES = ("assigned", "accepted", "on_site")
 NOTE_LIMIT = 2000
 
 # Worker actions on a task: the task states each may start from, and where it leads.

@@ -35,6 +35,7 @@ import shapely
 from sqlalchemy import or_, select
 
 from config import CITY_TIMEZONE, Config
+from data.demo_rates import CATEGORIES, HOURLY_SHAPE, PER_DAY
 from data.models import (
     ACTIVE_TASK_STATUSES,
     MAP_KINDS,
@@ -47,6 +48,7 @@ from data.models import (
     Task,
     User,
     Worker,
+    is_done,
     utcnow,
 )
 from data.queries import worker_snapshot
@@ -70,54 +72,7 @@ CALLBACK_DESK = Actor(user_id=None, name="sim-12345回访", role="operator")
 CITY_TZ = ZoneInfo(CITY_TIMEZONE)
 
 DEMO_FLATS = 30
-PER_DAY = {"ticket": 3000.0, "fire": 150.0, "police": 600.0, "alarm": 60.0}
-CATEGORIES = {
-    "ticket": [
-        "环境卫生",
-        "占道经营",
-        "噪音扰民",
-        "道路破损",
-        "路灯故障",
-        "违章停车",
-        "邻里纠纷",
-        "供水供电",
-        "垃圾清运",
-        "政策咨询",
-    ],
-    "fire": ["住宅火灾", "商铺火灾", "车辆起火", "山林火情"],
-    "police": ["治安警情", "盗窃", "纠纷", "交通事故", "可疑人员"],
-    "alarm": ["老人血压异常", "一键报警柱"],
-}
 _NAMES = "王李张刘陈杨黄赵吴周"
-_HOURLY = np.array(
-    [
-        0.2,
-        0.15,
-        0.1,
-        0.1,
-        0.15,
-        0.3,
-        0.6,
-        1.0,
-        1.5,
-        1.8,
-        1.9,
-        1.7,
-        1.3,
-        1.4,
-        1.7,
-        1.8,
-        1.6,
-        1.4,
-        1.2,
-        1.1,
-        0.9,
-        0.7,
-        0.5,
-        0.3,
-    ]
-)
-HOURLY_SHAPE = _HOURLY / _HOURLY.mean()  # mean 1: a day's total matches PER_DAY
 
 # Simulated seconds before an operator assigns a waiting item: (low, high) of a uniform draw.
 ASSIGN_S = (120.0, 360.0)
@@ -440,7 +395,7 @@ class Simulator:
             self.first_seen.setdefault((c.id, c.stage), self.now)
             state = c.stage
             if c.stage in WORKING_STAGES:
-                state += "/done" if c.status in ("resolved", "closed") else "/open"
+                state += "/done" if is_done(c.status) else "/open"
             self._step(("case", c.id, state), c, lambda c=c: self._plan(c), seen, stats)
             if c.extension_until is not None:
                 self._step(("ext", c.id, ""), c, lambda: (self._after("extension"), "extension"), seen, stats)
@@ -521,7 +476,7 @@ class Simulator:
             if self.rng.uniform() < RETURN_SHARE:
                 return self._after("return"), "return"
             return self._on_deadline(c, "sign"), "sign"
-        if c.status in ("resolved", "closed"):  # the worker sent there is done: the department reports
+        if is_done(c.status):  # the worker sent there is done: the department reports
             return self._on_deadline(c, "handled"), "handled"
         if c.id not in self.asked:
             draw = self.rng.uniform()

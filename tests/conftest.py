@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,9 +19,10 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app import create_app  # noqa: E402
 from config import Config  # noqa: E402
 from data.bus import MemoryBus, RedisBus  # noqa: E402
-from data.demo import seed_demo  # noqa: E402
+from data.demo import DEMO_PASSWORD, seed_demo  # noqa: E402
 from data.store import Store  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -76,3 +79,57 @@ def redis_url() -> str:
     bus._redis.flushdb()
     bus.close()
     return url
+
+
+# The app as production builds it (``create_app``), in the style of the Flask tutorial's tests.
+TOKEN = "test-bootstrap-token-0123456789"  # the bootstrap admin token of every ``make_app`` app
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ROLE_USERS = {"admin": "admin", "operator": "operator", "supervisor": "supervisor", "worker": "w00001"}
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Any]:
+    """``make_app(**overrides)``: a new app on its own SQLite file with a small demo city; any
+    ``Config`` field may be overridden (``redis_url=…``, ``lang="en"``, ``parking_spaces=120``)."""
+    n = count()
+
+    def build(**overrides: Any) -> Any:
+        cfg = {
+            "database_url": f"sqlite:///{tmp_path / f'app{next(n)}.db'}",
+            "grid_count": 60,
+            "parking_spaces": 60,
+            "bootstrap_token": TOKEN,
+            "media_dir": str(tmp_path / "media"),
+            "simulate": False,
+            **overrides,
+        }
+        return create_app(Config(**cfg))
+
+    return build
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    """The default test app (a Dash app; its Flask server is ``app.server``)."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """An anonymous HTTP client of ``app``; add ``headers=AUTH`` for the bootstrap admin token."""
+    return app.server.test_client()
+
+
+@pytest.fixture
+def as_role(app: Any) -> Callable[[str], Any]:
+    """``as_role("operator")``: an HTTP client of ``app`` signed in through /login as the demo user
+    of that role (admin, operator, supervisor, worker) or as a named demo user."""
+
+    def signed_in(role: str) -> Any:
+        http = app.server.test_client()
+        username = ROLE_USERS.get(role, role)
+        r = http.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/"})
+        assert r.status_code == 302, f"could not sign in as {username}: {r.status_code}"
+        return http
+
+    return signed_in

@@ -20,25 +20,12 @@ from layouts.i18n import Text, catalog
 from ops import early_warning
 from ops.accounts import Actor
 from ops.incidents import NewIncident, report
-
-TOKEN = "test-bootstrap-token-0123456789"
-
-
-def make_app(tmp_path, **overrides):
-    cfg = Config(
-        database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        grid_count=60,
-        parking_spaces=120,
-        bootstrap_token=TOKEN,
-        simulate=False,
-        **overrides,
-    )
-    return create_app(cfg)
+from tests.conftest import TOKEN
 
 
 @pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path)
+def app(make_app):
+    return make_app(parking_spaces=120)
 
 
 def test_health_reports_store_and_bus(app):
@@ -46,8 +33,8 @@ def test_health_reports_store_and_bus(app):
     assert body["status"] == "ok" and body["store"] == "sqlite" and body["bus"] == "memory"
 
 
-def test_health_on_redis(tmp_path, redis_url):
-    body = make_app(tmp_path, redis_url=redis_url).server.test_client().get("/api/v1/health").get_json()
+def test_health_on_redis(make_app, redis_url):
+    body = make_app(parking_spaces=120, redis_url=redis_url).server.test_client().get("/api/v1/health").get_json()
     assert body["bus"] == "redis" and body["bus_ok"] is True
 
 
@@ -91,10 +78,10 @@ def test_page_and_glyphs_are_served_locally(app):
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
-def test_every_page_declares_the_ui_language(tmp_path, lang):
+def test_every_page_declares_the_ui_language(make_app, lang):
     from data.demo import DEMO_PASSWORD
 
-    client = make_app(tmp_path, lang=lang).server.test_client()
+    client = make_app(parking_spaces=120, lang=lang).server.test_client()
     assert f'<html lang="{lang}">' in client.get("/login").get_data(as_text=True)
     client.post("/login", data={"username": "operator", "password": DEMO_PASSWORD})
     for path in ("/", "/review", "/rules"):  # Dash's one index page, whichever route the router then draws
@@ -147,8 +134,8 @@ def test_a_raised_warning_reaches_the_wall_map_panel_and_flashing_badge(app):
     assert "flash" not in refresh(rt, t, tick.cursor).warning_class  # acknowledged: still listed, not flashing
 
 
-def test_redis_outage_degrades_to_the_store(tmp_path):
-    app = make_app(tmp_path, redis_url="redis://127.0.0.1:1/0")
+def test_redis_outage_degrades_to_the_store(make_app):
+    app = make_app(parking_spaces=120, redis_url="redis://127.0.0.1:1/0")
     rt = runtime_of(app)
     latest, healthy = rt.cursor()
     assert healthy is False and latest == rt.store.latest_event_id()

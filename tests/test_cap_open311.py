@@ -5,28 +5,14 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import event, select, update
 
-from app import create_app, runtime_of
-from config import Config
+from app import runtime_of
 from data import queries
 from data.models import Incident
 from ops import departments, lifecycle
 from ops.accounts import SYSTEM, Actor
+from tests.conftest import AUTH, TOKEN
 
-TOKEN = "cap-open311-token-0123456789"
-H = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-def app(tmp_path):
-    return create_app(
-        Config(
-            database_url=f"sqlite:///{tmp_path / 'c.db'}",
-            grid_count=60,
-            parking_spaces=60,
-            bootstrap_token=TOKEN,
-            media_dir=str(tmp_path / "media"),
-        )
-    )
+H = AUTH
 
 
 def cap(identifier, msg_type="Alert", references="", area=None):

@@ -7,29 +7,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app import create_app, runtime_of
+from app import runtime_of
 from config import Config
 from data import queries
 from data.models import Department, Event, Grid, Incident, ParkingSpace, Photo, Report, Task, Worker
-from geo.crs import distance_m, wgs84_to_gcj02
+from geo.crs import distance_m, from_metres, to_metres, wgs84_to_gcj02
+from tests.conftest import AUTH
 
-TOKEN = "ingest-token-0123456789"
-H = {"Authorization": f"Bearer {TOKEN}"}
+H = AUTH
 
 
 @pytest.fixture
-def door(tmp_path):
-    app = create_app(
-        Config(
-            database_url=f"sqlite:///{tmp_path / 'i.db'}",
-            grid_count=60,
-            parking_spaces=60,
-            bootstrap_token=TOKEN,
-            media_dir=str(tmp_path / "media"),
-        )
-    )
+def door(app, client):
     rt = runtime_of(app)
-    client = app.server.test_client()
 
     class Door:
         store = rt.store
@@ -266,3 +256,37 @@ def test_every_door_enters_the_case_loop_emergencies_dispatched_reports_waiting_
     for iid in (blaze, theft, elder):
         assert rows[iid].stage == "dispatched" and codes[iid] == [100, 600]
         assert owners[iid] in rows[iid].routing
+
+
+@pytest.mark.parametrize("offset_m, joins", [(50.0, True), (50.01, False)])
+@pytest.mark.parametrize("door_kind", ["single", "batch"])
+def test_both_doors_merge_at_exactly_the_merge_distance_and_not_beyond(door, door_kind, offset_m, joins):
+    """One merge rule: a report exactly 50 m (the default) from an open fire joins it on the single
+    POST and in a batch alike; 1 cm further it is a new fire on both."""
+    assert Config().dedup_metres == 50.0
+    first = door.post("/incidents", json=fire()).get_json()["id"]
+    x, y = to_metres([106.71], [26.58])
+    for dx, dy in ((offset_m, 0.0), (0.0, -offset_m)):  # east and south: the degree box must not cut it
+        (lon,), (lat,) = from_metres(x + dx, y + dy)
+        assert abs(float(distance_m(106.71, 26.58, lon, lat)) - offset_m) < 1e-6
+        body = fire(lon=float(lon), lat=float(lat))
+        if door_kind == "single":
+            answer = door.post("/incidents", json=body).get_json()
+            got = answer["id"] if answer["joined"] else None
+        else:
+            answer = door.post("/incidents/batch", json={"reports": [body]}).get_json()["results"][0]
+            got = answer["incident_id"] if answer["status"] == "joined" else None
+        assert got == (first if joins else None), (door_kind, offset_m, dx, dy, answer)
+        if not joins:
+            with door.store.transaction() as s:  # the new fire must not catch the next probe
+                s.execute(update(Incident).where(Incident.id != first).values(status="closed"))
+
+
+def test_within_a_batch_reports_exactly_the_merge_distance_apart_join(door):
+    x, y = to_metres([106.72], [26.59])
+    (lon,), (lat,) = from_metres(x, y + 50.0)
+    results = door.post(
+        "/incidents/batch", json={"reports": [fire(lon=106.72, lat=26.59), fire(lon=float(lon), lat=float(lat))]}
+    ).get_json()["results"]
+    assert [r["status"] for r in results] == ["created", "joined"], results
+    assert results[1]["incident_id"] == results[0]["incident_id"]

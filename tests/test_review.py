@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from sqlalchemy import insert, select, update
 
-from api.review_export import neutralise_formulas
+from api.review_export import export_frame, neutralise_formulas
 from app import create_app, runtime_of
-from callbacks.review import export_frame
 from config import Config
 from data import review
 from data.history import History, grid_table, worker_table

@@ -4,17 +4,12 @@ import json
 
 import pytest
 
-from app import create_app, runtime_of
-from config import DEFAULT_SLA_MINUTES, Config
+from app import runtime_of
+from config import DEFAULT_SLA_MINUTES
 from data.demo import DEMO_PASSWORD
 from data.models import Worker
 from ops.accounts import SYSTEM
 from ops.incidents import NewIncident, report
-
-
-@pytest.fixture
-def app(tmp_path):
-    return create_app(Config(database_url=f"sqlite:///{tmp_path / 's.db'}", grid_count=60, parking_spaces=60))
 
 
 def login(app, username, password=DEMO_PASSWORD):
@@ -64,13 +59,13 @@ def assign_via_dash(client, incident_id: int, worker_id: int):
     ("who", "http", "status"),
     [(None, 401, "new"), ("w00001", 200, "new"), ("operator", 200, "assigned"), ("supervisor", 200, "assigned")],
 )
-def test_assign_through_the_dash_endpoint_checks_the_session_role(app, who, http, status):
+def test_assign_through_the_dash_endpoint_checks_the_session_role(app, as_role, client, who, http, status):
     rt = runtime_of(app)
     with rt.store.read() as s:
         grid = s.get(Worker, 1).grid_id
     p = rt.index.polygons[list(rt.index.ids).index(grid)].representative_point()
     (iid,) = report(rt.store, rt.index, SYSTEM, [NewIncident("fire", "火", "火", p.x, p.y)], DEFAULT_SLA_MINUTES)
-    client = login(app, who)[0] if who else app.server.test_client()
+    client = as_role(who) if who else client
     r = assign_via_dash(client, iid, 1)
     assert r.status_code == http, r.get_data(as_text=True)
     with rt.store.read() as s:

@@ -5,26 +5,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app import create_app, runtime_of
-from config import Config
+from app import runtime_of
 from data.models import AccessEvent, Grid, User, utcnow
 from ops import early_warning
 from ops.accounts import create_token
-
-TOKEN = "warning-token-0123456789"
+from tests.conftest import TOKEN
 
 
 @pytest.fixture
-def client(tmp_path):
-    app = create_app(
-        Config(
-            database_url=f"sqlite:///{tmp_path / 'w.db'}",
-            grid_count=60,
-            parking_spaces=60,
-            bootstrap_token=TOKEN,
-            media_dir=str(tmp_path / "media"),
-        )
-    )
+def client(app):
+    """The warning API as the bootstrap admin or as the demo operator (``who``)."""
     rt = runtime_of(app)
     with rt.store.read() as s:
         operator = s.scalar(select(User.id).where(User.username == "operator"))

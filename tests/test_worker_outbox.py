@@ -9,30 +9,15 @@ import io
 import json
 from typing import Any
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app import create_app, runtime_of
-from config import DEFAULT_SLA_MINUTES, Config
-from data.demo import DEMO_PASSWORD
+from app import runtime_of
+from config import DEFAULT_SLA_MINUTES
 from data.models import Event, IdempotencyKey, Task, Worker
 from ops.accounts import SYSTEM
 from ops.incidents import NewIncident, report
 from ops.lifecycle import assign, reassign
-
-
-@pytest.fixture
-def app(tmp_path):
-    db = f"sqlite:///{tmp_path / 'o.db'}"
-    return create_app(Config(database_url=db, grid_count=60, parking_spaces=60, media_dir=str(tmp_path / "media")))
-
-
-def worker_client(app, username: str = "w00001"):
-    client = app.server.test_client()
-    r = client.post("/login", data={"username": username, "password": DEMO_PASSWORD, "next": "/worker"})
-    assert r.status_code == 302
-    return client
 
 
 def call(app, client, first_input: str, inputs: list[Any], state: list[Any]) -> tuple[int, dict[str, Any]]:
@@ -80,10 +65,10 @@ def task_status(rt, task_id: int) -> str:
         return s.get(Task, task_id).status
 
 
-def test_a_resent_action_is_applied_once_and_replays_its_answer(app):
+def test_a_resent_action_is_applied_once_and_replays_its_answer(app, as_role):
     rt = runtime_of(app)
     iid, task = fire_for(rt)
-    client = worker_client(app)
+    client = as_role("worker")
     entry = {"key": "k-accept-1", "user": 1, "task": task, "action": "accept", "note": "马上到"}
     first = send(app, client, entry)
     assert first == [{"key": "k-accept-1", "final": True, "ok": True, "text": "已接收"}]
@@ -100,10 +85,10 @@ def test_a_resent_action_is_applied_once_and_replays_its_answer(app):
     assert task_status(rt, task) == "accepted"
 
 
-def test_stale_actions_are_refused_by_name(app):
+def test_stale_actions_are_refused_by_name(app, as_role):
     rt = runtime_of(app)
     iid, task = fire_for(rt)
-    client = worker_client(app)
+    client = as_role("worker")
     (done,) = send(app, client, {"key": "a", "task": task, "action": "accept"})
     assert done["ok"]
     # A second accept (another tap, another key): the task is already accepted.
@@ -121,10 +106,10 @@ def test_stale_actions_are_refused_by_name(app):
     assert bad["final"] and not bad["ok"]
 
 
-def test_resolve_with_a_note_and_photo_from_the_outbox(app):
+def test_resolve_with_a_note_and_photo_from_the_outbox(app, as_role):
     rt = runtime_of(app)
     iid, task = fire_for(rt)
-    client = worker_client(app)
+    client = as_role("worker")
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), "red").save(buf, "PNG")
     photo = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
@@ -146,9 +131,9 @@ def test_nobody_cannot_send(app):
     assert task_status(rt, task) == "assigned"
 
 
-def test_the_poll_redraws_the_inbox_only_when_the_workers_own_tasks_change(app):
+def test_the_poll_redraws_the_inbox_only_when_the_workers_own_tasks_change(app, as_role):
     rt = runtime_of(app)
-    client = worker_client(app)
+    client = as_role("worker")
     _, task = fire_for(rt)
     cursor = rt.store.latest_event_id()
     status, first = call(app, client, "worker-poll", [1], [0, None])

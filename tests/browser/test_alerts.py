@@ -9,7 +9,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlparse
 
 import pytest
 import shapely
@@ -76,17 +75,9 @@ def small_city(tmp_path_factory: pytest.TempPathFactory, name: str, **env: str) 
 
 @contextmanager
 def wall(browser, url: str, shot: str) -> Iterator:
-    """The operator's command page; fails on a console error or a request to another host."""
+    """The operator's command page (the browser guard fails the test on its errors and foreign hosts)."""
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.add_init_script(COUNT_TONES)
-    errors: list[str] = []
-    hosts: set[str] = set()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on(
-        "request",
-        lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None,
-    )
     ok = False
     try:
         page.goto(url)
@@ -94,8 +85,6 @@ def wall(browser, url: str, shot: str) -> Iterator:
         page.wait_for_selector("#alert-banner", state="attached", timeout=60_000)
         page.wait_for_selector(".feed", timeout=60_000)
         yield page
-        assert errors == [], errors
-        assert hosts == {urlparse(url).netloc}, hosts
         ok = True
     finally:
         if not ok:

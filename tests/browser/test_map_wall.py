@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 import shapely
@@ -57,34 +56,18 @@ def city_bbox(server: tuple[str, Path]) -> list[float]:
 
 
 class Page:
-    """A signed-in command page that records console errors and every host it asks."""
+    """A signed-in command page (the browser guard fails the test on its errors and foreign hosts)."""
 
     def __init__(self, browser: Any, url: str, width: int, height: int, name: str) -> None:
         self.page = browser.new_page(viewport={"width": width, "height": height})
         self.url, self.name = url, name
-        self.errors: list[str] = []
-        self.hosts: set[str] = set()
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on(
-            "request",
-            lambda r: (
-                self.hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None
-            ),
-        )
 
     def open(self) -> None:
         self.page.goto(self.url)
         log_in(self.page, "operator")
         self.page.wait_for_function(MAP_READY, timeout=90_000)
 
-    def check_clean(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.hosts == {urlparse(self.url).netloc}, self.hosts
-
     def close(self) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}.png"))  # the last state, to look at after a failure
         self.page.close()
 
 
@@ -178,7 +161,6 @@ def test_live_updates_never_reload_the_map_style(open_page) -> None:
     assert blank == 0, figures
     assert drawn["drawn"] >= 5, figures
     assert drawn["blank"] == 0, figures
-    p.check_clean()
 
 
 def visible_text_sizes(page: Any, selectors: list[str]) -> list[tuple[float, str, str]]:
@@ -250,7 +232,6 @@ def test_wall_screen_frames_the_city_and_reads_from_afar(open_page, city_bbox) -
     )
     assert row_h >= 1.3 * cell_fs, (row_h, cell_fs)
     page.screenshot(path=str(ARTIFACTS / "command-wall-4k.png"))
-    p.check_clean()
 
 
 def rect_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
@@ -295,7 +276,6 @@ def test_desk_layout_at_1080p(open_page, city_bbox) -> None:
     assert page.is_checked("#command-wall-toggle")
     kpi_label = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.kpi-label')).fontSize)")
     assert kpi_label >= MIN_FONT * 1080, kpi_label
-    p.check_clean()
 
 
 def test_home_control_frames_the_city_again(open_page, city_bbox) -> None:
@@ -334,4 +314,3 @@ def test_home_control_frames_the_city_again(open_page, city_bbox) -> None:
         "(c) => document.querySelectorAll('.feed-row')[0].textContent !== c", arg=feed, timeout=90_000
     )
     assert inside(city_bbox, page.evaluate(VISIBLE))
-    p.check_clean()

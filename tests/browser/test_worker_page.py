@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import func, select
@@ -38,46 +37,23 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
 POLL_MS = 500
 PHONE = {"width": 412, "height": 915}
-# What Chromium and Dash log for a request that cannot reach the server (only while a test cuts it).
-NETWORK_FAILURES = (
-    "net::ERR_INTERNET_DISCONNECTED",
-    "net::ERR_CONNECTION_REFUSED",
-    "net::ERR_CONNECTION_RESET",
-    "net::ERR_EMPTY_RESPONSE",
-    "net::ERR_CONTENT_LENGTH_MISMATCH",  # an answer cut off by the server's death
-    "Failed to fetch",
-    "Callback failed: the server did not respond.",
-)
 HEARTBEAT_AT = "(id) => (window.onemapLiveness && window.onemapLiveness[id] || {}).at || 0"
 
 
 class Watched:
-    """A page whose console errors, page errors and hosts are recorded; outages may be declared."""
+    """A phone or wall page and its server. The browser guard fails the test on the page's errors and
+    foreign hosts; ``outage = True`` tells it that the test cut the server off on purpose."""
 
-    def __init__(self, page, server: str):
-        self.page, self.server = page, server
-        self.errors: list[str] = []
-        self.expected: list[str] = []
-        self.hosts: set[str] = set()
-        self.outage = False
-        page.on("console", lambda m: self._console(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self._console(str(e)))
-        page.on("request", self._request)
+    def __init__(self, page, server: str, guard):
+        self.page, self.server, self.guard = page, server, guard
 
-    def _request(self, request) -> None:
-        # blob: and data: URLs (MapLibre's workers, inline images) never leave the browser.
-        if urlparse(request.url).scheme not in ("blob", "data"):
-            self.hosts.add(urlparse(request.url).netloc)
+    @property
+    def outage(self) -> bool:
+        return bool(self.guard.tolerated)
 
-    def _console(self, text: str) -> None:
-        if self.outage and any(f in text for f in NETWORK_FAILURES):
-            self.expected.append(text)
-        else:
-            self.errors.append(text)
-
-    def check(self) -> None:
-        assert self.errors == [], self.errors
-        assert self.hosts == {urlparse(self.server).netloc}, self.hosts
+    @outage.setter
+    def outage(self, cut: bool) -> None:
+        self.guard.network_cut(cut)
 
     def heartbeat_after(self, moment: float, heartbeat: str = "worker-heartbeat", timeout_s: float = 20) -> None:
         """Wait for a poll answered after ``moment`` (the server's clock: this machine's)."""
@@ -122,7 +98,7 @@ def task_for(store: Store, worker_id: int) -> tuple[int, int]:
 
 def phone(browser, url: str, username: str) -> Watched:
     page = browser.new_context(viewport=PHONE).new_page()
-    watched = Watched(page, url)
+    watched = Watched(page, url, browser.guard)
     page.goto(f"{url}/worker")
     log_in(page, username)
     page.wait_for_selector("#worker-inbox")
@@ -172,7 +148,6 @@ def test_a_note_being_typed_survives_the_city_changing(browser, city):
         _, second = task_for(store, 1)
         page.wait_for_selector(f"#task-{second}", timeout=10_000)
         assert page.input_value(area) == "火已扑灭，现场无人员受伤"
-        p.check()
     finally:
         shot(page, "worker-note.png")
         page.context.close()
@@ -232,7 +207,6 @@ def test_an_action_taken_offline_is_sent_once_on_reconnect(browser, city):
             assert s.get(Task, task).status == "accepted"
         assert accepts == 1
         assert keys == [queued["key"]]
-        p.check()
     finally:
         shot(page, "worker-reconnected.png")
         page.context.close()
@@ -260,7 +234,6 @@ def test_a_stale_action_is_named_in_the_banner(browser, city):
         assert outbox(page) == []
         with store.read() as s:
             assert s.scalar(select(func.count()).where(Event.kind == "task.accept", Event.entity_id == iid)) == 0
-        p.check()
     finally:
         shot(page, "worker-stale.png")
         page.context.close()
@@ -278,7 +251,7 @@ def test_the_wall_says_disconnected_when_the_server_dies_and_recovers(browser, t
     log = tmp_path / "app.log"
     with app_process(log, **env) as app:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        p = Watched(page, app.url)
+        p = Watched(page, app.url, browser.guard)
         try:
             page.goto(app.url)
             log_in(page, "operator")
@@ -304,7 +277,6 @@ def test_the_wall_says_disconnected_when_the_server_dies_and_recovers(browser, t
                 p.outage = False
                 p.heartbeat_after(time.time() + 2 * poll_ms / 1000, "command-heartbeat")
                 assert page.evaluate("() => document.querySelector('#command-live').textContent") == "实时"
-                p.check()
         finally:
             shot(page, "command-recovered.png")
             page.close()
