@@ -152,39 +152,23 @@ def record_event(
     return ev
 
 
-# Held from the renumbering to the commit: event ids are handed out in the order transactions commit.
-EVENT_ORDER_LOCK = 0x0E0E_0001
-
-
 def commit_order_events(session: Session) -> None:
     """Give this transaction's events their final ids, in commit order (PostgreSQL; a no-op on SQLite).
 
     A sequence hands out ids when rows are inserted: a transaction that took id 100 and commits after
     one that took 101 would be invisible to a screen whose cursor already moved to 101. So just before
-    commit, under one lock that the commit releases, the events get fresh ids from the sequence: a
-    newer committed event always has a larger id, and ``id > cursor`` never skips one. The lock is the
-    last one the transaction takes (only its own new rows are touched under it), so it cannot deadlock.
-    On SQLite the one writer's ids are ``max + 1`` under its write lock: already commit order.
+    commit, under one lock that the commit releases, the events get fresh ids from the sequence
+    (``onemap_order_events``, migration 0009, one round trip): a newer committed event always has a
+    larger id, and ``id > cursor`` never skips one. The lock is the last one the transaction takes
+    (only its own new rows are touched under it), so it cannot deadlock. On SQLite the one writer's
+    ids are ``max + 1`` under its write lock: already commit order.
     """
     old = session.info.get("event_ids")
     if not old or session.connection().dialect.name != "postgresql":
         return
     session.flush()  # every row lock the transaction takes is taken before the order lock
-    conn = session.connection()
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_ORDER_LOCK})
-    old = sorted(old)
-    new = [
-        int(i)
-        for i in conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, :n) ORDER BY 1"),
-            {"n": len(old)},
-        ).scalars()
-    ]
-    conn.execute(
-        text("UPDATE events SET id = m.new FROM unnest(:old, :new) AS m(old, new) WHERE events.id = m.old"),
-        {"old": old, "new": new},
-    )
-    session.info["event_ids"] = new
+    new = session.connection().execute(text("SELECT onemap_order_events(:ids)"), {"ids": old}).scalar_one()
+    session.info["event_ids"] = [int(i) for i in new]
 
 
 def record_events(session: Session, actor: str, rows: list[dict[str, Any]]) -> None:

@@ -13,6 +13,9 @@ transactions committed meanwhile, and a screen that caught up in between never r
   an id at or above it, so "rows with change_seq >= mark" cannot miss one.
 - SQLite: one writer at a time (``BEGIN IMMEDIATE``), so ``max + 1`` is already commit order.
 See ``data/mirror.py`` for the readers.
+
+``onemap_order_events`` (PostgreSQL) gives a transaction's events fresh ids just before it commits,
+under one lock the commit releases, so event ids too are in commit order (``data.store.commit_order_events``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,25 @@ $$ LANGUAGE plpgsql
 """
 
 
+# Takes the order lock, then renumbers the given events from the sequence in their order; returns the new ids.
+PG_ORDER_EVENTS = """
+CREATE OR REPLACE FUNCTION onemap_order_events(old bigint[]) RETURNS bigint[] AS $$
+DECLARE
+    sorted bigint[];
+    fresh bigint[];
+BEGIN
+    PERFORM pg_advisory_xact_lock(%d);
+    SELECT array_agg(x ORDER BY x) INTO sorted FROM unnest(old) AS x;
+    SELECT array_agg(nextval(pg_get_serial_sequence('events', 'id')) ORDER BY g) INTO fresh
+        FROM generate_series(1, cardinality(sorted)) AS g;
+    UPDATE events SET id = m.new FROM unnest(sorted, fresh) AS m(old, new) WHERE events.id = m.old;
+    RETURN fresh;
+END
+$$ LANGUAGE plpgsql
+"""
+EVENT_ORDER_LOCK = 0x0E0E_0001
+
+
 def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -44,6 +66,7 @@ def upgrade() -> None:
             batch_op.create_index(f"ix_{table}_change_seq", ["change_seq"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_FUNCTION)
+        op.execute(PG_ORDER_EVENTS % EVENT_ORDER_LOCK)
         for table in TABLES:
             op.execute(
                 f"CREATE TRIGGER {table}_change_seq BEFORE INSERT OR UPDATE ON {table} "
@@ -65,6 +88,7 @@ def downgrade() -> None:
         for table in TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_change_seq ON {table}")
         op.execute("DROP FUNCTION IF EXISTS onemap_change_seq()")
+        op.execute("DROP FUNCTION IF EXISTS onemap_order_events(bigint[])")
     else:
         for table in TABLES:
             for when in ("insert", "update"):
