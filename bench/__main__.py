@@ -1,4 +1,5 @@
-"""The benchmark suite: `python -m bench [--scale small|city] [--json PATH] [--database-url URL]`.
+"""The benchmark suite: `python -m bench [--scale small|city] [--json PATH] [--database-url URL]`;
+`python -m bench --soak 10m [--database-url URL] [--redis-url URL]` runs the soak instead (bench/soak.py).
 
 Builds a city at the chosen scale into a fresh store, then prints each figure beside the limit it
 is measured against in the same run, as a ratio. Benchmarks are not tests: run them on demand.
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", help="a Redis for the fan-out and hand-off figures (default: ONEMAP_TEST_REDIS_URL)"
     )
+    parser.add_argument("--soak", metavar="DURATION", help="run the soak (e.g. 10m) on two app processes instead")
     args = parser.parse_args(argv)
     scale = SCALES[args.scale]
     workdir = Path(tempfile.mkdtemp(prefix="onemap-bench-"))
@@ -39,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     store = build(url, scale)
     print(f"  city ready in {time.perf_counter() - started:.0f} s")
+    if args.soak:
+        from bench import soak
+
+        store.dispose()
+        return soak.run(url, args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL"), soak.parse_duration(args.soak))
     labels = {"open": "open", "worker": "worker", "space": "space"}
     rt = build_runtime(Config(database_url=url, media_dir=str(workdir / "media")), store, labels)
     # As create_app does: start-up structures, and the modules a serving process has loaded (Dash,

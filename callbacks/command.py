@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -149,20 +150,26 @@ def _refresh(
 ) -> Tick:
     latest, healthy = rt.cursor()
     tick = Tick(*server_badge(t, healthy))
-    if cursor is not None and latest <= cursor:
+    # A background full re-read (data/mirror.py) replaced rows: every screen redraws what comes from them
+    # for a few polls, even with no new event (it exists to heal what a catch-up could have missed).
+    healed = rt.live.resynced_within(3 * rt.config.poll_ms / 1000)
+    if cursor is not None and latest <= cursor and not healed:
         return tick
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     version = max(newest, latest)
+    if healed:
+        layers |= set(MIRRORS)
+    stamp = (version, rt.live.generation)
 
     def shared(key: str, compute: Any) -> Any:
-        return rt.shared(key, version, compute)
+        return rt.shared(key, stamp, compute)
 
     tick.cursor = version
-    tick.figure, tick.digests = map_update(rt, layers, version, view, sent, scope)
+    tick.figure, tick.digests = map_update(rt, layers, stamp, view, sent, scope)
     if "feed" in layers:
         tick.feed = feed_items(shared(f"feed:{scope}", lambda: queries.latest_items(rt.store, departments=scope)), t)
     if "kpi" in layers:
-        catch_up(rt, {"kpi"}, version)
+        catch_up(rt, {"kpi"}, stamp)
         tick.kpi = kpi_values(shared(f"kpi:{scope}", lambda: rt.live.kpis(departments=scope)))
         tick.case_badge = case_badge(t, shared(f"cases:{scope}", lambda: rt.live.items.case_counts(departments=scope)))
     if "warnings" in layers and scope is None:  # warnings are the command centre's
@@ -289,7 +296,7 @@ MIRRORS = {
 }
 
 
-def catch_up(rt: Runtime, layers: set[str], version: int) -> None:
+def catch_up(rt: Runtime, layers: set[str], version: Hashable) -> None:
     """Bring the in-memory copies behind ``layers`` up to date, once per change for every screen."""
     names = sorted({m for layer in layers for m in MIRRORS.get(layer, ())})
     if not names:
@@ -302,7 +309,7 @@ def catch_up(rt: Runtime, layers: set[str], version: int) -> None:
 def map_update(
     rt: Runtime,
     layers: set[str],
-    version: int,
+    version: Hashable,
     view: map_view.View | None,
     sent: dict[str, str] | None,
     scope: Scope = None,

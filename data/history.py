@@ -2,13 +2,11 @@
 
 A year of a city's history is a few million rows: re-reading it from the store on every click of
 the review page would take seconds, while filtering and grouping columns in memory takes tens of
-milliseconds. The frame is read once, then only rows whose ``updated_at`` moved are read again
-(every change to an item touches ``updated_at``; ``ix_incidents_updated_at`` keeps that cheap).
+milliseconds. The frame is read once, then only rows whose ``change_seq`` moved are read again
+(the database stamps every change to an item in commit order; ``ix_incidents_change_seq`` keeps that cheap).
 """
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta
 
 import h3
 import numpy as np
@@ -37,9 +35,6 @@ COLUMNS = (
 )
 HEX_RESOLUTION = 8  # ~0.74 km² cells; coarser levels are parents of these
 CATEGORICAL = ("kind", "category", "status")
-# A refresh re-reads rows changed since the newest change it saw, minus this overlap, so a row
-# committed late with a slightly older timestamp is still picked up.
-OVERLAP = timedelta(seconds=5)
 
 
 def hex_cells(lat: np.ndarray, lon: np.ndarray, resolution: int = HEX_RESOLUTION) -> np.ndarray:
@@ -56,12 +51,12 @@ def hex_cells(lat: np.ndarray, lon: np.ndarray, resolution: int = HEX_RESOLUTION
     return cells[inverse]
 
 
-def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> pd.DataFrame:
+def _read(store: Store, since: int | None, chunk: int = 100_000) -> pd.DataFrame:
     """The review columns of every item (changed since ``since``), read in chunks so a million rows
     never exist as Python row objects all at once."""
     q = select(*COLUMNS)
     if since is not None:
-        q = q.where(Incident.updated_at >= since)
+        q = q.where(Incident.change_seq >= since)
     names = [c.key for c in COLUMNS]
     parts = []
     with store.read() as s:
@@ -101,8 +96,7 @@ def _columns(frame: pd.DataFrame) -> pd.DataFrame:
 class History(Mirror[pd.DataFrame]):
     """The process's copy of the item columns; ``frame()`` answers from memory after the first read."""
 
-    stamp = Incident.__table__.c.updated_at
-    overlap = OVERLAP
+    stamp = Incident.__table__.c.change_seq
 
     def __init__(self, store: Store, max_age_s: float = 3.0, resync_s: float = 1800.0):
         super().__init__(store, resync_s, max_age_s)
@@ -111,7 +105,7 @@ class History(Mirror[pd.DataFrame]):
         """Every item; at most ``max_age_s`` behind the store."""
         return self.current()
 
-    def read(self, since: datetime | None) -> pd.DataFrame:
+    def read(self, since: int | None) -> pd.DataFrame:
         return _read(self.store, since)
 
     def merge(self, held: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:

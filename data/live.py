@@ -2,26 +2,25 @@
 
 A live tick used to recount the open load per grid, the KPIs, the queue and the most urgent items
 over every open item in the store (about 100 ms each at 100,000 open items). Here the open items
-are numpy columns refreshed from the rows whose ``updated_at`` moved since the last look (every
-change to an item sets it; ``ix_incidents_updated_at`` finds them), so a tick counts in memory.
-
-Rows are re-read with an overlap (``OVERLAP``) so a transaction that commits a little after its
-timestamp is still seen; and the whole set is re-read in the background every ``resync_s``
-seconds, so anything a refresh could miss (a clock far off, a very long transaction) heals.
+are numpy columns refreshed from the rows whose ``change_seq`` moved since the last look (the
+database stamps every insert and update in commit order; ``ix_incidents_change_seq`` finds them),
+so a tick counts in memory and a long transaction's rows are read when it commits, however early
+it wrote them. The whole set is also re-read every ``resync_s`` seconds, on time (``Reconciler``).
 The SQL versions in ``data/queries.py`` stay the reference; tests hold both to the same answers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from data.live_field import LiveParking, LiveWorkers
-from data.mirror import Columns, Mirror, upsert_by_id
+from data.mirror import Columns, Mirror, Newest, Reconciler, newest_columns, upsert_by_id
 from data.models import (
     CASE_ACTIVE_STAGES,
     FINAL_STATUSES,
@@ -39,7 +38,6 @@ from data.models import (
 from data.queries import ItemColumns, counted_titles, kpis
 from data.store import Store
 
-OVERLAP = timedelta(seconds=10)
 COLUMNS = (
     Incident.id,
     Incident.kind,
@@ -75,10 +73,10 @@ IS_WAITING = np.array([st in UNASSIGNED_STATUSES for st in STATUSES])
 ON_MAP = np.array([k in MAP_KINDS for k in KINDS])
 
 
-def _read(store: Store, since: datetime | None, chunk: int = 100_000) -> Columns:
+def _read(store: Store, since: int | None, chunk: int = 100_000) -> Columns:
     """Rows as numpy columns (kind and status as small integer codes), read in chunks."""
     q = select(*COLUMNS)
-    q = q.where(Incident.updated_at >= since) if since is not None else q.where(open_item())
+    q = q.where(Incident.change_seq >= since) if since is not None else q.where(open_item())
     parts = []
     with store.read() as s:
         # A full read streams in chunks; an incremental one is small and needs no server-side cursor.
@@ -117,13 +115,12 @@ def _take(cols: Columns, index: np.ndarray) -> Columns:
 class LiveItems(Mirror[Columns]):
     """Open items as columns; ``refresh()`` before reading, then the methods answer from memory."""
 
-    stamp = Incident.__table__.c.updated_at
-    overlap = OVERLAP
+    stamp = Incident.__table__.c.change_seq
 
     def __init__(self, store: Store, resync_s: float = 120.0):
         super().__init__(store, resync_s)
 
-    def read(self, since: datetime | None) -> Columns:
+    def read(self, since: int | None) -> Columns:
         return _read(self.store, since)
 
     def merge(self, held: Columns, changed: Columns) -> Columns:
@@ -366,23 +363,46 @@ class Live:
     items: LiveItems
     workers: LiveWorkers
     parking: LiveParking
+    reconcile_every_s: float = 5.0
+    _reconciler: Reconciler | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, store: Store) -> Live:
-        return cls(LiveItems(store), LiveWorkers(store), LiveParking(store))
+    def of(cls, store: Store, resync_s: float = 120.0) -> Live:
+        return cls(LiveItems(store, resync_s), LiveWorkers(store, resync_s), LiveParking(store, resync_s))
+
+    def __post_init__(self) -> None:
+        # The full re-reads run on time even when nothing polls or changes (the thread ends with this object).
+        self._reconciler = Reconciler(self.mirrors, min(self.reconcile_every_s, self.items.resync_s))
+
+    def mirrors(self) -> list[Mirror[Any]]:
+        return [self.items, self.workers, self.parking]
+
+    def close(self) -> None:
+        """Stop the background re-reads (a process that ends needs not call it: the thread is a daemon)."""
+        if self._reconciler is not None:
+            self._reconciler.stop()
+
+    def resynced_within(self, seconds: float) -> bool:
+        """Whether a background full re-read replaced any of the rows in the last ``seconds``."""
+        return time.monotonic() - max(m.resynced_at for m in self.mirrors()) < seconds
+
+    @property
+    def generation(self) -> int:
+        """How many background full re-reads have replaced rows: what a screen drew before one is stale."""
+        return sum(m.resyncs for m in self.mirrors())
 
     def refresh(self) -> None:
         newest = self.newest()
         for name in ("items", "workers", "parking"):
             getattr(self, name).refresh(newest[name])
 
-    def newest(self) -> dict[str, datetime | None]:
-        """The newest change stamp of each mirrored table, in one query (one round trip, not three)."""
+    def newest(self) -> dict[str, Newest]:
+        """Each mirrored table's (newest change stamp, horizon), in one query (one round trip, not three)."""
         mirrors = {"items": self.items, "workers": self.workers, "parking": self.parking}
-        stmt = select(*[select(func.max(m.stamp)).scalar_subquery().label(k) for k, m in mirrors.items()])
+        cols = [c for m in mirrors.values() for c in newest_columns(self.items.store, m.stamp)]
         with self.items.store.read() as s:
-            row = s.execute(stmt).one()
-        return {k: row._mapping[k] for k in mirrors}
+            row = s.execute(select(*cols)).one()
+        return {k: (row[2 * i], int(row[2 * i + 1])) for i, k in enumerate(mirrors)}
 
     def kpis(self, now: datetime | None = None, departments: tuple[int, ...] | None = None) -> dict[str, Any]:
         """Same answer as ``queries.kpis``, from memory (refresh first); ``departments``: their cases only."""

@@ -2,7 +2,7 @@
 
 A tick used to read every on-duty worker's position and count every parking space per segment
 in the store. Here both tables are mirrored (``data/mirror.py``): read once, then only the rows
-whose ``changed_at`` moved, so a tick reads what changed and counts in memory. The SQL versions
+whose ``change_seq`` moved, so a tick reads what changed and counts in memory. The SQL versions
 in ``data/queries.py`` (``worker_positions``, ``parking_occupancy``) stay the reference; tests hold
 both to the same answers.
 """
@@ -10,7 +10,6 @@ both to the same answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -38,15 +37,15 @@ def _rows(store: Store, stmt: Any) -> list[tuple[Any, ...]]:
 class LiveWorkers(Mirror[Columns]):
     """Every worker's duty flag and position; ``refresh()`` first, then the methods answer from memory."""
 
-    stamp = Worker.__table__.c.changed_at
+    stamp = Worker.__table__.c.change_seq
 
     def __init__(self, store: Store, resync_s: float = 120.0):
         super().__init__(store, resync_s)
 
-    def read(self, since: datetime | None) -> Columns:
+    def read(self, since: int | None) -> Columns:
         stmt = select(Worker.id, Worker.on_duty, Worker.lon, Worker.lat)
         # Changed rows come in any order (sorting them cost more than reading them); the merge sorts.
-        stmt = stmt.order_by(Worker.id) if since is None else stmt.where(Worker.changed_at >= since)
+        stmt = stmt.order_by(Worker.id) if since is None else stmt.where(Worker.change_seq >= since)
         rows = _rows(self.store, stmt)
         cols = list(zip(*rows, strict=True)) if rows else [()] * 4
         return {
@@ -89,14 +88,14 @@ class Spaces:
 class LiveParking(Mirror[Spaces]):
     """Every parking space's segment and occupancy."""
 
-    stamp = ParkingSpace.__table__.c.changed_at
+    stamp = ParkingSpace.__table__.c.change_seq
 
     def __init__(self, store: Store, resync_s: float = 120.0):
         super().__init__(store, resync_s)
 
-    def read(self, since: datetime | None) -> Spaces:
+    def read(self, since: int | None) -> Spaces:
         stmt = select(ParkingSpace.id, ParkingSpace.segment_id, ParkingSpace.occupied)
-        stmt = stmt.order_by(ParkingSpace.id) if since is None else stmt.where(ParkingSpace.changed_at >= since)
+        stmt = stmt.order_by(ParkingSpace.id) if since is None else stmt.where(ParkingSpace.change_seq >= since)
         rows = _rows(self.store, stmt)
         cols = list(zip(*rows, strict=True)) if rows else [()] * 3
         return Spaces(

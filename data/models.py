@@ -22,7 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    func,
+    literal_column,
     or_,
+    select,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -147,6 +150,19 @@ def utcnow() -> datetime:
     return datetime.utcnow()  # noqa: DTZ003
 
 
+def change_horizon(dialect: str, stamp: Any) -> Any:
+    """The mark a reader keeps for ``change_seq`` (set by the database on every insert and update,
+    migration 0009): every row committed after this is read has ``change_seq`` at or above it.
+
+    PostgreSQL stamps a row with its transaction's id, and the oldest transaction still running
+    bounds every id yet to commit (a long transaction keeps the mark back: its rows are read when
+    it commits, never skipped). SQLite has one writer at a time, so its stamps are commit order.
+    """
+    if dialect == "postgresql":
+        return literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    return select(func.coalesce(func.max(stamp), 0) + 1).scalar_subquery()
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -220,6 +236,7 @@ class Worker(Base):
     # When this store last changed the row (server clock): every process's in-memory copy reads
     # only the rows stamped since it last looked (data/live_field.py).
     changed_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)  # see change_horizon
 
 
 class Incident(Base):
@@ -261,6 +278,7 @@ class Incident(Base):
     extension_reason: Mapped[str | None] = mapped_column(Text)
     rework_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     return_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")  # see change_horizon
 
     __table_args__ = (
         Index("ix_incidents_status_kind", "status", "kind"),
@@ -268,6 +286,7 @@ class Incident(Base):
         Index("ix_incidents_lat_lon", "lat", "lon"),
         Index("ix_incidents_created_at", "created_at"),
         Index("ix_incidents_updated_at", "updated_at"),
+        Index("ix_incidents_change_seq", "change_seq"),
         Index("ix_incidents_source_external", "source", "external_id", unique=True),
     )
 
@@ -322,6 +341,7 @@ class ParkingSpace(Base):
     comms_ok: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)  # the sensor's event time
     changed_at: Mapped[datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, index=True)
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)  # see change_horizon
 
 
 class Event(Base):

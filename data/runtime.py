@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,17 +30,18 @@ class Runtime:
     # The case rules (ops.cases.Cases), set by the app factory: data/ does not import ops/.
     cases: Any = None
     _workers: tuple[float, queries.WorkerSnapshot] | None = None
-    _shared: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    _shared: dict[str, tuple[Hashable, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.history = History(self.store)  # read on first use by the review page (or warmed at start)
         self.live = Live.of(self.store)  # open items, workers, parking: what every screen shows, in memory
 
-    def shared(self, key: str, version: int, compute: Callable[[], Any]) -> Any:
+    def shared(self, key: str, version: Hashable, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per change for every screen this process serves.
 
         Fifty wall screens polling after one change would otherwise recount the same aggregates
-        fifty times; the result is kept under ``key`` until the cursor moves past ``version``.
+        fifty times; the result is kept under ``key`` until the cursor moves past ``version`` (or, for
+        a version that carries ``live.generation``, until a background full re-read replaced rows).
         """
         hit = self._shared.get(key)
         if hit is not None and hit[0] == version:

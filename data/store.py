@@ -97,6 +97,7 @@ class Store:
         try:
             with session.begin():
                 yield session
+                commit_order_events(session)
             event_ids = session.info.get("event_ids")
         finally:
             session.close()
@@ -149,6 +150,25 @@ def record_event(
     session.flush()
     session.info.setdefault("event_ids", []).append(ev.id)
     return ev
+
+
+def commit_order_events(session: Session) -> None:
+    """Give this transaction's events their final ids, in commit order (PostgreSQL; a no-op on SQLite).
+
+    A sequence hands out ids when rows are inserted: a transaction that took id 100 and commits after
+    one that took 101 would be invisible to a screen whose cursor already moved to 101. So just before
+    commit, under one lock that the commit releases, the events get fresh ids from the sequence
+    (``onemap_order_events``, migration 0009, one round trip): a newer committed event always has a
+    larger id, and ``id > cursor`` never skips one. The lock is the last one the transaction takes
+    (only its own new rows are touched under it), so it cannot deadlock. On SQLite the one writer's
+    ids are ``max + 1`` under its write lock: already commit order.
+    """
+    old = session.info.get("event_ids")
+    if not old or session.connection().dialect.name != "postgresql":
+        return
+    session.flush()  # every row lock the transaction takes is taken before the order lock
+    new = session.connection().execute(text("SELECT onemap_order_events(:ids)"), {"ids": old}).scalar_one()
+    session.info["event_ids"] = [int(i) for i in new]
 
 
 def record_events(session: Session, actor: str, rows: list[dict[str, Any]]) -> None:

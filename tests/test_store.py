@@ -67,10 +67,10 @@ def test_report_locates_items_and_appends_one_event(city):
         ],
         DEFAULT_SLA_MINUTES,
     )
-    assert city.latest_event_id() == before + 1
     with city.read() as s:
         rows = {r.id: r for r in s.scalars(select(Incident))}
-        ev = s.get(Event, before + 1)
+        (ev,) = s.scalars(select(Event).where(Event.id > before)).all()  # ids may skip (renumbered at commit)
+    assert city.latest_event_id() == ev.id
     assert rows[ids[0]].grid_id == int(idx.ids[5])
     assert rows[ids[1]].grid_id is None  # outside every grid: stored, and visibly gridless
     assert (rows[ids[0]].due_at - rows[ids[0]].created_at).total_seconds() == 5 * 60
@@ -130,7 +130,7 @@ def test_layers_changed_since_names_only_what_changed(city):
         wid = s.scalar(select(Worker.id))
     field.move_workers(city, OPERATOR, [(wid, 106.7, 26.6)])
     newest, layers = queries.layers_changed_since(city, cursor)
-    assert newest == cursor + 1 and layers == {"workers", "kpi"}
+    assert newest == city.latest_event_id() > cursor and layers == {"workers", "kpi"}
 
 
 def test_ids_keep_counting_after_the_seed(city):
