@@ -17,10 +17,13 @@ from werkzeug.exceptions import HTTPException
 
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
+from api.idempotency import idempotent
 from data import queries
 from data.models import KINDS, STAGES, STATUSES
 from data.runtime import Runtime
+from data.store import Contention, StoreError, classify
 from layouts.i18n import Text
+from locales import API_LANG, render
 from ops import bulk, departments, lifecycle, routing
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Forbidden, Invalid, NotFound, OneMapError
@@ -140,6 +143,15 @@ def _limit_arg(default: int = 100) -> int:
     return int(raw)
 
 
+def store_error_answer(exc: StoreError) -> Response:
+    """503 with Retry-After and a JSON body: the store is down or too contended; nothing was stored."""
+    code, key = ("busy", "error.store_busy") if isinstance(exc, Contention) else ("unavailable", "error.store_down")
+    response = jsonify({"error": code, "message": render(API_LANG, key, {}), "retry_after": exc.retry_after})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def create_blueprint(rt: Runtime) -> Blueprint:
     """The /api/v1 blueprint bound to one runtime."""
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -173,6 +185,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        found = classify(getattr(exc, "original_exception", None) or exc)
+        if found is not None:
+            return store_error_answer(found)
         return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code or 500
 
     @bp.url_value_preprocessor
@@ -351,6 +366,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.post("/bulk/visits")
     @authenticated
+    @idempotent(rt.store)
     def bulk_visits(actor: Actor) -> Response:
         upload = request.files.get("file")
         raw = upload.read() if upload else request.get_data()

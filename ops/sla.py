@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from data.models import Incident, Task, utcnow
 from data.store import Store, record_event
+from ops.lifecycle import lock_incident
 
 log = logging.getLogger(__name__)
 ACTOR = "sla"
@@ -29,6 +30,7 @@ def escalate_unaccepted(store: Store, accept_minutes: int, now: datetime | None 
     escalated = []
     for task in stale:
         with store.transaction() as s:
+            lock_incident(s, task.incident_id)  # incident before task: the lock order of ops/lifecycle.py
             won = s.execute(
                 update(Task)
                 .where(Task.id == task.id, Task.status == "assigned")
