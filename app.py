@@ -30,7 +30,7 @@ from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
-from data.store import Contention, classify
+from data.store import Contention, Store, classify, patiently
 from layouts import command, departments, review, rules, shell, worker
 from layouts.i18n import Text
 from layouts.ids import ShellIds
@@ -44,17 +44,7 @@ log = logging.getLogger("onemap")
 def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     """Build the whole app: store (migrated), demo city when empty, bootstrap token, pages, API."""
     config = config or Config.from_env()
-    store = open_store(config)
-    if seed and not grid_count(store):
-        try:
-            log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
-            seed_demo(store, config)
-            log.info("seeding %d days of history for the review page", config.history_days)
-            seed_history(store, config, config.history_days)
-        except IntegrityError:
-            log.info("another process seeded the demo city first")
-    if config.bootstrap_token:
-        ensure_bootstrap_token(store, config.bootstrap_token)
+    store = patiently(lambda: start_store(config, seed))
     t = Text(config.lang)
     rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")}, t.warning_title)
     rt.cases = city_cases(store, config)
@@ -99,6 +89,26 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     rules_callbacks.register(app, rt, t)
     departments_callbacks.register(app, rt, t)
     return app
+
+
+def start_store(config: Config, seed: bool) -> Store:
+    """The migrated store, seeded with the demo city when empty, with the bootstrap token."""
+    store = open_store(config)
+    try:
+        if seed and not grid_count(store):
+            try:
+                log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
+                seed_demo(store, config)
+                log.info("seeding %d days of history for the review page", config.history_days)
+                seed_history(store, config, config.history_days)
+            except IntegrityError:
+                log.info("another process seeded the demo city first")
+        if config.bootstrap_token:
+            ensure_bootstrap_token(store, config.bootstrap_token)
+    except Exception:
+        store.dispose()  # ``patiently`` may start again with a new store
+        raise
+    return store
 
 
 def server_error_answer(exc: InternalServerError) -> Response | InternalServerError:

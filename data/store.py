@@ -29,6 +29,7 @@ from data.bus import Bus, MemoryBus
 from data.models import Event, Setting, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_S = 30.0  # how long a SQLite connection waits for another process's write lock
 RETRIES = 5  # runs of a transaction that lost to a deadlock or serialization failure
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -102,6 +103,22 @@ def retried(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def patiently(fn: Callable[[], R], within_s: float = 600.0) -> R:
+    """Run ``fn`` again while SQLite stays locked by another process (its long write), up to ``within_s``.
+
+    For start-up (migrations, seeding): a second process must not die because the first one is busy.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            found = classify(exc)
+            if not isinstance(found, Contention) or found.rerun or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
 class _Open(threading.local):
     depth = 0  # write transactions open on this thread, whatever the store
 
@@ -110,7 +127,7 @@ _open = _Open()
 
 
 def _sqlite_engine(url: str, write: bool) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -120,7 +137,7 @@ def _sqlite_engine(url: str, write: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_S * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
