@@ -11,12 +11,13 @@ import sys
 import threading
 from typing import Any
 
-from dash import Dash
-from flask import jsonify
+from dash import Dash, set_props
+from flask import Response, jsonify
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import InternalServerError
 
 from api import map_assets, media, open311, openapi, review_export, session
-from api.v1 import create_blueprint
+from api.v1 import create_blueprint, store_error_answer
 from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
 from callbacks import departments as departments_callbacks
@@ -29,8 +30,10 @@ from config import Config, ConfigError
 from data.demo import grid_count, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
+from data.store import Contention, Store, classify, patiently
 from layouts import command, departments, review, rules, shell, worker
 from layouts.i18n import Text
+from layouts.ids import ShellIds
 from ops.accounts import ensure_bootstrap_token
 from ops.cases import city_cases
 from ops.jobs import JobBoard
@@ -41,17 +44,7 @@ log = logging.getLogger("onemap")
 def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     """Build the whole app: store (migrated), demo city when empty, bootstrap token, pages, API."""
     config = config or Config.from_env()
-    store = open_store(config)
-    if seed and not grid_count(store):
-        try:
-            log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
-            seed_demo(store, config)
-            log.info("seeding %d days of history for the review page", config.history_days)
-            seed_history(store, config, config.history_days)
-        except IntegrityError:
-            log.info("another process seeded the demo city first")
-    if config.bootstrap_token:
-        ensure_bootstrap_token(store, config.bootstrap_token)
+    store = patiently(lambda: start_store(config, seed))
     t = Text(config.lang)
     rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")}, t.warning_title)
     rt.cases = city_cases(store, config)
@@ -64,6 +57,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
         # Pages are rendered by the router, so each page lacks the other pages' ids; validation_layout
         # still lets Dash check every callback against the union of all pages.
         suppress_callback_exceptions=True,
+        on_error=lambda exc: store_trouble_notice(t, exc),
     )
     # Screen readers and the browser's own hyphenation and fonts follow the page's language.
     app.index_string = app.index_string.replace("<html>", f'<html lang="{config.lang}">', 1)
@@ -77,6 +71,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
     session.install_guard(app.server, rt)
     app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
+    app.server.register_error_handler(InternalServerError, server_error_answer)
 
     # The grid shapes and other start-up structures live as long as the process: keep them out of
     # the garbage collector's full passes (millions of small objects at city scale, 0.1-0.2 s each).
@@ -94,6 +89,47 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     rules_callbacks.register(app, rt, t)
     departments_callbacks.register(app, rt, t)
     return app
+
+
+def start_store(config: Config, seed: bool) -> Store:
+    """The migrated store, seeded with the demo city when empty, with the bootstrap token."""
+    store = open_store(config)
+    try:
+        if seed and not grid_count(store):
+            try:
+                log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
+                seed_demo(store, config)
+                log.info("seeding %d days of history for the review page", config.history_days)
+                seed_history(store, config, config.history_days)
+            except IntegrityError:
+                log.info("another process seeded the demo city first")
+        if config.bootstrap_token:
+            ensure_bootstrap_token(store, config.bootstrap_token)
+    except Exception:
+        store.dispose()  # ``patiently`` may start again with a new store
+        raise
+    return store
+
+
+def server_error_answer(exc: InternalServerError) -> Response | InternalServerError:
+    """A store outage or contention is a 503 with Retry-After (every route); anything else stays a 500."""
+    found = classify(exc.original_exception or exc)
+    return store_error_answer(found) if found is not None else exc
+
+
+def store_trouble_notice(t: Text, exc: Exception) -> None:
+    """A callback that met a store outage changes nothing on screen and says why in a notice.
+
+    The poll's heartbeat is not written either, so the live badge turns to "disconnected" on its own.
+    """
+    found = classify(exc)
+    if found is None:
+        raise exc
+    log.warning("callback: store trouble: %s", found)
+    notice = {"action": "show", "id": "store-trouble", "color": "red", "autoClose": 8000}
+    notice["title"] = t("app.title")
+    notice["message"] = t("error.store_busy" if isinstance(found, Contention) else "error.store_down")
+    set_props(ShellIds.NOTICES, {"sendNotifications": [notice]})
 
 
 def validation_layout(t: Text, rt: Runtime) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 
@@ -48,13 +49,14 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
     store = open_store(config)
     sim = Simulator(store, load_grid_index(store), config, cases=city_cases(store, config))
     stop = threading.Event()
-    print(f"simulating at {config.sim_speed:g}x; Ctrl-C stops")
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C or a service manager: end after this tick
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    print(f"simulating at {config.sim_speed:g}x; Ctrl-C stops", flush=True)
     if args.seconds:
-        threading.Timer(args.seconds, stop.set).start()
-    try:
-        sim.run(stop)
-    except KeyboardInterrupt:
-        stop.set()
+        timer = threading.Timer(args.seconds, stop.set)
+        timer.daemon = True  # a stop by signal must not wait for the timer
+        timer.start()
+    sim.run(stop)
     return 0
 
 

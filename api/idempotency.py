@@ -1,6 +1,10 @@
 """`Idempotency-Key`: the first answer to a (user, key) is stored and replayed; the same key with
-a different request is refused with 422. The key is claimed before the work, so two concurrent
-retries cannot both run it."""
+a different request is refused with 422.
+
+The claim, the work and the stored answer are one transaction: a process killed (or a database lost)
+mid-request commits none of them, so a retry runs the work once; a retry after the commit replays the
+answer. On PostgreSQL a concurrent retry waits on the key's unique index until the first run ends.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,11 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, jsonify, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from data.models import IdempotencyKey
-from data.store import Store
+from data.store import Store, retried
 from ops.accounts import Actor
 from ops.errors import Conflict, Invalid, OneMapError
 
@@ -36,44 +40,35 @@ def request_fingerprint() -> str:
     return h.hexdigest()
 
 
+@retried
 def run_once(
     store: Store, actor: Actor, key: str, fingerprint: str, work: Callable[[], tuple[Any, int]]
 ) -> tuple[Any, int]:
     """Run ``work`` once per (user, key) and store its (JSON body, status); a repeat replays that answer.
 
-    A rule violation is an answer too (stored and replayed); the same key with another ``fingerprint``
-    raises ``Invalid``, a repeat while the first run is still going raises ``Conflict``, and an
-    unexpected error frees the key so a retry runs again.
+    A rule violation is an answer too (stored and replayed, its writes undone); the same key with
+    another ``fingerprint`` raises ``Invalid``; an unexpected error commits nothing, so a retry runs again.
     """
     if not key.strip() or len(key) > MAX_KEY:
         raise Invalid("error.idempotency_key_length", {"max": MAX_KEY}, field="Idempotency-Key")
-    try:
-        with store.transaction() as s:
-            s.add(IdempotencyKey(user_id=actor.user_id, key=key, request_hash=fingerprint))
-    except IntegrityError:
-        with store.read() as s:
-            seen = s.execute(
-                select(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
-            ).scalar_one()
-        if seen.request_hash != fingerprint:
-            raise Invalid("error.idempotency_key_reused", field="Idempotency-Key") from None
-        if seen.status_code is None:
-            raise Conflict("error.idempotency_key_running") from None
-        return seen.response, seen.status_code
-    try:
-        body, status = work()
-    except OneMapError as exc:
-        body, status = exc.to_dict(), exc.status
-    except Exception:
-        with store.transaction() as s:  # let a retry run again after a server error
-            s.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key))
-        raise
+    mine = (IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
     with store.transaction() as s:
-        s.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.user_id == actor.user_id, IdempotencyKey.key == key)
-            .values(status_code=status, response=body)
-        )
+        try:
+            with store.transaction():
+                s.add(IdempotencyKey(user_id=actor.user_id, key=key, request_hash=fingerprint))
+        except IntegrityError:
+            seen = s.execute(select(IdempotencyKey).where(*mine)).scalar_one()
+            if seen.request_hash != fingerprint:
+                raise Invalid("error.idempotency_key_reused", field="Idempotency-Key") from None
+            if seen.status_code is None:  # a claim stored by an older version: its outcome is unknown
+                raise Conflict("error.idempotency_key_running") from None
+            return seen.response, seen.status_code
+        try:
+            with store.transaction():
+                body, status = work()
+        except OneMapError as exc:
+            body, status = exc.to_dict(), exc.status
+        s.execute(update(IdempotencyKey).where(*mine).values(status_code=status, response=body))
     return body, status
 
 

@@ -5,6 +5,8 @@ Bodies are JSON; errors are JSON with the status of the rule that failed (see do
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -17,12 +19,15 @@ from werkzeug.exceptions import HTTPException
 
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
+from api.idempotency import idempotent
 from api.request_body import decode_text
 from api.request_body import json_object as _body
 from data import queries
 from data.models import KINDS, STAGES, STATUSES
 from data.runtime import Runtime
+from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
+from locales import API_LANG, render
 from ops import bulk, departments, lifecycle, routing
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Forbidden, Invalid, NotFound, OneMapError
@@ -53,6 +58,7 @@ CASE_ACTIONS = tuple(CASE_FIELDS)
 DEPARTMENT_FIELDS = {"code", "name", "parent_id", "kind", "categories", "jurisdiction", "districts"}
 MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1
+TOKEN_GRACE_S = 600
 
 
 def _bearer() -> str | None:
@@ -123,6 +129,15 @@ def _limit_arg(default: int = 100) -> int:
     return int(raw)
 
 
+def store_error_answer(exc: StoreError) -> Response:
+    """503 with Retry-After and a JSON body: the store is down or too contended; nothing was stored."""
+    code, key = ("busy", "error.store_busy") if isinstance(exc, Contention) else ("unavailable", "error.store_down")
+    response = jsonify({"error": code, "message": render(API_LANG, key, {}), "retry_after": exc.retry_after})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def create_blueprint(rt: Runtime) -> Blueprint:
     """The /api/v1 blueprint bound to one runtime."""
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -156,6 +171,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        found = classify(getattr(exc, "original_exception", None) or exc)
+        if found is not None:
+            return store_error_answer(found)
         return jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description}), exc.code or 500
 
     @bp.url_value_preprocessor
@@ -186,10 +204,26 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         }
         return jsonify(body), 200 if store_ok else 503
 
+    recent: dict[str, float] = {}  # token digest -> when the store last vouched for it
+
     @bp.get("/cursor")
-    @authenticated
-    def cursor(_actor: Actor) -> Response:
-        """The newest change id (what every screen polls) and whether live push is healthy."""
+    def cursor() -> Response:
+        """The newest change id (what every screen polls) and whether live push is healthy.
+
+        While only the store is down, a token it accepted in the last ``TOKEN_GRACE_S`` still reads
+        the cursor from Redis.
+        """
+        token = _bearer()
+        digest = hashlib.sha256((token or "").encode()).hexdigest()
+        try:
+            actor_for_token(rt.store, token)
+            if len(recent) > 10_000:
+                recent.clear()
+            recent[digest] = time.monotonic()
+        except Exception as exc:
+            vouched = time.monotonic() - recent.get(digest, -1e9) <= TOKEN_GRACE_S
+            if not (vouched and isinstance(classify(exc), Unavailable)):
+                raise
         latest, live = rt.cursor()
         return jsonify({"cursor": latest, "live": live})
 
@@ -334,6 +368,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.post("/bulk/visits")
     @authenticated
+    @idempotent(rt.store)
     def bulk_visits(actor: Actor) -> Response:
         upload = request.files.get("file")
         raw = upload.read() if upload else request.get_data()

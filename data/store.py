@@ -1,29 +1,133 @@
 """Engine, sessions and transactions: one transaction per change, its event rows inside it,
-and after the commit one bus announcement of the newest event id."""
+and after the commit one bus announcement of the newest event id.
+
+A transaction opened while another is open on the same thread joins it as a savepoint, so a caller
+(an idempotent request) can make its key, the work and the stored answer one commit. A deadlock,
+a serialization failure or SQLite's "database is locked" is ``Contention``: ``retried`` runs the
+whole transaction again a bounded number of times. A lost or refused connection is ``Unavailable``.
+"""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, func, insert, inspect, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.bus import Bus, MemoryBus
 from data.models import Event, Setting, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_S = 30.0  # how long a SQLite connection waits for another process's write lock
+RETRIES = 5  # runs of a transaction that lost to a deadlock or serialization failure
+P = ParamSpec("P")
+R = TypeVar("R")
+# SQLSTATEs a rerun of the same transaction can succeed after: serialization failure, deadlock.
+CONTENTION_CODES = {"40001", "40P01"}
+
+
+class StoreError(Exception):
+    """The store could not do the work now; nothing of it was committed."""
+
+    retry_after = 1
+
+
+class Contention(StoreError):
+    """Lost to concurrent transactions (deadlock, serialization failure, SQLite lock) every time tried.
+
+    ``rerun`` is False for SQLite's lock: the driver already waited its busy timeout for it.
+    """
+
+    def __init__(self, message: str, rerun: bool = True):
+        super().__init__(message)
+        self.rerun = rerun
+
+
+class Unavailable(StoreError):
+    """The database does not answer (restarting, unreachable)."""
+
+    retry_after = 2
+
+
+def classify(exc: BaseException) -> StoreError | None:
+    """The ``StoreError`` a driver error means, or None when it is a real bug or a rule of the data."""
+    if isinstance(exc, StoreError):
+        return exc
+    if not isinstance(exc, DBAPIError) or isinstance(exc, IntegrityError):
+        return None
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    text_ = str(exc.orig).lower()
+    if code in CONTENTION_CODES:
+        return Contention(str(exc.orig))
+    if "database is locked" in text_ or "database table is locked" in text_:
+        return Contention(str(exc.orig), rerun=False)
+    if exc.connection_invalidated or (code or "").startswith(("08", "57P")) or "connection" in text_:
+        return Unavailable(str(exc.orig))
+    return None
+
+
+def retried(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` (one whole transaction) again after contention, a bounded number of times.
+
+    Inside an outer transaction the error goes up untouched: only the outermost boundary can rerun.
+    """
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(RETRIES):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                found = classify(exc)
+                if found is None:
+                    raise
+                last = attempt == RETRIES - 1 or _open.depth
+                if not isinstance(found, Contention) or not found.rerun or last:
+                    if found is exc:
+                        raise
+                    raise found from exc
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # let the winner finish first
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def patiently(fn: Callable[[], R], within_s: float = 600.0) -> R:
+    """Run ``fn`` again while SQLite stays locked by another process (its long write), up to ``within_s``.
+
+    For start-up (migrations, seeding): a second process must not die because the first one is busy.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            found = classify(exc)
+            if not isinstance(found, Contention) or found.rerun or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+class _Open(threading.local):
+    depth = 0  # write transactions open on this thread, whatever the store
+
+
+_open = _Open()
 
 
 def _sqlite_engine(url: str, write: bool) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_S})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -33,7 +137,7 @@ def _sqlite_engine(url: str, write: bool) -> Engine:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_S * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -60,6 +164,7 @@ class Store:
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
         self._reading = threading.local()  # the read session open on each thread, if any
+        self._writing = threading.local()  # the write session open on each thread, if any
         if inspect(self.engine).has_table("settings"):
             self._bind_bus()
 
@@ -92,14 +197,33 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A write transaction; events recorded in it are announced on the bus after commit."""
+        """A write transaction; events recorded in it are announced on the bus after commit.
+
+        Inside another transaction on this thread it is a savepoint of that one: an error rolls back
+        only its own writes (and forgets their events); the outer commit publishes them all.
+        """
+        outer = getattr(self._writing, "session", None)
+        if outer is not None:
+            events = outer.info.setdefault("event_ids", [])
+            seen = len(events)
+            try:
+                with outer.begin_nested():
+                    yield outer
+            except BaseException:
+                del events[seen:]
+                raise
+            return
         session = self._writer()
+        self._writing.session = session
+        _open.depth += 1
         try:
             with session.begin():
                 yield session
                 commit_order_events(session)
             event_ids = session.info.get("event_ids")
         finally:
+            _open.depth -= 1
+            self._writing.session = None
             session.close()
         if event_ids:
             self.bus.publish(max(event_ids))
@@ -113,8 +237,8 @@ class Store:
         pool ping, BEGIN and ROLLBACK round trips; on SQLite the reads also see one snapshot). So do
         not write inside a read and expect a nested read to see it.
         """
-        outer = getattr(self._reading, "session", None)
-        if outer is not None:
+        outer = getattr(self._writing, "session", None) or getattr(self._reading, "session", None)
+        if outer is not None:  # inside a write transaction a read sees what it wrote so far
             yield outer
             return
         session = self._reader()

@@ -96,6 +96,7 @@ class CommandIds(StrEnum):
 class ShellIds(StrEnum):
     URL = "shell-url"
     PAGE = "shell-page"
+    NOTICES = "shell-notices"  # where a callback that met a store outage says so
 
 
 class WorkerIds(StrEnum):

@@ -13,7 +13,13 @@ from layouts.ids import ShellIds
 
 def layout() -> Any:
     return dmc.MantineProvider(
-        html.Div([dcc.Location(id=ShellIds.URL), html.Main(id=ShellIds.PAGE)]),
+        html.Div(
+            [
+                dcc.Location(id=ShellIds.URL),
+                dmc.NotificationContainer(id=ShellIds.NOTICES, position="top-center"),
+                html.Main(id=ShellIds.PAGE),
+            ]
+        ),
         forceColorScheme="dark",
         # Filled buttons and badges take black or white text, whichever reads better on their colour:
         # 0.179 is the luminance where both give the same WCAG contrast, so each gets at least 4.5:1.

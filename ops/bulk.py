@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import insert, select
 
 from data.models import Incident, Task, Worker, utcnow
-from data.store import Store, insert_returning_ids, record_event
+from data.store import Store, insert_returning_ids, record_event, retried
 from geo.crs import SYSTEMS, to_wgs84
 from geo.grid_index import OUTSIDE, GridIndex
 from locales import API_LANG, Message, msg, render
@@ -63,6 +63,7 @@ def _read(text: str) -> list[dict[str, str]]:
     return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
 
 
+@retried
 def push_visits(
     store: Store,
     index: GridIndex,

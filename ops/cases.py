@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from config import DEFAULT_VERIFY_SOURCES, Config
 from data.models import MAP_KINDS, OPEN_STAGES, Department, Event, Incident, Worker, utcnow
-from data.store import Store, record_event, record_events
+from data.store import Store, record_event, record_events, retried
 from ops import working_time
 from ops.accounts import Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
@@ -392,6 +392,7 @@ class Cases:
         record_event(s, f"case.{code_name or action}", "incident", case.id, actor.name, data)
         return {"id": case.id, "stage": to, "department_id": owner, "stage_due_at": due}
 
+    @retried
     def act(self, actor: Actor, incident_id: int, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Make one move on a case; return its new stage, owner and deadline."""
         if action not in FROM:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert, select, update
 
 from data.models import ParkingEvent, ParkingSpace, Worker, utcnow
-from data.store import Store, record_event
+from data.store import Store, record_event, retried
 from ops.accounts import Actor
 from ops.errors import Forbidden, Invalid, NotFound
 
@@ -23,6 +23,7 @@ class SpaceChange:
     at: datetime | None = None
 
 
+@retried
 def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> int:
     """Apply space changes; an event older (by sequence) than the stored state is ignored."""
     if actor.role not in FIELD_ROLES:
@@ -59,6 +60,7 @@ def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> in
     return len(rows)
 
 
+@retried
 def move_workers(store: Store, actor: Actor, positions: list[tuple[int, float, float]]) -> int:
     """Store the newest position of each worker: (worker id, lon, lat) in WGS-84."""
     if actor.role not in FIELD_ROLES:
@@ -77,6 +79,7 @@ def move_workers(store: Store, actor: Actor, positions: list[tuple[int, float, f
     return len(positions)
 
 
+@retried
 def report_own_position(store: Store, actor: Actor, lon: float, lat: float, bounds: tuple[float, ...]) -> int:
     """A worker's phone reports where the worker is; only inside the city's bounds."""
     if actor.role != "worker" or actor.user_id is None:

@@ -3,6 +3,13 @@
 new → assigned → accepted → on_site → resolved → closed, plus declined (back to the queue),
 cancelled and reopened. Every change is a conditional UPDATE (the database decides who wins a race)
 with its event row in the same transaction; an illegal move changes nothing and says why.
+
+Lock order, for every path that touches an item and its tasks (here, ops/cases.py, ops/sla.py,
+ops/bulk.py): the incident row first, then its task rows. A path that starts from a task (a worker's
+accept, resolve…; the SLA expiry) reads the task without locking it, locks its incident
+(``lock_incident``), and only then updates the task. Two paths in this order wait for each other
+instead of deadlocking; should PostgreSQL still pick a victim (or fail a serialization), the whole
+transaction reruns (``data.store.retried``) and after the last try answers 503, never 500.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from data.models import (
     Worker,
     utcnow,
 )
-from data.store import Store, record_event
+from data.store import Store, record_event, retried
 from ops.accounts import Actor
 from ops.cases import owns
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
@@ -46,6 +53,11 @@ ITEM_ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "close": (("resolved",), "closed"),
     "reopen": (("resolved", "closed", "cancelled"), "reopened"),
 }
+
+
+def lock_incident(s: Session, incident_id: int) -> None:
+    """Take the incident's row lock before any of its tasks' (the lock order above; SQLite locks the file)."""
+    s.execute(select(Incident.id).where(Incident.id == incident_id).with_for_update())
 
 
 def require_dispatcher(actor: Actor, what: str) -> None:
@@ -103,6 +115,7 @@ def _existing_worker(s: Session, worker_id: int) -> None:
         raise NotFound("error.worker_missing", {"id": worker_id}, field="worker_id")
 
 
+@retried
 def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
     """Assign an unassigned item to a worker; return the new task id or raise ``Conflict``."""
     with store.transaction() as s:
@@ -118,6 +131,7 @@ def assign(store: Store, actor: Actor, incident_id: int, worker_id: int) -> int:
         return _new_task(s, actor, incident_id, worker_id, "incident.assigned")
 
 
+@retried
 def reassign(store: Store, actor: Actor, incident_id: int, worker_id: int, reason: str = "") -> int:
     """Move an assigned item to another worker: the old task is cancelled, a new one starts."""
     reason = _check_note(reason, required=False, what="reassign")
@@ -143,6 +157,7 @@ def reassign(store: Store, actor: Actor, incident_id: int, worker_id: int, reaso
         return _new_task(s, actor, incident_id, worker_id, "incident.reassigned")
 
 
+@retried
 def act_on_item(store: Store, actor: Actor, incident_id: int, action: str, reason: str = "") -> str:
     """Cancel (with a reason), close or reopen an item; return its new status."""
     if action not in ITEM_ACTIONS:
@@ -178,6 +193,7 @@ def act_on_item(store: Store, actor: Actor, incident_id: int, action: str, reaso
         return target
 
 
+@retried
 def set_priority(
     store: Store, actor: Actor, incident_id: int, priority: int, sla_minutes: dict[str, dict[int, int]]
 ) -> None:
@@ -196,6 +212,7 @@ def set_priority(
         record_event(s, "incident.priority", "incident", incident_id, actor.name, {"from": old, "to": priority})
 
 
+@retried
 def act_on_task(
     store: Store,
     actor: Actor,
@@ -219,6 +236,8 @@ def act_on_task(
         task = s.get(Task, task_id)
         if task is None:
             raise NotFound("error.task_missing", {"id": task_id})
+        lock_incident(s, task.incident_id)
+        s.refresh(task)  # as it is now that its incident is ours
         worker = s.get(Worker, task.worker_id)
         own = worker is not None and worker.user_id is not None and worker.user_id == actor.user_id
         if actor.role != "admin" and not own:

@@ -36,6 +36,13 @@ def escalate_unaccepted(
     reason = f"not accepted within {accept_minutes} min"
     for start in range(0, len(stale), chunk):
         with store.transaction() as s:
+            # Incident before task: the lock order of ops/lifecycle.py, in id order (two passes wait, never cross).
+            s.execute(
+                select(Incident.id)
+                .where(Incident.id.in_(select(Task.incident_id).where(Task.id.in_(stale[start : start + chunk]))))
+                .order_by(Incident.id)
+                .with_for_update()
+            )
             at = utcnow()
             won = s.execute(
                 update(Task)
