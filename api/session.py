@@ -42,7 +42,9 @@ CSRF_TOKEN = "csrf"
 
 
 def session_rules(config: Config) -> SessionRules:
-    return SessionRules(idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_max_hours))
+    return SessionRules(
+        idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_max_hours)
+    )
 
 
 def current_actor(rt: Runtime) -> Actor | None:
