@@ -61,10 +61,13 @@ def test_the_page_runs_under_the_csp(server: str, browser, username: str, path: 
         lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None,
     )
     try:
-        page.goto(f"{server}{path}")
+        first = page.goto(f"{server}{path}")
         assert "/login" in page.url  # signed out: the login page, under the same policy
-        log_in(page, username)
-        page.wait_for_url(f"{server}{path}")
+        assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
+        is_page = lambda r: urlparse(r.url).path == path and r.request.resource_type == "document"  # noqa: E731
+        with page.expect_response(is_page) as answer:
+            log_in(page, username)
+        assert "script-src 'self' 'sha256-" in answer.value.headers["content-security-policy"]
         page.wait_for_function(ready, timeout=60_000)
         assert page.evaluate("() => typeof window.cspViolation") == "function"  # the listener was there
         assert problems == [], problems
