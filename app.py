@@ -16,7 +16,7 @@ from flask import Response, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import InternalServerError
 
-from api import map_assets, media, open311, openapi, review_export, session
+from api import map_assets, media, open311, openapi, review_export, session, web_security
 from api.v1 import create_blueprint, store_error_answer
 from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
@@ -67,8 +67,12 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     app.server.register_blueprint(media.create_blueprint(rt))
     app.server.register_blueprint(open311.create_blueprint(rt))
     app.server.register_blueprint(review_export.create_blueprint(rt))
-    login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
-    app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
+    login_words = ("title", "username", "password", "submit", "wrong", "throttled", "expired")
+    login_texts = {k: t(f"login.{k}") for k in login_words}
+    throttle = session.login_throttle(rt)
+    app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}, throttle))
+    web_security.trust_proxies(app.server, config.trusted_proxies)
+    web_security.install_cross_site_refusal(app.server)  # before the guard: a refused request reads no session
     session.install_guard(app.server, rt)
     app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
     app.server.register_error_handler(InternalServerError, server_error_answer)
@@ -88,6 +92,8 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     review_callbacks.register(app, rt, t)
     rules_callbacks.register(app, rt, t)
     departments_callbacks.register(app, rt, t)
+    # Every callback is registered now, so the hashes cover each inline script Dash will send.
+    web_security.install_headers(app.server, web_security.content_security_policy(app.csp_hashes(), config.tile_url))
     return app
 
 

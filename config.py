@@ -33,6 +33,10 @@ DEFAULT_ACCEPT_MINUTES = 5
 DEFAULT_VERIFY_SOURCES = frozenset({"citizen", "open311"})
 # Days of past items the demo city starts with (`python app.py`), so the review page has a history.
 DEFAULT_HISTORY_DAYS = 30
+# A browser session ends after this long without a request (a polling screen never idles), and this long
+# after sign-in whatever it does: a 12-hour shift plus an hour for the handover.
+DEFAULT_SESSION_IDLE_MINUTES = 60
+DEFAULT_SESSION_MAX_HOURS = 13
 
 
 class ConfigError(ValueError):
@@ -97,6 +101,25 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
 
 
+def _secret_keys(env: dict[str, str]) -> tuple[str | None, tuple[str, ...]]:
+    """The session-signing key and the previous ones still accepted (from the variable or the file)."""
+    keys: list[str] = []
+    if env.get("ONEMAP_SECRET_KEY"):
+        keys.append(env["ONEMAP_SECRET_KEY"].strip())
+    elif env.get("ONEMAP_SECRET_KEY_FILE"):
+        path = env["ONEMAP_SECRET_KEY_FILE"]
+        try:  # the first line signs, the lines after it are previous keys (rotation)
+            keys = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+        except OSError as exc:
+            raise ConfigError(f"ONEMAP_SECRET_KEY_FILE={path!r}: {exc.strerror}") from exc
+        if not keys:
+            raise ConfigError(f"ONEMAP_SECRET_KEY_FILE={path!r} is empty")
+    keys += [k.strip() for k in (env.get("ONEMAP_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()]
+    if any(len(k) < 16 for k in keys):
+        raise ConfigError("a session-signing key is shorter than 16 characters (use 32 or more random ones)")
+    return (keys[0] if keys else None), tuple(keys[1:])
+
+
 def _names(env: dict[str, str], name: str, default: frozenset[str]) -> frozenset[str]:
     """A comma-separated set of short names; "-" for none."""
     raw = env.get(name)
@@ -131,7 +154,14 @@ class Config:
     sim_tick_seconds: float = 1.0
     poll_ms: int = 1000
     accept_minutes: int = DEFAULT_ACCEPT_MINUTES
-    secret_key: str | None = None
+    secret_key: str | None = None  # signs session cookies; None: a key kept in the store (SQLite only)
+    secret_key_fallbacks: tuple[str, ...] = ()  # previous keys, still accepted when verifying a cookie
+    session_idle_minutes: int = DEFAULT_SESSION_IDLE_MINUTES
+    session_max_hours: int = DEFAULT_SESSION_MAX_HOURS
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
+    login_account_failures: int = 5  # wrong passwords for one user name before it is locked for a while
+    login_address_failures: int = 30  # and from one client address (a control room shares one)
+    login_lock_minutes: int = 15
     media_dir: str = str(ROOT / "media")
     dedup_metres: float = 50.0
     dedup_minutes: int = 10
@@ -155,6 +185,7 @@ class Config:
         tile_crs = (env.get("ONEMAP_TILE_CRS") or "wgs84").lower()
         if tile_crs not in {"wgs84", "gcj02"}:
             raise ConfigError(f"ONEMAP_TILE_CRS={tile_crs!r}: use wgs84 or gcj02")
+        secret_key, secret_key_fallbacks = _secret_keys(env)
         cfg = cls(
             database_url=env.get("ONEMAP_DATABASE_URL") or cls.database_url,
             redis_url=env.get("ONEMAP_REDIS_URL") or None,
@@ -172,7 +203,14 @@ class Config:
             sim_speed=_float(env, "ONEMAP_SIM_SPEED", cls.sim_speed, 0.1, 10000.0),
             poll_ms=_int(env, "ONEMAP_POLL_MS", cls.poll_ms, 200, 60000),
             accept_minutes=_int(env, "ONEMAP_ACCEPT_MINUTES", cls.accept_minutes, 1, 1440),
-            secret_key=env.get("ONEMAP_SECRET_KEY") or None,
+            secret_key=secret_key,
+            secret_key_fallbacks=secret_key_fallbacks,
+            session_idle_minutes=_int(env, "ONEMAP_SESSION_IDLE_MINUTES", cls.session_idle_minutes, 1, 7 * 1440),
+            session_max_hours=_int(env, "ONEMAP_SESSION_MAX_HOURS", cls.session_max_hours, 1, 31 * 24),
+            trusted_proxies=_int(env, "ONEMAP_TRUSTED_PROXIES", cls.trusted_proxies, 0, 5),
+            login_account_failures=_int(env, "ONEMAP_LOGIN_ACCOUNT_FAILURES", cls.login_account_failures, 1, 1000),
+            login_address_failures=_int(env, "ONEMAP_LOGIN_ADDRESS_FAILURES", cls.login_address_failures, 1, 100000),
+            login_lock_minutes=_int(env, "ONEMAP_LOGIN_LOCK_MINUTES", cls.login_lock_minutes, 1, 1440),
             media_dir=env.get("ONEMAP_MEDIA_DIR") or cls.media_dir,
             sla_minutes=_sla(env),
             dedup_metres=_float(env, "ONEMAP_DEDUP_METRES", cls.dedup_metres, 0.0, 5000.0),

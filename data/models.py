@@ -221,6 +221,16 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class WebSession(Base):
+    """A signed-in browser; the cookie holds a random token, this row its digest, so the server can end it."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie's token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Worker(Base):
     __tablename__ = "workers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

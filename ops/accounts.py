@@ -25,6 +25,8 @@ class Actor:
 
 
 SYSTEM = Actor(user_id=None, name="system", role="admin")
+# An unknown user name is checked against this, so it costs what a known one costs: timing tells no names.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 
 
 def _digest(token: str) -> str:
@@ -113,7 +115,9 @@ def check_password(store: Store, username: str, password: str) -> Actor:
     """The actor for a username and password; ``Unauthorized`` with one message for every failure."""
     with store.read() as s:
         user = s.scalar(select(User).where(User.username == username))
-    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
+    stored = user.password_hash if user is not None else None
+    matches = check_password_hash(stored or _DUMMY_HASH, password)
+    if user is None or not stored or not matches:
         raise Unauthorized("error.login_wrong")
     return Actor(user_id=user.id, name=user.username, role=user.role, department_id=user.department_id)
 

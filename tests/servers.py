@@ -39,7 +39,13 @@ def app_process(log_path: Path, port: int | None = None, **env: str) -> Iterator
     port = port or free_port()
     # Two days of demo history unless a test asks for more: enough to look real, quick to seed.
     # No alert banner unless a test asks for it: it would cover what other tests click.
-    defaults = {"ONEMAP_HISTORY_DAYS": "2", "ONEMAP_ALERTS": "0", "ONEMAP_ALERT_SOUND": "0"}
+    # A signing key, as a deployment on a shared database must have (SQLite alone may keep its own).
+    defaults = {
+        "ONEMAP_HISTORY_DAYS": "2",
+        "ONEMAP_ALERTS": "0",
+        "ONEMAP_ALERT_SOUND": "0",
+        "ONEMAP_SECRET_KEY": "test-signing-key-not-for-production",
+    }
     full_env = {**os.environ, "ONEMAP_PORT": str(port), **defaults, **env}
     if "ONEMAP_REDIS_URL" not in env:
         full_env.pop("ONEMAP_REDIS_URL", None)

@@ -43,7 +43,8 @@ def test_app_on_postgresql_reports_it(tmp_path):
 
     url = need_server("PostgreSQL", "ONEMAP_TEST_DATABASE_URL")
     reset_postgres(url)
-    app = create_app(Config(database_url=url, grid_count=60, parking_spaces=120, bootstrap_token=TOKEN))
+    key = "test-signing-key-not-for-production"
+    app = create_app(Config(database_url=url, grid_count=60, parking_spaces=120, bootstrap_token=TOKEN, secret_key=key))
     client = app.server.test_client()
     assert client.get("/api/v1/health").get_json()["store"] == "postgresql"
     fc = client.get("/api/v1/grids", headers={"Authorization": f"Bearer {TOKEN}"}).get_json()
