@@ -15,7 +15,7 @@ from dash import Dash
 from flask import jsonify
 from sqlalchemy.exc import IntegrityError
 
-from api import map_assets, media, open311, openapi, review_export, session
+from api import limits, map_assets, media, open311, openapi, review_export, session
 from api.v1 import create_blueprint
 from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
@@ -68,6 +68,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     # Screen readers and the browser's own hyphenation and fonts follow the page's language.
     app.index_string = app.index_string.replace("<html>", f'<html lang="{config.lang}">', 1)
     app.server.config["onemap"] = rt
+    limits.install(app.server, config)
     app.server.register_blueprint(create_blueprint(rt))
     app.server.register_blueprint(map_assets.create_blueprint())
     app.server.register_blueprint(media.create_blueprint(rt))

@@ -3,7 +3,6 @@ positions, device alarms. POSTs honour `Idempotency-Key`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from data.runtime import Runtime
 from ops import cap, ingest
 from ops.accounts import Actor
 from ops.errors import Invalid
+from ops.parsing import loads_json
 
 MAX_PHOTO_PART = 8 * 1024 * 1024
 
@@ -35,7 +35,7 @@ def _report_and_photo() -> tuple[Any, bytes | None]:
     if extra:
         raise Invalid("error.multipart_part", {"name": extra[0]}, field=extra[0])
     try:
-        body = json.loads(request.form.get("report", ""))
+        body = loads_json(request.form.get("report", ""))
     except ValueError:
         raise Invalid("error.report_part_json", field="report") from None
     upload = request.files.get("photo")
