@@ -13,6 +13,7 @@ from data.models import OPEN_STATUSES, Department, Incident, Photo
 from data.store import Store
 from ops.errors import Invalid, NotFound
 from ops.parsing import EARLIEST, LATEST, MAX_ID, timestamp, whole_numbers
+from ops.privacy import PRIVATE_CATEGORIES, PUBLIC_KINDS, public_point, scrub
 
 # service_code → (name shown to citizens, group)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -57,7 +58,8 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
-    # Public: no reporter name or phone leaves through Open311.
+    # Public: no reporter name or phone leaves through Open311, the text is scrubbed, the place rounded.
+    lon, lat = public_point(row.lon, row.lat)
     closed = row.status not in OPEN_STATUSES
     return {
         "service_request_id": str(row.id),
@@ -65,7 +67,7 @@ def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
         "status_notes": row.status,
         "service_name": row.category,
         "service_code": NAME_TO_CODE.get(row.category, "other"),
-        "description": row.description,
+        "description": scrub(row.description),
         "agency_responsible": row.department_name or "",
         "service_notice": "",
         "requested_datetime": _iso(row.created_at),
@@ -74,8 +76,8 @@ def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
         "address": "",
         "address_id": "",
         "zipcode": "",
-        "lat": row.lat,
-        "long": row.lon,
+        "lat": lat,
+        "long": lon,
         "media_url": f"{base_url}media/{photo}" if photo else "",
     }
 
@@ -107,7 +109,7 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
             Department.name.label("department_name"),
         )
         .outerjoin(Department, Department.id == Incident.department_id)
-        .where(Incident.kind == "ticket")
+        .where(Incident.kind.in_(PUBLIC_KINDS), Incident.category.not_in(PRIVATE_CATEGORIES))
     )
     if args.get("service_request_id"):
         try:
