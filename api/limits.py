@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -25,6 +25,14 @@ def install(server: Flask, config: Config) -> None:
     """Apply the body limit and the bounded JSON parser to every route, the Dash ones included."""
     server.config["MAX_CONTENT_LENGTH"] = config.max_body_mb * 1024 * 1024
     server.json = BoundedJSON(server)
+
+    @server.before_request
+    def _chunked_within_limit() -> None:
+        # A body sent without Content-Length (chunked, behind gunicorn) is cut at the limit by Werkzeug,
+        # silently: read it up to the limit here and refuse it when it reaches it.
+        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+            if len(request.get_data(cache=True)) >= server.config["MAX_CONTENT_LENGTH"]:
+                raise RequestEntityTooLarge()
 
     @server.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
