@@ -68,7 +68,6 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     # Screen readers and the browser's own hyphenation and fonts follow the page's language.
     app.index_string = app.index_string.replace("<html>", f'<html lang="{config.lang}">', 1)
     app.server.config["onemap"] = rt
-    limits.install(app.server, config)
     app.server.register_blueprint(create_blueprint(rt))
     app.server.register_blueprint(map_assets.create_blueprint())
     app.server.register_blueprint(media.create_blueprint(rt))
@@ -77,6 +76,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
     app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
     session.install_guard(app.server, rt)
+    limits.install(app, config)  # after the guard: a caller who is not logged in hears 401 first
     app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
 
     # The grid shapes and other start-up structures live as long as the process: keep them out of
