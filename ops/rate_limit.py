@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -23,7 +24,7 @@ class Verdict:
 class RateLimiter:
     """``hit(key)`` counts one request; more than ``per_minute`` in a window are refused. 0 = no limit."""
 
-    def __init__(self, per_minute: int, redis_url: str | None = None, clock=time.time):
+    def __init__(self, per_minute: int, redis_url: str | None = None, clock: Callable[[], float] = time.time):
         self.per_minute = per_minute
         self._clock = clock
         self._lock = threading.Lock()
