@@ -16,7 +16,7 @@ from flask import Response, jsonify
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import InternalServerError
 
-from api import map_assets, media, open311, openapi, review_export, session, web_security
+from api import limits, map_assets, media, open311, openapi, review_export, session, web_security
 from api.v1 import create_blueprint, store_error_answer
 from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
@@ -74,6 +74,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     web_security.trust_proxies(app.server, config.trusted_proxies)
     web_security.install_cross_site_refusal(app.server)  # before the guard: a refused request reads no session
     session.install_guard(app.server, rt)
+    limits.install(app, config)  # after the guard: a caller who is not logged in hears 401 first
     app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
     app.server.register_error_handler(InternalServerError, server_error_answer)
 

@@ -174,6 +174,9 @@ class Config:
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
     alerts: bool = True  # the wall's banner for a new fire or priority-1 item
     alert_sound: bool = False  # and a tone with it
+    max_body_mb: int = 16  # request bodies above this are refused (413); a photo is at most 8 MB
+    rate_per_minute: int = 6000  # requests per API token per minute on each ingestion door (0 = no limit)
+    token_days: int = 365  # days a new API token stays valid (0 = until revoked)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
@@ -222,6 +225,9 @@ class Config:
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
             alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
             alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),
+            max_body_mb=_int(env, "ONEMAP_MAX_BODY_MB", cls.max_body_mb, 9, 1024),
+            rate_per_minute=_int(env, "ONEMAP_RATE_PER_MINUTE", cls.rate_per_minute, 0, 10_000_000),
+            token_days=_int(env, "ONEMAP_TOKEN_DAYS", cls.token_days, 0, 3650),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

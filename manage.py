@@ -1,5 +1,6 @@
 """OneMap command line: create the database, import grids, seed the demo city, run the simulator,
-create users and API tokens. Settings come from the same ONEMAP_* variables as the app."""
+create users, and issue, list and revoke API tokens. Settings come from the same ONEMAP_* variables
+as the app."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import threading
 
 from config import Config, ConfigError
 from data.demo import import_grids, seed_demo
-from data.models import ROLES
+from data.models import ROLES, utcnow
 from data.runtime import open_store
 from geo.grid_import import GridImportError, read_grid_file
-from ops.accounts import create_token, create_user
+from ops.accounts import create_token, create_user, list_tokens, revoke_token
 from ops.errors import OneMapError
 
 
@@ -78,7 +79,26 @@ def _token(config: Config, args: argparse.Namespace) -> int:
     if uid is None:
         print(f"no user {args.username!r}", file=sys.stderr)
         return 2
-    print(create_token(store, uid, label=args.label))
+    days = config.token_days if args.days is None else args.days
+    print(create_token(store, uid, label=args.label, days=days))
+    print(f"valid {f'{days} days' if days else 'until revoked'}", file=sys.stderr)
+    return 0
+
+
+def _tokens(config: Config, _args: argparse.Namespace) -> int:
+    rows = list_tokens(open_store(config))
+    print("id\tuser\tprefix\tlabel\tcreated (UTC)\texpires (UTC)\tlast used (UTC)\tstate")
+    for r in rows:
+        expired = r["expires_at"] is not None and r["expires_at"] <= utcnow()
+        state = "revoked" if r["revoked_at"] else ("expired" if expired else "valid")
+        times = [f"{r[k]:%Y-%m-%d %H:%M}" if r[k] else "-" for k in ("created_at", "expires_at", "last_used_at")]
+        print("\t".join([str(r["id"]), r["username"], r["prefix"] or "-", r["label"], *times, state]))
+    return 0
+
+
+def _revoke(config: Config, args: argparse.Namespace) -> int:
+    token_id = revoke_token(open_store(config), args.token)
+    print(f"token {token_id} revoked")
     return 0
 
 
@@ -107,7 +127,12 @@ def parser() -> argparse.ArgumentParser:
     tok = sub.add_parser("create-token", help="issue an API token for a user (printed once)")
     tok.add_argument("username")
     tok.add_argument("--label", default="cli")
+    tok.add_argument("--days", type=int, help="days it stays valid (default ONEMAP_TOKEN_DAYS; 0 = until revoked)")
     tok.set_defaults(run=_token)
+    sub.add_parser("tokens", help="list API tokens: owner, prefix, expiry, last use").set_defaults(run=_tokens)
+    rev = sub.add_parser("revoke-token", help="revoke an API token at once")
+    rev.add_argument("token", help="the token's id or prefix (as `tokens` lists them), or its value")
+    rev.set_defaults(run=_revoke)
     return p
 
 

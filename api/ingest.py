@@ -3,8 +3,9 @@ positions, device alarms. POSTs honour `Idempotency-Key`."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -14,7 +15,9 @@ from api.request_body import json_body
 from data.runtime import Runtime
 from ops import cap, ingest
 from ops.accounts import Actor
-from ops.errors import Invalid
+from ops.errors import Invalid, TooManyRequests
+from ops.parsing import loads_json
+from ops.rate_limit import RateLimiter
 
 MAX_PHOTO_PART = 8 * 1024 * 1024
 
@@ -27,12 +30,40 @@ def _report_and_photo() -> tuple[Any, bytes | None]:
     if extra:
         raise Invalid("error.multipart_part", {"name": extra[0]}, field=extra[0])
     try:
-        body = json.loads(request.form.get("report", ""))
+        body = loads_json(request.form.get("report", ""))
     except ValueError:
         raise Invalid("error.report_part_json", field="report") from None
     upload = request.files.get("photo")
     photo = upload.read(MAX_PHOTO_PART + 1) if upload else None
     return body, photo
+
+
+def refused_by(limiter: RateLimiter, door: str, token: str | None) -> tuple[TooManyRequests, int] | None:
+    """The 429 error and its Retry-After when this token has used up this door's minute, else None."""
+    key = hashlib.sha256((token or "").encode()).hexdigest()[:24]
+    verdict = limiter.hit(f"{door}:{key}")
+    if verdict.allowed:
+        return None
+    params = {"limit": limiter.per_minute, "seconds": verdict.retry_after}
+    return TooManyRequests("error.rate_limited", params, retry_after=verdict.retry_after), verdict.retry_after
+
+
+def rate_limited(limiter: RateLimiter) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Per-token requests per minute on an ingestion door: 429 with Retry-After and a JSON body."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            header = request.headers.get("Authorization", "")
+            refused = refused_by(limiter, view.__name__, header.partition(" ")[2].strip())
+            if refused:
+                error, seconds = refused
+                return jsonify(error.to_dict()), error.status, {"Retry-After": str(seconds)}
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def batch_answer(results: list[dict[str, Any]]) -> tuple[Response, int]:
@@ -50,9 +81,11 @@ def register(
     plain: Callable[[Any], Any],
 ) -> None:
     once = idempotent(rt.store)
+    limited = rate_limited(RateLimiter(rt.config.rate_per_minute, rt.config.redis_url))
 
     @bp.post("/incidents")
     @authenticated
+    @limited
     @once
     def report(actor: Actor) -> tuple[Response, int]:
         body, photo = _report_and_photo()
@@ -72,6 +105,7 @@ def register(
 
     @bp.post("/incidents/batch")
     @authenticated
+    @limited
     @once
     def report_batch(actor: Actor) -> tuple[Response, int]:
         body = json_body()
@@ -87,18 +121,21 @@ def register(
 
     @bp.post("/parking/events")
     @authenticated
+    @limited
     @once
     def parking(actor: Actor) -> tuple[Response, int]:
         return batch_answer(ingest.ingest_parking(rt.store, actor, json_body()))
 
     @bp.post("/workers/positions")
     @authenticated
+    @limited
     @once
     def positions(actor: Actor) -> tuple[Response, int]:
         return batch_answer(ingest.ingest_positions(rt.store, rt.index, actor, json_body()))
 
     @bp.post("/alarms")
     @authenticated
+    @limited
     @once
     def alarms(actor: Actor) -> tuple[Response, int]:
         alarms = ingest.ingest_alarms(rt.store, rt.index, actor, json_body(), rt.config.sla_minutes, rt.cases)
@@ -106,6 +143,7 @@ def register(
 
     @bp.post("/alerts/cap")
     @authenticated
+    @limited
     @once
     def cap_alert(actor: Actor) -> tuple[Response, int]:
         if not request.data:

@@ -14,6 +14,12 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def photo(name: str) -> Response:
         if not name.endswith(".jpg") or "/" in name or name.startswith("."):
             abort(404)
-        return send_from_directory(rt.config.media_dir, name, mimetype="image/jpeg", max_age=86400)
+        response = send_from_directory(rt.config.media_dir, name, mimetype="image/jpeg")
+        # A photo may show a person or a home: never kept by a proxy, nor by the browser after logout.
+        response.cache_control.public = False
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+        response.cache_control.max_age = None
+        return response
 
     return bp

@@ -8,10 +8,12 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from api.ingest import refused_by
 from data.runtime import Runtime
 from ops import ingest, open311
 from ops.accounts import actor_for_token
 from ops.errors import OneMapError, Unauthorized
+from ops.rate_limit import RateLimiter
 
 FORMATS = ("json", "xml")
 XML_ITEM = {"services": "service", "service_requests": "request", "errors": "error"}
@@ -43,6 +45,8 @@ def _answer(fmt: str, root: str, value: Any, status: int = 200) -> tuple[Respons
 
 def create_blueprint(rt: Runtime) -> Blueprint:
     bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+
+    limiter = RateLimiter(rt.config.rate_per_minute, rt.config.redis_url)
 
     def fmt_or_404(fmt: str) -> str:
         if fmt not in FORMATS:
@@ -86,6 +90,12 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         if not api_key:
             raise Unauthorized("error.api_key_required")
         actor = actor_for_token(rt.store, api_key)
+        refused = refused_by(limiter, "open311", api_key)
+        if refused:
+            error, seconds = refused
+            answer, status = _answer(fmt, "errors", [{"code": error.status, "description": error.message}], 429)
+            answer.headers["Retry-After"] = str(seconds)
+            return answer, status
         form.update({k: v for k, v in request.args.items() if k == "crs"})
         parsed = ingest.parse_report(open311.report_body(form), rt.index, source="open311")
         cfg = rt.config

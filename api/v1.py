@@ -31,6 +31,7 @@ from locales import API_LANG, render
 from ops import bulk, departments, lifecycle, routing
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Forbidden, Invalid, NotFound, OneMapError
+from ops.parsing import whole_number
 from ops.privacy import shown_incident
 from ops.suggestions import suggest
 
@@ -124,9 +125,10 @@ def _limit_arg(default: int = 100) -> int:
     raw = request.args.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise Invalid("error.limit_range", {"max": MAX_LIMIT}, field="limit")
-    return int(raw)
+    try:
+        return whole_number(raw, "limit", 1, MAX_LIMIT)
+    except Invalid:
+        raise Invalid("error.limit_range", {"max": MAX_LIMIT}, field="limit") from None
 
 
 def store_error_answer(exc: StoreError) -> Response:
@@ -385,12 +387,11 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @authenticated
     def workers(_actor: Actor) -> Response:
         grid = request.args.get("grid_id")
-        if grid is not None and not grid.isdigit():
-            raise Invalid("error.field_integer", {"name": "grid_id"}, field="grid_id")
+        grid_id = whole_number(grid, "grid_id") if grid else None
         duty = request.args.get("on_duty")
         if duty not in (None, "true", "false"):
             raise Invalid("error.field_bool", {"name": "on_duty"}, field="on_duty")
-        rows = queries.find_workers(rt.store, int(grid) if grid else None, None if duty is None else duty == "true")
+        rows = queries.find_workers(rt.store, grid_id, None if duty is None else duty == "true")
         return jsonify(_plain({"count": len(rows), "items": rows}))
 
     ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)), _plain)

@@ -219,6 +219,9 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    prefix: Mapped[str | None] = mapped_column(String(8))  # the token's first characters, to name it by
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: until revoked
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)  # kept to the minute
 
 
 class WebSession(Base):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from data.models import ROLES, ApiToken, Department, User, utcnow
@@ -27,6 +29,8 @@ class Actor:
 SYSTEM = Actor(user_id=None, name="system", role="admin")
 # An unknown user name is checked against this, so it costs what a known one costs: timing tells no names.
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+PREFIX = 6  # characters of a token kept in clear, so an administrator can tell tokens apart
+LAST_USED_STEP = timedelta(minutes=1)
 
 
 def _digest(token: str) -> str:
@@ -64,12 +68,16 @@ def create_user(
         return user.id
 
 
-def create_token(store: Store, user_id: int, label: str = "api", token: str | None = None) -> str:
-    """Issue an API token for a user and return it in clear (the only time it is visible)."""
+def create_token(store: Store, user_id: int, label: str = "api", token: str | None = None, days: int = 0) -> str:
+    """Issue an API token for a user, valid ``days`` days (0: until revoked), and return it in clear
+    (the only time it is visible; its first characters stay visible as its prefix)."""
     token = token or secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(days=days) if days else None
     with store.transaction() as s:
-        s.add(ApiToken(user_id=user_id, token_hash=_digest(token), label=label))
-        record_event(s, "token.created", "user", user_id, SYSTEM.name, {"label": label})
+        s.add(
+            ApiToken(user_id=user_id, token_hash=_digest(token), label=label, prefix=token[:PREFIX], expires_at=expires)
+        )
+        record_event(s, "token.created", "user", user_id, SYSTEM.name, {"label": label, "days": days})
     return token
 
 
@@ -87,28 +95,80 @@ def ensure_bootstrap_token(store: Store, token: str) -> None:
 
 
 def actor_for_token(store: Store, token: str | None) -> Actor:
-    """The actor a bearer token stands for; ``Unauthorized`` when missing, unknown or revoked."""
+    """The actor a bearer token stands for; ``Unauthorized`` when missing, unknown, revoked or expired.
+
+    The token's last use is written at most once a minute, so a busy device costs one write a minute.
+    """
     if not token:
         raise Unauthorized("error.token_missing")
+    now = utcnow()
     with store.read() as s:
         row = s.execute(
-            select(User.id, User.username, User.role, User.department_id)
+            select(User.id, User.username, User.role, User.department_id, ApiToken.id.label("token_id"))
+            .add_columns(ApiToken.expires_at, ApiToken.last_used_at)
             .join(ApiToken, ApiToken.user_id == User.id)
             .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
         ).first()
     if row is None:
         raise Unauthorized("error.token_unknown")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized("error.token_expired")
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_STEP:
+        with store.transaction() as s:
+            s.execute(
+                update(ApiToken)
+                .where(ApiToken.id == row.token_id)
+                .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - LAST_USED_STEP))
+                .values(last_used_at=now)
+            )
     return Actor(user_id=row.id, name=row.username, role=row.role, department_id=row.department_id)
 
 
-def revoke_token(store: Store, token: str) -> None:
-    """Revoke a token; later requests with it get 401."""
+def find_token(store: Store, given: str) -> int:
+    """The id of the token named by its id, its prefix (as ``manage.py tokens`` shows it) or its value."""
+    with store.read() as s:
+        found: list[int] = []
+        if given.isascii() and given.isdigit() and len(given) < 19:
+            found = list(s.scalars(select(ApiToken.id).where(ApiToken.id == int(given))))
+        if not found and len(given) > PREFIX:
+            found = list(s.scalars(select(ApiToken.id).where(ApiToken.token_hash == _digest(given))))
+        elif not found and len(given) >= 3:
+            found = list(s.scalars(select(ApiToken.id).where(ApiToken.prefix.startswith(given, autoescape=True))))
+    if not found:
+        raise Invalid("error.token_no_such", field="token")
+    if len(found) > 1:
+        raise Invalid("error.token_ambiguous", {"given": given, "count": len(found)}, field="token")
+    return found[0]
+
+
+def revoke_token(store: Store, token: str) -> int:
+    """Revoke a token named by its id, prefix or value; later requests with it get 401. Returns its id."""
+    token_id = find_token(store, token)
     with store.transaction() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-        if row is None:
-            raise Invalid("error.token_no_such", field="token")
-        row.revoked_at = utcnow()
-        record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name)
+        row = s.get(ApiToken, token_id)
+        row.revoked_at = row.revoked_at or utcnow()
+        record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name, {"token_id": token_id})
+    return token_id
+
+
+def list_tokens(store: Store) -> list[dict[str, Any]]:
+    """Every token with its owner, prefix, label and times (never its value)."""
+    with store.read() as s:
+        rows = s.execute(
+            select(
+                ApiToken.id,
+                User.username,
+                ApiToken.prefix,
+                ApiToken.label,
+                ApiToken.created_at,
+                ApiToken.expires_at,
+                ApiToken.last_used_at,
+                ApiToken.revoked_at,
+            )
+            .join(User, User.id == ApiToken.user_id)
+            .order_by(ApiToken.id)
+        ).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def check_password(store: Store, username: str, password: str) -> Actor:

@@ -75,3 +75,8 @@ class NotFound(OneMapError):
 class Conflict(OneMapError):
     status = 409
     code = "conflict"
+
+
+class TooManyRequests(OneMapError):
+    status = 429
+    code = "too_many_requests"

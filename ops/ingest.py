@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from ops.errors import Forbidden, Invalid
 from ops.field import move_workers
 from ops.incidents import due_at
 from ops.media import store_photo
+from ops.parsing import MAX_ID, timestamp
 from ops.suggestions import suggest
 
 INGEST_ROLES = ("operator", "supervisor", "admin")
@@ -437,16 +438,7 @@ def _new_incident(s: Session, actor: Actor, row: dict[str, Any], detail: dict[st
 
 def _event_time(value: Any, field: str) -> datetime:
     """ISO 8601 (with or without zone) or Unix milliseconds, as naive UTC."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value / 1000.0, UTC).replace(tzinfo=None)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
-    raise Invalid("error.time_format", {"name": field}, field=field)
+    return timestamp(value, field)
 
 
 def _batch(body: Any, key: str) -> list[Any]:
@@ -479,8 +471,8 @@ def ingest_parking(store: Store, actor: Actor, body: Any) -> list[dict[str, Any]
             if event_type not in PARKING_EVENTS:
                 raise Invalid("error.parking_event_type", {"types": ", ".join(PARKING_EVENTS)}, field=p + "event_type")
             seq = ev.get("sequence_number")
-            if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-                raise Invalid("error.sequence_number", field=p + "sequence_number")
+            if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_ID:
+                raise Invalid("error.sequence_number", {"max": MAX_ID}, field=p + "sequence_number")
             parsed.append(
                 (
                     i,

@@ -4,7 +4,7 @@ A request posted here is a ticket on the map; its Open311 status follows the tic
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +12,8 @@ from sqlalchemy import select
 from data.models import OPEN_STATUSES, Department, Incident, Photo
 from data.store import Store
 from ops.errors import Invalid, NotFound
+from ops.parsing import EARLIEST, LATEST, MAX_ID, timestamp, whole_numbers
+from ops.privacy import PRIVATE_CATEGORIES, PUBLIC_KINDS, public_point, scrub
 
 # service_code → (name shown to citizens, group)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -56,7 +58,8 @@ def _iso(when: datetime | None) -> str | None:
 
 
 def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
-    # Public: no reporter name or phone leaves through Open311.
+    # Public: no reporter name or phone leaves through Open311, the text is scrubbed, the place rounded.
+    lon, lat = public_point(row.lon, row.lat)
     closed = row.status not in OPEN_STATUSES
     return {
         "service_request_id": str(row.id),
@@ -64,7 +67,7 @@ def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
         "status_notes": row.status,
         "service_name": row.category,
         "service_code": NAME_TO_CODE.get(row.category, "other"),
-        "description": row.description,
+        "description": scrub(row.description),
         "agency_responsible": row.department_name or "",
         "service_notice": "",
         "requested_datetime": _iso(row.created_at),
@@ -73,8 +76,8 @@ def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
         "address": "",
         "address_id": "",
         "zipcode": "",
-        "lat": row.lat,
-        "long": row.lon,
+        "lat": lat,
+        "long": lon,
         "media_url": f"{base_url}media/{photo}" if photo else "",
     }
 
@@ -83,10 +86,10 @@ def _date(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Invalid("error.datetime_w3c", {"name": name}, field=name) from None
-    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+        return timestamp(value, name)
+    except Invalid:
+        years = {"name": name, "lo": EARLIEST.year, "hi": LATEST.year}
+        raise Invalid("error.datetime_w3c", years, field=name) from None
 
 
 def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dict[str, Any]]:
@@ -106,13 +109,14 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
             Department.name.label("department_name"),
         )
         .outerjoin(Department, Department.id == Incident.department_id)
-        .where(Incident.kind == "ticket")
+        .where(Incident.kind.in_(PUBLIC_KINDS), Incident.category.not_in(PRIVATE_CATEGORIES))
     )
     if args.get("service_request_id"):
-        ids = [i.strip() for i in args["service_request_id"].split(",")]
-        if not all(i.isdigit() for i in ids):
-            raise Invalid("error.service_request_ids", field="service_request_id")
-        stmt = stmt.where(Incident.id.in_([int(i) for i in ids]))
+        try:
+            ids = whole_numbers(args["service_request_id"], "service_request_id")
+        except Invalid:
+            raise Invalid("error.service_request_ids", field="service_request_id") from None
+        stmt = stmt.where(Incident.id.in_(ids))
     if args.get("service_code"):
         codes = args["service_code"].split(",")
         unknown = [c for c in codes if c not in SERVICES]
@@ -140,7 +144,7 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
 
 
 def get_request(store: Store, request_id: str, base_url: str) -> list[dict[str, Any]]:
-    if not request_id.isdigit():
+    if not (request_id.isascii() and request_id.isdigit()) or int(request_id) > MAX_ID:
         raise NotFound("error.service_request_missing", {"id": repr(request_id)})
     found = find_requests(store, {"service_request_id": request_id}, base_url)
     if not found:
