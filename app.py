@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import logging
 import sys
 import threading
@@ -26,7 +27,7 @@ from callbacks import shell as shell_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
-from data.demo import grid_count, seed_demo
+from data.demo import DEMO_PASSWORD, grid_count, has_demo_accounts, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
 from layouts import command, departments, review, rules, shell, worker
@@ -39,10 +40,13 @@ log = logging.getLogger("onemap")
 
 
 def create_app(config: Config | None = None, seed: bool = True) -> Dash:
-    """Build the whole app: store (migrated), demo city when empty, bootstrap token, pages, API."""
+    """Build the whole app: store (migrated), demo city when empty and asked for, bootstrap token, pages, API.
+
+    ``create_app()`` (gunicorn) reads the environment: no demo city and no account unless ONEMAP_DEMO=1.
+    """
     config = config or Config.from_env()
     store = open_store(config)
-    if seed and not grid_count(store):
+    if seed and config.demo and not grid_count(store):
         try:
             log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
             seed_demo(store, config)
@@ -118,6 +122,14 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
     ]
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach a server listening on ``host``."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def runtime_of(app: Dash) -> Runtime:
     """The runtime an app was built with (for the CLI and tests)."""
     return app.server.config["onemap"]
@@ -127,13 +139,13 @@ def main() -> None:
     """Run on the configured host and port; start the simulator when ONEMAP_SIMULATE is on."""
     import waitress
 
-    from ops import early_warning, sla, working_time
+    from ops import early_warning, retention, sla, working_time
     from ops.errors import OneMapError
     from ops.simulator import start_in_thread
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = Config.from_env()
+        config = Config.from_env(embedded=True)
         working_time.load_calendar(config.calendar_file)  # a broken calendar stops the start, by name
     except ConfigError as exc:
         sys.exit(f"onemap: {exc}")
@@ -146,7 +158,20 @@ def main() -> None:
             f"onemap: cannot listen on {config.host}:{config.port} ({exc.strerror}); is OneMap already running? "
             "Set ONEMAP_PORT to use another port."
         )
+    if has_demo_accounts(rt.store) and not is_loopback(config.host):
+        log.warning(
+            "!!! DEMO ACCOUNTS with the published password %r are signed in on %s, reachable from the network: "
+            "anyone can log in as admin. Use an empty database without ONEMAP_DEMO for real use. !!!",
+            DEMO_PASSWORD,
+            config.host,
+        )
+    if not grid_count(rt.store):
+        log.warning(
+            "empty city and no demo (ONEMAP_DEMO=1 seeds one): import grids with `python manage.py import-grids FILE` "
+            "and create the first admin with `python manage.py create-user NAME --role admin` (password asked for)"
+        )
     sla.start_in_thread(rt.store, config.accept_minutes)
+    retention.start_in_thread(rt.store, config)
     try:
         early_warning.current_rules(rt.store, config.rules_file)  # a broken rule file stops the start, by name
     except OneMapError as exc:

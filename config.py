@@ -33,6 +33,13 @@ DEFAULT_ACCEPT_MINUTES = 5
 DEFAULT_VERIFY_SOURCES = frozenset({"citizen", "open311"})
 # Days of past items the demo city starts with (`python app.py`), so the review page has a history.
 DEFAULT_HISTORY_DAYS = 30
+# Days personal data is kept (ops/retention.py), in the spirit of the Personal Information Protection Law
+# (个人信息保护法 §19: no longer than the purpose needs). Reporters' names and phones serve the callback
+# after a case closes; photos are the evidence of the handling (a review or complaint comes within months);
+# door-access events are whereabouts, needed only for the warning rules (an hour) and a short look back.
+DEFAULT_RETAIN_REPORTER_DAYS = 180
+DEFAULT_RETAIN_PHOTO_DAYS = 365
+DEFAULT_RETAIN_ACCESS_DAYS = 30
 
 
 class ConfigError(ValueError):
@@ -144,11 +151,24 @@ class Config:
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
     alerts: bool = True  # the wall's banner for a new fire or priority-1 item
     alert_sound: bool = False  # and a tone with it
+    # The demo city and its demo accounts (published password) when the store is empty. A Config built in
+    # code (tests, bench) seeds; from the environment only ``python app.py`` on the embedded SQLite file
+    # does, or ONEMAP_DEMO=1 (see from_env).
+    demo: bool = True
+    retain_reporter_days: int = DEFAULT_RETAIN_REPORTER_DAYS
+    retain_photo_days: int = DEFAULT_RETAIN_PHOTO_DAYS
+    retain_access_days: int = DEFAULT_RETAIN_ACCESS_DAYS
+    retention_seconds: float = 3600.0  # how often the app purges what is past its days
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
-        """Read ``ONEMAP_*`` variables; raise ``ConfigError`` naming the bad one."""
+    def from_env(cls, env: dict[str, str] | None = None, embedded: bool = False, **overrides: object) -> Config:
+        """Read ``ONEMAP_*`` variables; raise ``ConfigError`` naming the bad one.
+
+        ``embedded`` (``python app.py``): on the embedded SQLite default the demo city is seeded unless
+        ONEMAP_DEMO=0; everywhere else (another database, gunicorn, the CLI) only with ONEMAP_DEMO=1.
+        """
         env = dict(os.environ if env is None else env)
+        database_url = env.get("ONEMAP_DATABASE_URL") or cls.database_url
         lang = env.get("ONEMAP_LANG") or cls.lang
         if lang not in {"zh-CN", "en"}:
             raise ConfigError(f"ONEMAP_LANG={lang!r}: use zh-CN or en")
@@ -156,7 +176,7 @@ class Config:
         if tile_crs not in {"wgs84", "gcj02"}:
             raise ConfigError(f"ONEMAP_TILE_CRS={tile_crs!r}: use wgs84 or gcj02")
         cfg = cls(
-            database_url=env.get("ONEMAP_DATABASE_URL") or cls.database_url,
+            database_url=database_url,
             redis_url=env.get("ONEMAP_REDIS_URL") or None,
             host=env.get("ONEMAP_HOST") or cls.host,
             port=_int(env, "ONEMAP_PORT", cls.port, 1, 65535),
@@ -184,6 +204,10 @@ class Config:
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
             alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
             alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),
+            demo=_bool(env, "ONEMAP_DEMO", embedded and database_url == cls.database_url),
+            retain_reporter_days=_int(env, "ONEMAP_RETAIN_REPORTER_DAYS", cls.retain_reporter_days, 1, 3650),
+            retain_photo_days=_int(env, "ONEMAP_RETAIN_PHOTO_DAYS", cls.retain_photo_days, 1, 3650),
+            retain_access_days=_int(env, "ONEMAP_RETAIN_ACCESS_DAYS", cls.retain_access_days, 1, 3650),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -38,8 +38,11 @@ def create_user(
     display_name: str = "",
     password: str | None = None,
     department_id: int | None = None,
+    by: str = SYSTEM.name,
 ) -> int:
-    """Create a user with a role (a department's staff: role ``staff`` and its department); return its id."""
+    """Create a user with a role (a department's staff: role ``staff`` and its department); return its id.
+
+    ``by`` names who did it in the audit log (the CLI passes the operating-system user)."""
     if role not in ROLES:
         raise Invalid("error.role_unknown", {"role": role, "roles": ", ".join(ROLES)}, field="role")
     if (role == "staff") != (department_id is not None):
@@ -58,16 +61,18 @@ def create_user(
         )
         s.add(user)
         s.flush()
-        record_event(s, "user.created", "user", user.id, SYSTEM.name, {"role": role})
+        record_event(s, "user.created", "user", user.id, by, {"role": role})
         return user.id
 
 
-def create_token(store: Store, user_id: int, label: str = "api", token: str | None = None) -> str:
-    """Issue an API token for a user and return it in clear (the only time it is visible)."""
+def create_token(
+    store: Store, user_id: int, label: str = "api", token: str | None = None, by: str = SYSTEM.name
+) -> str:
+    """Issue an API token for a user and return it in clear (the only time it is visible); ``by`` as above."""
     token = token or secrets.token_urlsafe(32)
     with store.transaction() as s:
         s.add(ApiToken(user_id=user_id, token_hash=_digest(token), label=label))
-        record_event(s, "token.created", "user", user_id, SYSTEM.name, {"label": label})
+        record_event(s, "token.created", "user", user_id, by, {"label": label})
     return token
 
 
@@ -99,14 +104,14 @@ def actor_for_token(store: Store, token: str | None) -> Actor:
     return Actor(user_id=row.id, name=row.username, role=row.role, department_id=row.department_id)
 
 
-def revoke_token(store: Store, token: str) -> None:
-    """Revoke a token; later requests with it get 401."""
+def revoke_token(store: Store, token: str, by: str = SYSTEM.name) -> None:
+    """Revoke a token; later requests with it get 401; ``by`` as above."""
     with store.transaction() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
         if row is None:
             raise Invalid("error.token_no_such", field="token")
         row.revoked_at = utcnow()
-        record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name)
+        record_event(s, "token.revoked", "user", row.user_id, by)
 
 
 def check_password(store: Store, username: str, password: str) -> Actor:

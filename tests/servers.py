@@ -37,9 +37,10 @@ class AppProcess:
 def app_process(log_path: Path, port: int | None = None, **env: str) -> Iterator[AppProcess]:
     """`python app.py` with ONEMAP_* overrides (on ``port``, else a free one), once health answers."""
     port = port or free_port()
-    # Two days of demo history unless a test asks for more: enough to look real, quick to seed.
+    # The demo city (a test database is not the embedded default, so it must be asked for), with two days
+    # of demo history unless a test asks for more: enough to look real, quick to seed.
     # No alert banner unless a test asks for it: it would cover what other tests click.
-    defaults = {"ONEMAP_HISTORY_DAYS": "2", "ONEMAP_ALERTS": "0", "ONEMAP_ALERT_SOUND": "0"}
+    defaults = {"ONEMAP_DEMO": "1", "ONEMAP_HISTORY_DAYS": "2", "ONEMAP_ALERTS": "0", "ONEMAP_ALERT_SOUND": "0"}
     full_env = {**os.environ, "ONEMAP_PORT": str(port), **defaults, **env}
     if "ONEMAP_REDIS_URL" not in env:
         full_env.pop("ONEMAP_REDIS_URL", None)
