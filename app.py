@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from dash import Dash
-from flask import jsonify
+from flask import Response, jsonify
 from sqlalchemy.exc import IntegrityError
 
 from api import map_assets, media, open311, openapi, review_export, session
@@ -34,6 +34,7 @@ from layouts import command, departments, review, rules, shell, worker
 from layouts.i18n import Text
 from ops.accounts import ensure_bootstrap_token
 from ops.cases import city_cases
+from ops.errors import OneMapError
 from ops.jobs import JobBoard
 
 log = logging.getLogger("onemap")
@@ -80,6 +81,13 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     login_texts = {k: t(f"login.{k}") for k in ("title", "username", "password", "submit", "wrong")}
     app.server.register_blueprint(session.create_blueprint(rt, {**login_texts, "lang": config.lang}))
     session.install_guard(app.server, rt)
+
+    @app.server.errorhandler(OneMapError)
+    def _refused(exc: OneMapError) -> tuple[Response, int]:
+        # A rule refusing a Dash callback (ops.permissions: a role reading what it may not) answers with
+        # the rule's status and message, as the API does, instead of a 500.
+        return jsonify(exc.to_dict()), exc.status
+
     app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
 
     # The grid shapes and other start-up structures live as long as the process: keep them out of
@@ -140,7 +148,6 @@ def main() -> None:
     import waitress
 
     from ops import early_warning, retention, sla, working_time
-    from ops.errors import OneMapError
     from ops.simulator import start_in_thread
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

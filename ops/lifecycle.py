@@ -28,8 +28,9 @@ from ops.accounts import Actor
 from ops.cases import owns
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
 from ops.media import store_photo
+from ops.permissions import roles_with
 
-DISPATCH_ROLES = ("operator", "supervisor", "admin")
+DISPATCH_ROLES = roles_with("dispatch")
 ACTIVE_ITEM_STATUSES = ("assigned", "accepted", "on_site")
 NOTE_LIMIT = 2000
 
