@@ -130,6 +130,16 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
     ]
 
 
+def demo_exposure(store: Any, host: str) -> str | None:
+    """The loud warning when demo accounts (published password) are served beyond this machine, else None."""
+    if is_loopback(host) or not has_demo_accounts(store):
+        return None
+    return (
+        f"!!! DEMO ACCOUNTS with the published password {DEMO_PASSWORD!r} are served on {host}, reachable from "
+        "the network: anyone can sign in as admin. For real use start on an empty database without ONEMAP_DEMO. !!!"
+    )
+
+
 def is_loopback(host: str) -> bool:
     """Whether only this machine can reach a server listening on ``host``."""
     try:
@@ -165,13 +175,9 @@ def main() -> None:
             f"onemap: cannot listen on {config.host}:{config.port} ({exc.strerror}); is OneMap already running? "
             "Set ONEMAP_PORT to use another port."
         )
-    if has_demo_accounts(rt.store) and not is_loopback(config.host):
-        log.warning(
-            "!!! DEMO ACCOUNTS with the published password %r are signed in on %s, reachable from the network: "
-            "anyone can log in as admin. Use an empty database without ONEMAP_DEMO for real use. !!!",
-            DEMO_PASSWORD,
-            config.host,
-        )
+    exposed = demo_exposure(rt.store, config.host)
+    if exposed:
+        log.warning(exposed)
     if not grid_count(rt.store):
         log.warning(
             "empty city and no demo (ONEMAP_DEMO=1 seeds one): import grids with `python manage.py import-grids FILE` "

@@ -391,16 +391,14 @@ def server_callbacks(city: City) -> dict[str, tuple[str, dict[str, Any]]]:
 def dash_post(city: City, role: str, key: str, spec: dict[str, Any], values: dict[str, Any], trigger: str) -> Any:
     """Post one callback as the browser does, with ``values`` by "id.property" (pattern ids as JSON)."""
 
-    def dep_id(dep: dict[str, Any]) -> str:
-        i = dep["id"]
-        return json.dumps(i, separators=(",", ":"), sort_keys=True) if isinstance(i, dict) else str(i)
-
     def fill(dep: dict[str, Any]) -> Any:
-        name = f"{dep_id(dep)}.{dep['property']}"
-        if isinstance(dep["id"], dict):  # a pattern (ALL): the matching components the page holds, by type
-            held = values.get(f"{dep['id']['type']}.{dep['property']}", {})
+        ident = dep["id"]
+        if isinstance(ident, str) and ident.startswith("{"):
+            ident = json.loads(ident)
+        if isinstance(ident, dict):  # a pattern (ALL): the matching components the page holds, by type
+            held = values.get(f"{ident['type']}.{dep['property']}", {})
             return [{"id": json.loads(i), "property": dep["property"], "value": v} for i, v in held.items()]
-        return {"id": str(dep["id"]), "property": dep["property"], "value": values.get(name)}
+        return {"id": str(ident), "property": dep["property"], "value": values.get(f"{ident}.{dep['property']}")}
 
     outputs = []
     for part in key.strip(".").split("..."):
@@ -514,6 +512,7 @@ CALLBACKS: dict[str, list[Case]] = {
                 "command-selected.data": c.other,
             },
             WRITE,
+            shows={"worker": ("无权",), "staff": ("不属于本部门",)},
             changes=COMMAND,
         )
     ],
@@ -522,6 +521,7 @@ CALLBACKS: dict[str, list[Case]] = {
             "command-priority.value",
             lambda c: {"command-priority.value": "1", "command-selected.data": c.other},
             WRITE,
+            shows={"worker": ("无权",), "staff": ("无权",)},
             changes=COMMAND,
         )
     ],
@@ -533,6 +533,7 @@ CALLBACKS: dict[str, list[Case]] = {
             "command-bulk.n_clicks",
             lambda c: {"command-bulk.n_clicks": 1, "command-selection.data": [c.other]},
             WRITE,
+            shows={"worker": ("无权",), "staff": ("无权",)},
             changes=COMMAND,
         )
     ],
@@ -545,6 +546,7 @@ CALLBACKS: dict[str, list[Case]] = {
                 "command-case-note.value": "快",
             },
             WRITE,
+            shows={"worker": ("无权",), "staff": ("无权",)},
             changes=("supervisor", "admin"),  # urging (督办) is a supervisor's move
         )
     ],
@@ -564,6 +566,7 @@ CALLBACKS: dict[str, list[Case]] = {
             "push-upload.contents",
             lambda c: {"push-upload.contents": "data:text/csv;base64," + base64.b64encode(CSV.encode()).decode()},
             WRITE,
+            shows={"worker": ("无权",), "staff": ("无权",)},
             changes=COMMAND,
         )
     ],
@@ -668,7 +671,7 @@ CALLBACKS: dict[str, list[Case]] = {
             "departments-reload.n_clicks",
             lambda c: {"departments-reload.n_clicks": 1},
             WRITE,
-            shows={"admin": ("南明区城市管理局",)},
+            shows={"admin": ("南明区城市管理局",), **dict.fromkeys(("worker", "staff", "operator"), ("无权管理部门",))},
             hides=dict.fromkeys(("worker", "staff", *COMMAND[:2]), ("南明区城市管理局",)),
         )
     ],
@@ -682,6 +685,7 @@ CALLBACKS: dict[str, list[Case]] = {
                 "command-selected.data": c.other,
             },
             WRITE,
+            shows={"worker": ("无权",), "staff": ("无权",)},
             changes=COMMAND,
         )
     ],
