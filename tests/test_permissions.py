@@ -63,6 +63,10 @@ class City:
     def client(self, role: str) -> Any:
         return self.clients[role]
 
+    def priority(self, incident_id: int) -> int:
+        with self.rt.store.read() as s:
+            return int(s.scalar(select(Incident.priority).where(Incident.id == incident_id)))
+
     def state(self) -> tuple[Any, ...]:
         """Everything a refused write could have changed."""
         with self.rt.store.read() as s:
@@ -519,7 +523,7 @@ CALLBACKS: dict[str, list[Case]] = {
     "command.priority": [
         Case(
             "command-priority.value",
-            lambda c: {"command-priority.value": "1", "command-selected.data": c.other},
+            lambda c: {"command-priority.value": str(c.priority(c.other) % 3 + 1), "command-selected.data": c.other},
             WRITE,
             shows={"worker": ("无权",), "staff": ("无权",)},
             changes=COMMAND,
