@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
 import logging
 import sys
 import threading
@@ -27,7 +28,7 @@ from callbacks import shell as shell_callbacks
 from callbacks import wall as wall_callbacks
 from callbacks import worker as worker_callbacks
 from config import Config, ConfigError
-from data.demo import grid_count, seed_demo
+from data.demo import DEMO_PASSWORD, grid_count, has_demo_accounts, seed_demo
 from data.demo_history import seed_history
 from data.runtime import Runtime, build_runtime, open_store
 from data.store import Contention, Store, classify, patiently
@@ -36,13 +37,17 @@ from layouts.i18n import Text
 from layouts.ids import ShellIds
 from ops.accounts import ensure_bootstrap_token
 from ops.cases import city_cases
+from ops.errors import OneMapError
 from ops.jobs import JobBoard
 
 log = logging.getLogger("onemap")
 
 
 def create_app(config: Config | None = None, seed: bool = True) -> Dash:
-    """Build the whole app: store (migrated), demo city when empty, bootstrap token, pages, API."""
+    """Build the whole app: store (migrated), demo city when empty and asked for, bootstrap token, pages, API.
+
+    ``create_app()`` (gunicorn) reads the environment: no demo city and no account unless ONEMAP_DEMO=1.
+    """
     config = config or Config.from_env()
     store = patiently(lambda: start_store(config, seed))
     t = Text(config.lang)
@@ -75,6 +80,13 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     web_security.install_cross_site_refusal(app.server)  # before the guard: a refused request reads no session
     session.install_guard(app.server, rt)
     limits.install(app, config)  # after the guard: a caller who is not logged in hears 401 first
+
+    @app.server.errorhandler(OneMapError)
+    def _refused(exc: OneMapError) -> tuple[Response, int]:
+        # A rule refusing a Dash callback (ops.permissions: a role reading what it may not) answers with
+        # the rule's status and message, as the API does, instead of a 500.
+        return jsonify(exc.to_dict()), exc.status
+
     app.server.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi.spec()))
     app.server.register_error_handler(InternalServerError, server_error_answer)
 
@@ -102,7 +114,7 @@ def start_store(config: Config, seed: bool) -> Store:
     """The migrated store, seeded with the demo city when empty, with the bootstrap token."""
     store = open_store(config)
     try:
-        if seed and not grid_count(store):
+        if seed and config.demo and not grid_count(store):
             try:
                 log.info("empty store: seeding the demo city (%d grids)", config.grid_count)
                 seed_demo(store, config)
@@ -161,6 +173,24 @@ def validation_layout(t: Text, rt: Runtime) -> Any:
     ]
 
 
+def demo_exposure(store: Any, host: str) -> str | None:
+    """The loud warning when demo accounts (published password) are served beyond this machine, else None."""
+    if is_loopback(host) or not has_demo_accounts(store):
+        return None
+    return (
+        f"!!! DEMO ACCOUNTS with the published password {DEMO_PASSWORD!r} are served on {host}, reachable from "
+        "the network: anyone can sign in as admin. For real use start on an empty database without ONEMAP_DEMO. !!!"
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach a server listening on ``host``."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def runtime_of(app: Dash) -> Runtime:
     """The runtime an app was built with (for the CLI and tests)."""
     return app.server.config["onemap"]
@@ -170,13 +200,12 @@ def main() -> None:
     """Run on the configured host and port; start the simulator when ONEMAP_SIMULATE is on."""
     import waitress
 
-    from ops import early_warning, sla, working_time
-    from ops.errors import OneMapError
+    from ops import early_warning, retention, sla, working_time
     from ops.simulator import start_in_thread
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = Config.from_env()
+        config = Config.from_env(embedded=True)
         working_time.load_calendar(config.calendar_file)  # a broken calendar stops the start, by name
     except ConfigError as exc:
         sys.exit(f"onemap: {exc}")
@@ -189,7 +218,16 @@ def main() -> None:
             f"onemap: cannot listen on {config.host}:{config.port} ({exc.strerror}); is OneMap already running? "
             "Set ONEMAP_PORT to use another port."
         )
+    exposed = demo_exposure(rt.store, config.host)
+    if exposed:
+        log.warning(exposed)
+    if not grid_count(rt.store):
+        log.warning(
+            "empty city and no demo (ONEMAP_DEMO=1 seeds one): import grids with `python manage.py import-grids FILE` "
+            "and create the first admin with `python manage.py create-user NAME --role admin` (password asked for)"
+        )
     sla.start_in_thread(rt.store, config.accept_minutes)
+    retention.start_in_thread(rt.store, config)
     try:
         early_warning.current_rules(rt.store, config.rules_file)  # a broken rule file stops the start, by name
     except OneMapError as exc:

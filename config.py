@@ -37,6 +37,13 @@ DEFAULT_HISTORY_DAYS = 30
 # after sign-in whatever it does: a 12-hour shift plus an hour for the handover.
 DEFAULT_SESSION_IDLE_MINUTES = 60
 DEFAULT_SESSION_MAX_HOURS = 13
+# Days personal data is kept (ops/retention.py), in the spirit of the Personal Information Protection Law
+# (个人信息保护法 §19: no longer than the purpose needs). Reporters' names and phones serve the callback
+# after a case closes; photos are the evidence of the handling (a review or complaint comes within months);
+# door-access events are whereabouts, needed only for the warning rules (an hour) and a short look back.
+DEFAULT_RETAIN_REPORTER_DAYS = 180
+DEFAULT_RETAIN_PHOTO_DAYS = 365
+DEFAULT_RETAIN_ACCESS_DAYS = 30
 
 
 class ConfigError(ValueError):
@@ -177,11 +184,24 @@ class Config:
     max_body_mb: int = 16  # request bodies above this are refused (413); a photo is at most 8 MB
     rate_per_minute: int = 6000  # requests per API token per minute on each ingestion door (0 = no limit)
     token_days: int = 365  # days a new API token stays valid (0 = until revoked)
+    # The demo city and its demo accounts (published password) when the store is empty. A Config built in
+    # code (tests, bench) seeds; from the environment only ``python app.py`` on the embedded SQLite file
+    # does, or ONEMAP_DEMO=1 (see from_env).
+    demo: bool = True
+    retain_reporter_days: int = DEFAULT_RETAIN_REPORTER_DAYS
+    retain_photo_days: int = DEFAULT_RETAIN_PHOTO_DAYS
+    retain_access_days: int = DEFAULT_RETAIN_ACCESS_DAYS
+    retention_seconds: float = 3600.0  # how often the app purges what is past its days
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
-        """Read ``ONEMAP_*`` variables; raise ``ConfigError`` naming the bad one."""
+    def from_env(cls, env: dict[str, str] | None = None, embedded: bool = False, **overrides: object) -> Config:
+        """Read ``ONEMAP_*`` variables; raise ``ConfigError`` naming the bad one.
+
+        ``embedded`` (``python app.py``): on the embedded SQLite default the demo city is seeded unless
+        ONEMAP_DEMO=0; everywhere else (another database, gunicorn, the CLI) only with ONEMAP_DEMO=1.
+        """
         env = dict(os.environ if env is None else env)
+        database_url = env.get("ONEMAP_DATABASE_URL") or cls.database_url
         lang = env.get("ONEMAP_LANG") or cls.lang
         if lang not in {"zh-CN", "en"}:
             raise ConfigError(f"ONEMAP_LANG={lang!r}: use zh-CN or en")
@@ -190,7 +210,7 @@ class Config:
             raise ConfigError(f"ONEMAP_TILE_CRS={tile_crs!r}: use wgs84 or gcj02")
         secret_key, secret_key_fallbacks = _secret_keys(env)
         cfg = cls(
-            database_url=env.get("ONEMAP_DATABASE_URL") or cls.database_url,
+            database_url=database_url,
             redis_url=env.get("ONEMAP_REDIS_URL") or None,
             host=env.get("ONEMAP_HOST") or cls.host,
             port=_int(env, "ONEMAP_PORT", cls.port, 1, 65535),
@@ -228,6 +248,10 @@ class Config:
             max_body_mb=_int(env, "ONEMAP_MAX_BODY_MB", cls.max_body_mb, 9, 1024),
             rate_per_minute=_int(env, "ONEMAP_RATE_PER_MINUTE", cls.rate_per_minute, 0, 10_000_000),
             token_days=_int(env, "ONEMAP_TOKEN_DAYS", cls.token_days, 0, 3650),
+            demo=_bool(env, "ONEMAP_DEMO", embedded and database_url == cls.database_url),
+            retain_reporter_days=_int(env, "ONEMAP_RETAIN_REPORTER_DAYS", cls.retain_reporter_days, 1, 3650),
+            retain_photo_days=_int(env, "ONEMAP_RETAIN_PHOTO_DAYS", cls.retain_photo_days, 1, 3650),
+            retain_access_days=_int(env, "ONEMAP_RETAIN_ACCESS_DAYS", cls.retain_access_days, 1, 3650),
         )
         return replace(cfg, **overrides) if overrides else cfg
 

@@ -1,10 +1,11 @@
 """OneMap command line: create the database, import grids, seed the demo city, run the simulator,
-create users, and issue, list and revoke API tokens. Settings come from the same ONEMAP_* variables
-as the app."""
+create users, issue, list and revoke API tokens, purge personal data past its days. Settings come
+from the same ONEMAP_* variables as the app."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import signal
 import sys
@@ -17,6 +18,8 @@ from data.runtime import open_store
 from geo.grid_import import GridImportError, read_grid_file
 from ops.accounts import create_token, create_user, list_tokens, revoke_token
 from ops.errors import OneMapError
+
+MIN_PASSWORD = 10
 
 
 def _init_db(config: Config, _args: argparse.Namespace) -> int:
@@ -61,10 +64,36 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cli_actor() -> str:
+    """Who acts through the CLI, for the audit log: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli"
+
+
+def read_password(from_stdin: bool) -> str:
+    """The new user's password: one line of stdin, or asked twice at the terminal (never on the command line)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ConfigError("the two passwords differ")
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"a password needs at least {MIN_PASSWORD} characters")
+    return password
+
+
 def _user(config: Config, args: argparse.Namespace) -> int:
-    uid = create_user(open_store(config), args.username, args.role, args.name or "", args.password, args.department)
+    role = args.role_option or args.role
+    if role is None:
+        raise ConfigError("give the role: --role " + "|".join(ROLES))
+    password = None if args.no_password else read_password(args.password_stdin)
+    store = open_store(config)
+    uid = create_user(store, args.username, role, args.name or "", password, args.department, by=cli_actor())
     where = f", department {args.department}" if args.department is not None else ""
-    print(f"user {args.username} ({args.role}{where}) id {uid}")
+    print(f"user {args.username} ({role}{where}) id {uid}")
     return 0
 
 
@@ -80,7 +109,7 @@ def _token(config: Config, args: argparse.Namespace) -> int:
         print(f"no user {args.username!r}", file=sys.stderr)
         return 2
     days = config.token_days if args.days is None else args.days
-    print(create_token(store, uid, label=args.label, days=days))
+    print(create_token(store, uid, label=args.label, days=days, by=cli_actor()))
     print(f"valid {f'{days} days' if days else 'until revoked'}", file=sys.stderr)
     return 0
 
@@ -97,8 +126,20 @@ def _tokens(config: Config, _args: argparse.Namespace) -> int:
 
 
 def _revoke(config: Config, args: argparse.Namespace) -> int:
-    token_id = revoke_token(open_store(config), args.token)
+    token_id = revoke_token(open_store(config), args.token, by=cli_actor())
     print(f"token {token_id} revoked")
+    return 0
+
+
+def _purge(config: Config, _args: argparse.Namespace) -> int:
+    from ops.retention import purge
+
+    counts = purge(open_store(config), config, actor=cli_actor())
+    days = (
+        f"reporters after {config.retain_reporter_days} days, photos after {config.retain_photo_days}, "
+        f"door-access events after {config.retain_access_days}"
+    )
+    print(f"purged ({days}): " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 
@@ -119,10 +160,12 @@ def parser() -> argparse.ArgumentParser:
     sim.set_defaults(run=_simulate)
     usr = sub.add_parser("create-user", help="create a user")
     usr.add_argument("username")
-    usr.add_argument("role", choices=list(ROLES))
+    usr.add_argument("role", nargs="?", choices=list(ROLES), help="the role (or --role)")
+    usr.add_argument("--role", dest="role_option", choices=list(ROLES))
     usr.add_argument("--department", type=int, help="a department's staff: the department id (role staff)")
     usr.add_argument("--name")
-    usr.add_argument("--password")
+    usr.add_argument("--password-stdin", action="store_true", help="read the password from stdin (else asked)")
+    usr.add_argument("--no-password", action="store_true", help="no password: API tokens only")
     usr.set_defaults(run=_user)
     tok = sub.add_parser("create-token", help="issue an API token for a user (printed once)")
     tok.add_argument("username")
@@ -133,6 +176,9 @@ def parser() -> argparse.ArgumentParser:
     rev = sub.add_parser("revoke-token", help="revoke an API token at once")
     rev.add_argument("token", help="the token's id or prefix (as `tokens` lists them), or its value")
     rev.set_defaults(run=_revoke)
+    sub.add_parser("purge", help="purge personal data past its retention days (ONEMAP_RETAIN_*_DAYS)").set_defaults(
+        run=_purge
+    )
     return p
 
 

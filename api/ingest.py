@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from api.idempotency import idempotent
 from api.request_body import json_body
 from data.runtime import Runtime
-from ops import cap, ingest
+from ops import cap, ingest, permissions
 from ops.accounts import Actor
 from ops.errors import Invalid, TooManyRequests
 from ops.parsing import loads_json
@@ -77,7 +77,7 @@ def register(
     bp: Blueprint,
     rt: Runtime,
     authenticated: Callable[..., Any],
-    incident_out: Callable[[int], dict[str, Any]],
+    incident_out: Callable[[int, Actor], dict[str, Any]],
     plain: Callable[[Any], Any],
 ) -> None:
     once = idempotent(rt.store)
@@ -101,7 +101,7 @@ def register(
             rt.config.media_dir,
             rt.cases,
         )
-        return jsonify({**incident_out(incident_id), "joined": joined}), 200 if joined else 201
+        return jsonify({**incident_out(incident_id, actor), "joined": joined}), 200 if joined else 201
 
     @bp.post("/incidents/batch")
     @authenticated
@@ -153,6 +153,7 @@ def register(
 
     @bp.get("/alerts")
     @authenticated
-    def alerts(_actor: Actor) -> Response:
+    def alerts(actor: Actor) -> Response:
+        permissions.require(actor, "read_alerts")
         items = cap.list_alerts(rt.store, request.args.get("state"))
         return jsonify({"count": len(items), "items": [plain(a) for a in items]})

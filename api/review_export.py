@@ -19,9 +19,10 @@ from data.models import utcnow
 from data.runtime import Runtime
 from layouts.i18n import Text
 from ops.errors import Forbidden, Invalid, OneMapError, Unauthorized
+from ops.permissions import roles_with
 
 CHUNK = 50_000
-REVIEW_ROLES = ("operator", "supervisor", "admin")
+REVIEW_ROLES = roles_with("export_review")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 
 

@@ -28,7 +28,7 @@ from data.runtime import Runtime
 from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
 from locales import API_LANG, render
-from ops import bulk, departments, lifecycle, routing
+from ops import bulk, departments, lifecycle, permissions, routing
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Forbidden, Invalid, NotFound, OneMapError
 from ops.parsing import whole_number
@@ -158,14 +158,15 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         out["routing"] = routing.sentence(out.get("routing"), words)
         return out
 
-    def incident_or_404(incident_id: int, actor: Actor | None = None) -> dict[str, Any]:
+    def incident_or_404(incident_id: int, actor: Actor) -> dict[str, Any]:
+        """One item as ``actor`` may see it (ops.permissions): 404 when missing, 403 when not theirs."""
+        permissions.require(actor, "read_incident")
         detail = queries.incident_detail(rt.store, incident_id)
         if detail is None:
             raise NotFound("error.incident_missing", {"id": incident_id})
-        if actor is not None and actor.role == "staff":
-            if detail["department_id"] not in departments.subtree(rt.store, actor.department_id or 0):
-                raise Forbidden("error.case_not_yours", {"id": incident_id})
-        return shown(detail)
+        if not permissions.incident_visible(rt.store, actor, detail):
+            raise Forbidden("error.case_not_yours", {"id": incident_id})
+        return permissions.shown_to(actor, shown(detail))
 
     @bp.errorhandler(OneMapError)
     def _rule_error(exc: OneMapError) -> tuple[Response, int]:
@@ -218,7 +219,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         token = _bearer()
         digest = hashlib.sha256((token or "").encode()).hexdigest()
         try:
-            actor_for_token(rt.store, token)
+            permissions.require(actor_for_token(rt.store, token), "read_map")
             if len(recent) > 10_000:
                 recent.clear()
             recent[digest] = time.monotonic()
@@ -231,7 +232,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.get("/grids")
     @authenticated
-    def grids(_actor: Actor) -> Response:
+    def grids(actor: Actor) -> Response:
+        permissions.require(actor, "read_map")
         response = jsonify(queries.grid_geojson(rt.store))
         response.mimetype = "application/geo+json"
         return response
@@ -240,7 +242,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @authenticated
     def incidents(actor: Actor) -> Response:
         # A department's staff see the cases their department (and those below it) owns, nothing else.
-        scope = departments.subtree(rt.store, actor.department_id or 0) if actor.role == "staff" else None
+        permissions.require(actor, "read_city")
+        scope = permissions.scope(rt.store, actor)
         rows = queries.find_incidents(
             rt.store,
             _list_arg("status", STATUSES),
@@ -250,7 +253,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             departments=scope,
             stages=_list_arg("stage", STAGES),
         )
-        items = [shown(r) for r in rows]
+        items = [permissions.shown_to(actor, shown(r)) for r in rows]
         return jsonify(_plain({"count": len(items), "items": items}))
 
     @bp.get("/incidents/<int:incident_id>")
@@ -273,7 +276,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.get("/departments")
     @authenticated
-    def department_list(_actor: Actor) -> Response:
+    def department_list(actor: Actor) -> Response:
+        permissions.require(actor, "read_departments")
         items = departments.list_all(rt.store)
         return jsonify(_plain({"count": len(items), "items": items}))
 
@@ -313,7 +317,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.get("/incidents/<int:incident_id>/suggestions")
     @authenticated
-    def suggestions(_actor: Actor, incident_id: int) -> Response:
+    def suggestions(actor: Actor, incident_id: int) -> Response:
+        permissions.require(actor, "read_workers")
+        incident_or_404(incident_id, actor)
         return jsonify({"items": [asdict(s) for s in suggest(rt.store, incident_id, snapshot=rt.workers())]})
 
     @bp.post("/incidents/<int:incident_id>/assign")
@@ -324,7 +330,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         if actor.role == "staff" and incident_or_404(incident_id, actor)["stage"] in ("signed", "rework"):
             rt.cases.act(actor, incident_id, "start")  # the department's own people are on it
         return jsonify(
-            _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id)})
+            _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id, actor)})
         )
 
     @bp.post("/incidents/<int:incident_id>/reassign")
@@ -335,7 +341,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             rt.store, actor, incident_id, _int_field(data, "worker_id"), _text_field(data, "reason")
         )
         return jsonify(
-            _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id)})
+            _plain({"task": queries.task_summary(rt.store, task_id), "incident": incident_or_404(incident_id, actor)})
         )
 
     @bp.post("/incidents/<int:incident_id>/<any(cancel, close, reopen):action>")
@@ -343,14 +349,14 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def item_action(actor: Actor, incident_id: int, action: str) -> Response:
         data = _body({"reason"})
         lifecycle.act_on_item(rt.store, actor, incident_id, action, _text_field(data, "reason"))
-        return jsonify(_plain(incident_or_404(incident_id)))
+        return jsonify(_plain(incident_or_404(incident_id, actor)))
 
     @bp.post("/incidents/<int:incident_id>/priority")
     @authenticated
     def priority(actor: Actor, incident_id: int) -> Response:
         data = _body({"priority"}, {"priority"})
         lifecycle.set_priority(rt.store, actor, incident_id, _int_field(data, "priority"), rt.config.sla_minutes)
-        return jsonify(_plain(incident_or_404(incident_id)))
+        return jsonify(_plain(incident_or_404(incident_id, actor)))
 
     @bp.post("/tasks/<int:task_id>/<any(accept, decline, arrive, resolve):action>")
     @authenticated
@@ -385,16 +391,20 @@ def create_blueprint(rt: Runtime) -> Blueprint:
 
     @bp.get("/workers")
     @authenticated
-    def workers(_actor: Actor) -> Response:
+    def workers(actor: Actor) -> Response:
+        permissions.require(actor, "read_workers")
         grid = request.args.get("grid_id")
         grid_id = whole_number(grid, "grid_id") if grid else None
         duty = request.args.get("on_duty")
         if duty not in (None, "true", "false"):
             raise Invalid("error.field_bool", {"name": "on_duty"}, field="on_duty")
-        rows = queries.find_workers(rt.store, grid_id, None if duty is None else duty == "true")
+        found = queries.find_workers(rt.store, grid_id, None if duty is None else duty == "true")
+        rows = [permissions.shown_worker(r) for r in found]
         return jsonify(_plain({"count": len(rows), "items": rows}))
 
-    ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)), _plain)
+    ingest_routes.register(
+        bp, rt, authenticated, lambda incident_id, actor: _plain(incident_or_404(incident_id, actor)), _plain
+    )
     warning_routes.register(
         bp,
         rt,

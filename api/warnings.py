@@ -13,7 +13,7 @@ from api.idempotency import idempotent
 from data import queries
 from data.models import WARNING_STATUSES, Place
 from data.runtime import Runtime
-from ops import early_warning, places
+from ops import early_warning, permissions, places
 from ops.accounts import Actor, shared_secret
 from ops.errors import Invalid, NotFound
 
@@ -39,7 +39,8 @@ def register(
 
     @bp.get("/places")
     @authenticated
-    def list_places(_actor: Actor) -> Response:
+    def list_places(actor: Actor) -> Response:
+        permissions.require(actor, "read_places")
         with rt.store.read() as s:
             rows = s.execute(select(Place).order_by(Place.id).limit(limit_arg())).scalars().all()
             items = [
@@ -60,18 +61,21 @@ def register(
     @authenticated
     @once
     def access_events(actor: Actor) -> tuple[Response, int]:
+        permissions.require(actor, "feed_data")  # before the key is made: a refused call changes nothing
         secret = shared_secret(rt.store, "access_key")
         return batch_answer(places.ingest_access(rt.store, actor, json_body(), secret))
 
     @bp.get("/warnings")
     @authenticated
-    def warnings(_actor: Actor) -> Response:
+    def warnings(actor: Actor) -> Response:
+        permissions.require(actor, "read_warnings")
         rows = queries.find_warnings(rt.store, list_arg("status", WARNING_STATUSES), limit_arg())
         return jsonify(plain({"count": len(rows), "items": rows}))
 
     @bp.get("/warnings/<int:warning_id>")
     @authenticated
-    def warning(_actor: Actor, warning_id: int) -> Response:
+    def warning(actor: Actor, warning_id: int) -> Response:
+        permissions.require(actor, "read_warnings")
         detail = queries.warning_detail(rt.store, warning_id)
         if detail is None:
             raise NotFound("error.warning_missing", {"id": warning_id})
@@ -90,7 +94,8 @@ def register(
 
     @bp.get("/rules")
     @authenticated
-    def rules(_actor: Actor) -> Response:
+    def rules(actor: Actor) -> Response:
+        permissions.require(actor, "read_rules")
         current = early_warning.current_rules(rt.store, rt.config.rules_file)
         return jsonify({"rules": [r.to_dict() for r in current], "types": sorted(early_warning.PARAMS)})
 

@@ -41,7 +41,7 @@ from layouts.command import (
 from layouts.i18n import Text
 from layouts.ids import ASSIGN, CASE_ACTION, KPI_IDS, WARNING_ACTION, CommandIds, Ids
 from layouts.liveness import beat, server_badge
-from ops import bulk, cases, departments, dispatch, early_warning, lifecycle, routing
+from ops import bulk, cases, dispatch, early_warning, lifecycle, permissions, routing
 from ops.accounts import Actor
 from ops.errors import Invalid, OneMapError
 from ops.jobs import JobBoard
@@ -337,9 +337,14 @@ COMMAND_VIEW = Actor(None, "operator", "operator")  # whom a panel is drawn for 
 
 def scope_of(rt: Runtime, actor: Actor) -> Scope:
     """What a screen may see: a department's staff their department and those below it; others everything."""
-    if actor.role != "staff":
-        return None
-    return tuple(sorted(departments.subtree(rt.store, actor.department_id or 0)))
+    return permissions.scope(rt.store, actor)
+
+
+def city_reader(rt: Runtime) -> Actor:
+    """The signed-in actor of a command-page read, refused (403) unless their role reads the city."""
+    actor = require_actor(rt)
+    permissions.require(actor, "read_city")
+    return actor
 
 
 def view_key(view: map_view.View | None) -> str:
@@ -589,7 +594,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         ranking: str | None,
         held: dict[str, Any] | None,
     ) -> dict[str, Any]:
-        actor = require_actor(rt)
+        actor = city_reader(rt)
         scope = scope_of(rt, actor)
         tick = refresh(rt, t, cursor, view, sent, scope)
         return {
@@ -615,7 +620,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         view = view_from_relayout(relayout, previous)
         if view is None:
             return no_update, no_update
-        scope = scope_of(rt, require_actor(rt))
+        scope = scope_of(rt, city_reader(rt))
         patch = Patch()
         if map_view.detailed(view) or map_view.detailed(previous):
             rt.live.items.refresh()
@@ -642,7 +647,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def select_warning(click: dict[str, Any] | None) -> Any:
-        require_actor(rt)
+        city_reader(rt)
         if clicked_item(click) is not None:
             return no_update  # an item: the browser selected it already
         item = warned_item(rt, click)
@@ -661,7 +666,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def show_detail(
         incident_id: int | None, ranking: str | None, _rerank: int | None, held: dict[str, Any] | None
     ) -> dict[str, Any]:
-        actor = require_actor(rt)
+        actor = city_reader(rt)
         reason = "select" if f"{CommandIds.SELECTED}.data" in ctx.triggered_prop_ids else "rank"
         return detail_update(rt, t, incident_id, held, ranking, reason, scope_of(rt, actor), actor).outputs()
 
@@ -699,7 +704,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         page: int | None,
         rows: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
-        scope = scope_of(rt, require_actor(rt))
+        scope = scope_of(rt, city_reader(rt))
         flt = QueueFilter.parse({"search": search, "kinds": kinds, "priorities": priorities, "flags": flags})
         flt = replace(flt, departments=scope)
         fired = {p.split(".")[0] for p in ctx.triggered_prop_ids}
@@ -933,7 +938,7 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
         prevent_initial_call=True,
     )
     def watch(_n: int, job_id: str | None) -> tuple[Any, ...]:
-        require_actor(rt)
+        permissions.require(require_actor(rt), "push_tasks")
         job = jobs.get(job_id) if job_id else None
         if job is None:
             return no_update, no_update, no_update, True
@@ -954,6 +959,7 @@ def register_push(app: Dash, rt: Runtime, t: Text, jobs: JobBoard) -> None:
         prevent_initial_call=True,
     )
     def download(clicks: int | None, job_id: str | None) -> Any:
+        permissions.require(require_actor(rt), "push_tasks")
         job = jobs.get(job_id) if job_id else None
         if not clicks or job is None or job.state != "done":
             return no_update

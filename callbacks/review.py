@@ -20,7 +20,7 @@ from geo.layers import to_display
 from layouts import review as view
 from layouts.i18n import Text
 from layouts.ids import ReviewIds
-from ops.lifecycle import require_dispatcher
+from ops import permissions
 from ops.privacy import shown_incident
 
 DRILL_LIMIT = 2000
@@ -65,7 +65,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         return rt.shared("review:grids", 0, lambda: grid_table(rt.store))
 
     def selected(data: dict[str, Any]) -> pd.DataFrame:
-        require_dispatcher(require_actor(rt), "review_items")
+        permissions.require(require_actor(rt), "review_items")
         return review.select_items(rt.history.frame(), grids(), filters_from(data))
 
     @app.callback(
@@ -309,7 +309,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     )
     def pick(rows: list[dict[str, Any]] | None) -> tuple[Any, Any]:
         """A drill-down row: the item's detail beside the table, and the map centred on it."""
-        require_dispatcher(require_actor(rt), "review_items")
+        permissions.require(require_actor(rt), "review_items")
         detail = queries.incident_detail(rt.store, int(rows[0]["id"])) if rows else None
         if detail is None:
             return view.item_detail(t, None), no_update
@@ -331,6 +331,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def parking(data: dict[str, Any] | None) -> tuple[Any, Any]:
+        permissions.require(require_actor(rt), "review_items")
         if not data:
             return no_update, no_update
         f = filters_from(data)
@@ -346,6 +347,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def warnings(data: dict[str, Any] | None) -> tuple[Any, Any]:
+        permissions.require(require_actor(rt), "review_items")
         if not data:
             return no_update, no_update
         f = filters_from(data)

@@ -7,13 +7,13 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, no_update
 
-from api.session import current_actor
+from api.session import current_actor, require_actor
 from data.runtime import Runtime
 from layouts import rules as view
 from layouts.i18n import Text
 from layouts.ids import RulesIds
 from locales import Message, msg
-from ops import early_warning
+from ops import early_warning, permissions
 from ops.errors import Forbidden, Invalid
 
 
@@ -66,6 +66,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if ctx.triggered_id == RulesIds.DELETE:
             gone = selected or []
             return [r for r in rows if r not in gone], no_update
+        permissions.require(require_actor(rt), "read_rules")
         current = early_warning.current_rules(rt.store, rt.config.rules_file)
         if ctx.triggered_id == RulesIds.RELOAD:
             return view.rule_rows(current), None

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import shapely
 from sqlalchemy import func, insert, select, text
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from config import DISTRICTS_FILE, Config
 from data.demo_departments import GridCell, department_rows, staff_rows
@@ -58,6 +58,13 @@ def _area_m2(geom: shapely.Geometry) -> float:
 def grid_count(store: Store) -> int:
     with store.read() as s:
         return int(s.scalar(select(func.count(Grid.id))) or 0)
+
+
+def has_demo_accounts(store: Store) -> bool:
+    """Whether a demo account still signs in with the published demo password."""
+    with store.read() as s:
+        hashes = s.scalars(select(User.password_hash).where(User.username.in_([u for u, _, _ in DEMO_STAFF])))
+        return any(h and check_password_hash(h, DEMO_PASSWORD) for h in hashes)
 
 
 def import_grids(store: Store, features: list[GridFeature], district: str = "", actor: str = "cli") -> int:

@@ -44,8 +44,11 @@ def create_user(
     display_name: str = "",
     password: str | None = None,
     department_id: int | None = None,
+    by: str = SYSTEM.name,
 ) -> int:
-    """Create a user with a role (a department's staff: role ``staff`` and its department); return its id."""
+    """Create a user with a role (a department's staff: role ``staff`` and its department); return its id.
+
+    ``by`` names who did it in the audit log (the CLI passes the operating-system user)."""
     if role not in ROLES:
         raise Invalid("error.role_unknown", {"role": role, "roles": ", ".join(ROLES)}, field="role")
     if (role == "staff") != (department_id is not None):
@@ -64,20 +67,22 @@ def create_user(
         )
         s.add(user)
         s.flush()
-        record_event(s, "user.created", "user", user.id, SYSTEM.name, {"role": role})
+        record_event(s, "user.created", "user", user.id, by, {"role": role})
         return user.id
 
 
-def create_token(store: Store, user_id: int, label: str = "api", token: str | None = None, days: int = 0) -> str:
+def create_token(
+    store: Store, user_id: int, label: str = "api", token: str | None = None, days: int = 0, by: str = SYSTEM.name
+) -> str:
     """Issue an API token for a user, valid ``days`` days (0: until revoked), and return it in clear
-    (the only time it is visible; its first characters stay visible as its prefix)."""
+    (the only time it is visible; its first characters stay visible as its prefix); ``by`` as above."""
     token = token or secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(days=days) if days else None
     with store.transaction() as s:
         s.add(
             ApiToken(user_id=user_id, token_hash=_digest(token), label=label, prefix=token[:PREFIX], expires_at=expires)
         )
-        record_event(s, "token.created", "user", user_id, SYSTEM.name, {"label": label, "days": days})
+        record_event(s, "token.created", "user", user_id, by, {"label": label, "days": days})
     return token
 
 
@@ -141,13 +146,14 @@ def find_token(store: Store, given: str) -> int:
     return found[0]
 
 
-def revoke_token(store: Store, token: str) -> int:
-    """Revoke a token named by its id, prefix or value; later requests with it get 401. Returns its id."""
+def revoke_token(store: Store, token: str, by: str = SYSTEM.name) -> int:
+    """Revoke a token named by its id, prefix or value; later requests with it get 401. Returns its id;
+    ``by`` as above."""
     token_id = find_token(store, token)
     with store.transaction() as s:
         row = s.get(ApiToken, token_id)
         row.revoked_at = row.revoked_at or utcnow()
-        record_event(s, "token.revoked", "user", row.user_id, SYSTEM.name, {"token_id": token_id})
+        record_event(s, "token.revoked", "user", row.user_id, by, {"token_id": token_id})
     return token_id
 
 

@@ -45,13 +45,14 @@ from ops import dispatch
 from ops.accounts import SYSTEM, Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
 from ops.incidents import due_at
+from ops.permissions import roles_with
 
 log = logging.getLogger(__name__)
 ACTOR = "rules"
 LEVELS = ("high", "medium", "low")
 SETTING = "rules"
 RESOLVED_HORIZON = timedelta(days=30)
-WARNING_ROLES = ("operator", "supervisor", "admin")
+WARNING_ROLES = roles_with("handle_warnings")
 ITEM_LANG = "zh-CN"  # the city's language, for the text a verification visit stores
 
 # Each rule type: its parameters as (name, type, lowest allowed value or None, default or REQUIRED).

@@ -14,8 +14,9 @@ from geo.grid_index import OUTSIDE, GridIndex
 from ops.accounts import Actor
 from ops.cases import Cases
 from ops.errors import Forbidden, Invalid
+from ops.permissions import roles_with
 
-REPORTING_ROLES = ("operator", "supervisor", "admin")
+REPORTING_ROLES = roles_with("report_items")
 
 
 @dataclass

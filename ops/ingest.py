@@ -26,9 +26,10 @@ from ops.field import move_workers
 from ops.incidents import due_at
 from ops.media import store_photo
 from ops.parsing import MAX_ID, timestamp
+from ops.permissions import roles_with
 from ops.suggestions import suggest
 
-INGEST_ROLES = ("operator", "supervisor", "admin")
+INGEST_ROLES = roles_with("feed_data")
 REPORT_KINDS = ("fire", "police", "ticket")
 LIMITS = {"category": 64, "description": 2000, "title": 200, "name": 64, "case_number": 64}
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")

@@ -36,8 +36,9 @@ from ops.accounts import Actor
 from ops.cases import owns
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
 from ops.media import store_photo
+from ops.permissions import roles_with
 
-DISPATCH_ROLES = ("operator", "supervisor", "admin")
+DISPATCH_ROLES = roles_with("dispatch")
 NOTE_LIMIT = 2000
 
 # Worker actions on a task: the task states each may start from, and where it leads.

@@ -37,10 +37,12 @@ class AppProcess:
 def app_process(log_path: Path, port: int | None = None, **env: str) -> Iterator[AppProcess]:
     """`python app.py` with ONEMAP_* overrides (on ``port``, else a free one), once health answers."""
     port = port or free_port()
-    # Two days of demo history unless a test asks for more: enough to look real, quick to seed.
+    # The demo city (a test database is not the embedded default, so it must be asked for), with two days
+    # of demo history unless a test asks for more: enough to look real, quick to seed.
     # No alert banner unless a test asks for it: it would cover what other tests click.
     # A signing key, as a deployment on a shared database must have (SQLite alone may keep its own).
     defaults = {
+        "ONEMAP_DEMO": "1",
         "ONEMAP_HISTORY_DAYS": "2",
         "ONEMAP_ALERTS": "0",
         "ONEMAP_ALERT_SOUND": "0",
