@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from api.idempotency import idempotent
+from api.pages import listing, page_args
 from data.runtime import Runtime
 from ops import cap, ingest
 from ops.accounts import Actor
@@ -124,5 +125,9 @@ def register(
     @bp.get("/alerts")
     @authenticated
     def alerts(_actor: Actor) -> Response:
-        items = cap.list_alerts(rt.store, request.args.get("state"))
-        return jsonify({"count": len(items), "items": [plain(a) for a in items]})
+        state = request.args.get("state")
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            return [plain(a) for a in cap.list_alerts(rt.store, state, after, limit, ascending)]
+
+        return listing(page_args(500), fetch, jsonify)

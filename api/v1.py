@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
+from api.pages import MAX_LIMIT, listing, page_args
 from data import queries
 from data.models import KINDS, STAGES, STATUSES
 from data.runtime import Runtime
@@ -49,7 +50,6 @@ CASE_FIELDS: dict[str, set[str]] = {
 CASE_REQUIRED = {"dispatch": {"department_id"}, "check": {"passed"}, "extend": {"until", "reason"}}
 CASE_ACTIONS = tuple(CASE_FIELDS)
 DEPARTMENT_FIELDS = {"code", "name", "parent_id", "kind", "categories", "jurisdiction", "districts"}
-MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1
 
 
@@ -129,15 +129,6 @@ def _bbox_arg() -> tuple[float, float, float, float] | None:
     if not (-180 <= box[0] <= 180 and -180 <= box[2] <= 180 and -90 <= box[1] <= 90 and -90 <= box[3] <= 90):
         raise Invalid("error.bbox_range", field="bbox")
     return box  # type: ignore[return-value]
-
-
-def _limit_arg(default: int = 100) -> int:
-    raw = request.args.get("limit")
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise Invalid("error.limit_range", {"max": MAX_LIMIT}, field="limit")
-    return int(raw)
 
 
 def create_blueprint(rt: Runtime) -> Blueprint:
@@ -222,17 +213,20 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def incidents(actor: Actor) -> Response:
         # A department's staff see the cases their department (and those below it) owns, nothing else.
         scope = departments.subtree(rt.store, actor.department_id or 0) if actor.role == "staff" else None
-        rows = queries.find_incidents(
-            rt.store,
+        statuses, kinds, stages, bbox = (
             _list_arg("status", STATUSES),
             _list_arg("kind", KINDS),
+            _list_arg("stage", STAGES),
             _bbox_arg(),
-            _limit_arg(),
-            departments=scope,
-            stages=_list_arg("stage", STAGES),
         )
-        items = [shown(r) for r in rows]
-        return jsonify(_plain({"count": len(items), "items": items}))
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            rows = queries.find_incidents(
+                rt.store, statuses, kinds, bbox, limit, scope, stages, after=after, ascending=ascending
+            )
+            return [shown(r) for r in rows]
+
+        return listing(page_args(), fetch, lambda body: jsonify(_plain(body)))
 
     @bp.get("/incidents/<int:incident_id>")
     @authenticated
@@ -255,8 +249,14 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.get("/departments")
     @authenticated
     def department_list(_actor: Actor) -> Response:
-        items = departments.list_all(rt.store)
-        return jsonify(_plain({"count": len(items), "items": items}))
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            # A city has hundreds of departments, not millions: the page is cut from the whole list.
+            items = departments.list_all(rt.store)
+            if after is not None:
+                items = [d for d in items if (d["id"] > after if ascending else d["id"] < after)]
+            return (items if ascending else items[::-1])[:limit]
+
+        return listing(page_args(MAX_LIMIT, ascending=True), fetch, lambda body: jsonify(_plain(body)))
 
     @bp.post("/departments")
     @authenticated
@@ -373,8 +373,12 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         duty = request.args.get("on_duty")
         if duty not in (None, "true", "false"):
             raise Invalid("error.field_bool", {"name": "on_duty"}, field="on_duty")
-        rows = queries.find_workers(rt.store, int(grid) if grid else None, None if duty is None else duty == "true")
-        return jsonify(_plain({"count": len(rows), "items": rows}))
+        grid_id, on_duty = int(grid) if grid else None, None if duty is None else duty == "true"
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            return queries.find_workers(rt.store, grid_id, on_duty, after, limit, ascending)
+
+        return listing(page_args(MAX_LIMIT, ascending=True), fetch, lambda body: jsonify(_plain(body)))
 
     ingest_routes.register(bp, rt, authenticated, lambda incident_id: _plain(incident_or_404(incident_id)), _plain)
     warning_routes.register(
@@ -384,7 +388,6 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         _plain,
         _body,
         _list_arg,
-        _limit_arg,
         ingest_routes.batch_answer,
         ingest_routes.json_body,
     )
