@@ -145,17 +145,14 @@ def time_to_map_vs_bare(url: str, chromium: str, rounds: int = 3) -> list[Figure
     with running_app(logs / "app.log", ONEMAP_DATABASE_URL=url, ONEMAP_SIMULATE="0") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
-        routes: list[bytes] = []
-        page.on(
-            "response",
-            lambda r: routes.append(r.body()) if r.url.endswith("/_dash-update-component") and r.ok else None,
-        )
+        routes: list[Any] = []  # bodies are read after the map is up: not inside the event handler
+        page.on("response", lambda r: routes.append(r) if "/_dash-update-component" in r.url else None)
         page.goto(f"{base}/login")
         page.fill("input[name=username]", "operator")
         page.fill("input[name=password]", DEMO_PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_function(READY, arg="#command-map .js-plotly-plot", timeout=300_000)
-        props = next(g for body in routes if (g := _find_graph(json.loads(body), "command-map")) is not None)
+        props = next(g for r in routes if r.ok and (g := _find_graph(r.json(), "command-map")) is not None)
         figure = json.dumps({**props["figure"], "config": props.get("config", {})}).encode()
         box = page.evaluate("() => { const r = document.querySelector('#command-map').getBoundingClientRect(); "
                             "return [Math.round(r.width), Math.round(r.height)]; }")  # fmt: skip
