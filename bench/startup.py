@@ -44,9 +44,10 @@ fetch('/figure.json').then(r => r.json()).then(f => Plotly.newPlot('map', f.data
 </script></body></html>"""
 
 
-def start_to_command_page(url: str) -> Figure:
-    """Spawn `python app.py` on the bench store; time until it answers health, and until it has served
-    the command page (login, then the page's route callback, map figure included)."""
+@contextmanager
+def _serving(url: str) -> Iterator[tuple[str, float, float]]:
+    """`python app.py` on the bench store, simulator off: (base URL, its spawn time, seconds to health).
+    Its own wait, not tests.servers': a loaded machine takes longer than a test may to start one."""
     port = free_port()
     env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_PORT": str(port), "ONEMAP_SIMULATE": "0"}
     env.pop("ONEMAP_REDIS_URL", None)
@@ -56,21 +57,27 @@ def start_to_command_page(url: str) -> Figure:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            healthy = _wait_health(base, proc, log)
-            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-            form = urllib.parse.urlencode({"username": "operator", "password": DEMO_PASSWORD, "next": "/"})
-            opener.open(f"{base}/login", data=form.encode(), timeout=120).read()
-            request = urllib.request.Request(
-                f"{base}/_dash-update-component", json.dumps(ROUTE).encode(), {"Content-Type": "application/json"}
-            )
-            body = opener.open(request, timeout=120).read()
-            served = time.perf_counter() - started
-            if b"command-map" not in body:
-                raise RuntimeError("the route callback did not answer the command page")
-            ready = json.loads(urllib.request.urlopen(f"{base}/api/v1/health", timeout=10).read())["review_ready"]
+            yield base, started, _wait_health(base, proc, log)
         finally:
             proc.terminate()
             proc.wait(30)
+
+
+def start_to_command_page(url: str) -> Figure:
+    """Spawn `python app.py` on the bench store; time until it answers health, and until it has served
+    the command page (login, then the page's route callback, map figure included)."""
+    with _serving(url) as (base, started, healthy):
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        form = urllib.parse.urlencode({"username": "operator", "password": DEMO_PASSWORD, "next": "/"})
+        opener.open(f"{base}/login", data=form.encode(), timeout=120).read()
+        request = urllib.request.Request(
+            f"{base}/_dash-update-component", json.dumps(ROUTE).encode(), {"Content-Type": "application/json"}
+        )
+        body = opener.open(request, timeout=120).read()
+        served = time.perf_counter() - started
+        if b"command-map" not in body:
+            raise RuntimeError("the route callback did not answer the command page")
+        ready = json.loads(urllib.request.urlopen(f"{base}/api/v1/health", timeout=10).read())["review_ready"]
     note = f"health after {healthy:.1f} s; review history read at start: {ready}"
     name = "web process start to the command page served"
     return Figure(name, served, 10.0, "s", served / 10.0, "≤ 10 s", served <= 10.0, note)
@@ -139,10 +146,8 @@ def time_to_map_vs_bare(url: str, chromium: str, rounds: int = 3) -> list[Figure
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM_ARGS
-    from tests.servers import running_app
 
-    logs = Path(tempfile.mkdtemp(prefix="onemap-ttm-"))
-    with running_app(logs / "app.log", ONEMAP_DATABASE_URL=url, ONEMAP_SIMULATE="0") as base, sync_playwright() as p:
+    with _serving(url) as (base, _, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         routes: list[Any] = []  # bodies are read after the map is up: not inside the event handler
