@@ -9,7 +9,6 @@ import gc
 import ipaddress
 import logging
 import sys
-import threading
 from typing import Any
 
 from dash import Dash, set_props
@@ -233,8 +232,8 @@ def main() -> None:
     except OneMapError as exc:
         sys.exit(f"onemap: warning rules: {exc.message}")
     early_warning.start_in_thread(rt.store, config.rules_file, config.rules_seconds, config.lang, config.sla_minutes)
-    # Read the review history now, so the first supervisor to open /review does not wait for it.
-    threading.Thread(target=rt.history.frame, name="onemap-history", daemon=True).start()
+    # The review history is not read at start (docs/performance.md): a process serves the command page
+    # in seconds whatever the history's length, and one nobody reviews on never holds it.
     if config.simulate:
         start_in_thread(rt.store, rt.index, config, rt.cases)
         log.info("simulator running at %.0fx", config.sim_speed)

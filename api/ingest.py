@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from api.idempotency import idempotent
+from api.pages import listing, page_args
 from api.request_body import json_body
 from data.runtime import Runtime
 from ops import cap, ingest, permissions
@@ -155,5 +156,9 @@ def register(
     @authenticated
     def alerts(actor: Actor) -> Response:
         permissions.require(actor, "read_alerts")
-        items = cap.list_alerts(rt.store, request.args.get("state"))
-        return jsonify({"count": len(items), "items": [plain(a) for a in items]})
+        state = request.args.get("state")
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            return [plain(a) for a in cap.list_alerts(rt.store, state, after, limit, ascending)]
+
+        return listing(page_args(500), fetch, jsonify)

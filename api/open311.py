@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 from flask import Blueprint, Response, abort, jsonify, request
 
 from api.ingest import refused_by
+from api.pages import linked, page_args
 from data.runtime import Runtime
 from ops import ingest, open311
 from ops.accounts import actor_for_token
@@ -71,8 +72,14 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.get("/requests.<fmt>")
     def requests(fmt: str) -> tuple[Response, int]:
         fmt = fmt_or_404(fmt)
-        found = open311.find_requests(rt.store, request.args.to_dict(), request.host_url)
-        return _answer(fmt, "service_requests", found)
+        page = page_args(open311.MAX_REQUESTS)
+        found = open311.find_requests(
+            rt.store, request.args.to_dict(), request.host_url, page.after, page.limit + 1, page.ascending
+        )
+        # GeoReport v2 answers a bare list: the next page is only in the Link header.
+        items, nxt = page.cut(found, "service_request_id")
+        response, status = _answer(fmt, "service_requests", items)
+        return linked(response, nxt), status
 
     @bp.get("/requests/<request_id>.<fmt>")
     def one_request(request_id: str, fmt: str) -> tuple[Response, int]:

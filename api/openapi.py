@@ -11,6 +11,12 @@ from ops.ingest import ALARM_TYPES, PARKING_EVENTS, REPORT_KINDS
 
 ID = {"type": "integer", "minimum": 1}
 ERROR = {"$ref": "#/components/schemas/Error"}
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+# Keyset pages (api/pages.py): ids beyond ``after`` in the list's order; a malformed ``after`` is 400.
+PAGE = [
+    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
+]
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +99,11 @@ def _department_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
     imported = _obj({"geojson": {"type": "object"}, "categories_csv": {"type": "string"}}, ["geojson"])
     return {
         "/api/v1/departments": {
-            "get": {"summary": "Every department", "responses": _responses()},
+            "get": {
+                "summary": "Every department",
+                "parameters": [LIMIT, *PAGE],
+                "responses": _responses("200", "400", "422"),
+            },
             "post": {
                 "summary": "Create a department (admin)",
                 "requestBody": {"required": True, **_json(body)},
@@ -185,9 +195,10 @@ def spec() -> dict[str, Any]:
                     {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
                     {"name": "stage", "in": "query", "schema": {"type": "string", "enum": list(STAGES)}},
                     {"name": "bbox", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    LIMIT,
+                    *PAGE,
                 ],
-                "responses": _responses("200", "422"),
+                "responses": _responses("200", "400", "422"),
             },
             "post": {
                 "summary": "Report an incident (a duplicate joins the incident it repeats)",
@@ -233,8 +244,10 @@ def spec() -> dict[str, Any]:
                 "parameters": [
                     {"name": "grid_id", "in": "query", "schema": ID},
                     {"name": "on_duty", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+                    LIMIT,
+                    *PAGE,
                 ],
-                "responses": _responses("200", "422"),
+                "responses": _responses("200", "400", "422"),
             }
         },
         "/api/v1/workers/positions": {
@@ -274,9 +287,11 @@ def spec() -> dict[str, Any]:
                         "name": "state",
                         "in": "query",
                         "schema": {"type": "string", "enum": ["active", "updated", "cancelled"]},
-                    }
+                    },
+                    LIMIT,
+                    *PAGE,
                 ],
-                "responses": _responses("200", "422"),
+                "responses": _responses("200", "400", "422"),
             }
         },
         "/api/v1/alerts/cap": {
@@ -313,9 +328,12 @@ def spec() -> dict[str, Any]:
         },
         ["event_id", "place_id", "credential", "at"],
     )
-    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
     paths["/api/v1/places"] = {
-        "get": {"summary": "Place records", "parameters": [limit], "responses": _responses("200", "422")},
+        "get": {
+            "summary": "Place records",
+            "parameters": [LIMIT, *PAGE],
+            "responses": _responses("200", "400", "422"),
+        },
         "post": {
             "summary": "Create or update place records by their id",
             "parameters": [idem],
@@ -346,9 +364,10 @@ def spec() -> dict[str, Any]:
                     "in": "query",
                     "schema": {"type": "string", "enum": ["open", "acknowledged", "resolved"]},
                 },
-                limit,
+                LIMIT,
+                *PAGE,
             ],
-            "responses": _responses("200", "422"),
+            "responses": _responses("200", "400", "422"),
         }
     }
     paths["/api/v1/warnings/{id}"] = {"get": {"parameters": id_param, "responses": _responses("200", "404")}}

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
 from api.idempotency import idempotent
+from api.pages import MAX_LIMIT, listing, page_args
 from api.request_body import decode_text
 from api.request_body import json_object as _body
 from data import queries
@@ -57,7 +58,6 @@ CASE_FIELDS: dict[str, set[str]] = {
 CASE_REQUIRED = {"dispatch": {"department_id"}, "check": {"passed"}, "extend": {"until", "reason"}}
 CASE_ACTIONS = tuple(CASE_FIELDS)
 DEPARTMENT_FIELDS = {"code", "name", "parent_id", "kind", "categories", "jurisdiction", "districts"}
-MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1
 TOKEN_GRACE_S = 600
 
@@ -68,14 +68,18 @@ def _bearer() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+# Values JSON takes as they are; checked by exact type first, since a list page walks 30,000 of them.
+_AS_IS = frozenset((str, int, float, bool, type(None)))
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready: datetimes as ISO 8601 UTC, containers walked."""
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds") + "Z"
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: v if type(v) in _AS_IS else _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [v if type(v) in _AS_IS else _plain(v) for v in value]
     return value
 
 
@@ -244,17 +248,20 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         # A department's staff see the cases their department (and those below it) owns, nothing else.
         permissions.require(actor, "read_city")
         scope = permissions.scope(rt.store, actor)
-        rows = queries.find_incidents(
-            rt.store,
+        statuses, kinds, stages, bbox = (
             _list_arg("status", STATUSES),
             _list_arg("kind", KINDS),
+            _list_arg("stage", STAGES),
             _bbox_arg(),
-            _limit_arg(),
-            departments=scope,
-            stages=_list_arg("stage", STAGES),
         )
-        items = [permissions.shown_to(actor, shown(r)) for r in rows]
-        return jsonify(_plain({"count": len(items), "items": items}))
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            rows = queries.find_incidents(
+                rt.store, statuses, kinds, bbox, limit, scope, stages, after=after, ascending=ascending
+            )
+            return [permissions.shown_to(actor, shown(r)) for r in rows]
+
+        return listing(page_args(), fetch, lambda body: jsonify(_plain(body)))
 
     @bp.get("/incidents/<int:incident_id>")
     @authenticated
@@ -278,8 +285,15 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @authenticated
     def department_list(actor: Actor) -> Response:
         permissions.require(actor, "read_departments")
-        items = departments.list_all(rt.store)
-        return jsonify(_plain({"count": len(items), "items": items}))
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            # A city has hundreds of departments, not millions: the page is cut from the whole list.
+            items = departments.list_all(rt.store)
+            if after is not None:
+                items = [d for d in items if (d["id"] > after if ascending else d["id"] < after)]
+            return (items if ascending else items[::-1])[:limit]
+
+        return listing(page_args(MAX_LIMIT, ascending=True), fetch, lambda body: jsonify(_plain(body)))
 
     @bp.post("/departments")
     @authenticated
@@ -398,9 +412,13 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         duty = request.args.get("on_duty")
         if duty not in (None, "true", "false"):
             raise Invalid("error.field_bool", {"name": "on_duty"}, field="on_duty")
-        found = queries.find_workers(rt.store, grid_id, None if duty is None else duty == "true")
-        rows = [permissions.shown_worker(r) for r in found]
-        return jsonify(_plain({"count": len(rows), "items": rows}))
+        on_duty = None if duty is None else duty == "true"
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            found = queries.find_workers(rt.store, grid_id, on_duty, after, limit, ascending)
+            return [permissions.shown_worker(r) for r in found]
+
+        return listing(page_args(MAX_LIMIT, ascending=True), fetch, lambda body: jsonify(_plain(body)))
 
     ingest_routes.register(
         bp, rt, authenticated, lambda incident_id, actor: _plain(incident_or_404(incident_id, actor)), _plain
@@ -412,7 +430,6 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         _plain,
         _body,
         _list_arg,
-        _limit_arg,
         ingest_routes.batch_answer,
         ingest_routes.json_body,
     )

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from api.idempotency import idempotent
+from api.pages import listing, page_args
 from data import queries
 from data.models import WARNING_STATUSES, Place
 from data.runtime import Runtime
@@ -25,7 +26,6 @@ def register(
     plain: Callable[[Any], Any],
     body: Callable[..., dict[str, Any]],
     list_arg: Callable[[str, tuple[str, ...]], list[str] | None],
-    limit_arg: Callable[[], int],
     batch_answer: Callable[[list[dict[str, Any]]], tuple[Response, int]],
     json_body: Callable[[], Any],
 ) -> None:
@@ -41,21 +41,30 @@ def register(
     @authenticated
     def list_places(actor: Actor) -> Response:
         permissions.require(actor, "read_places")
-        with rt.store.read() as s:
-            rows = s.execute(select(Place).order_by(Place.id).limit(limit_arg())).scalars().all()
-            items = [
-                {
-                    "id": p.external_id,
-                    "kind": p.kind,
-                    "address": p.address,
-                    "lon": p.lon,
-                    "lat": p.lat,
-                    "grid_id": p.grid_id,
-                    "registered_occupants": p.registered_occupants,
-                }
-                for p in rows
-            ]
-        return jsonify({"count": len(items), "items": items})
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            with rt.store.read() as s:
+                rows = s.execute(queries.keyset(select(Place), Place.id, after, ascending).limit(limit)).scalars()
+                return [
+                    {
+                        "id": p.external_id,
+                        "kind": p.kind,
+                        "address": p.address,
+                        "lon": p.lon,
+                        "lat": p.lat,
+                        "grid_id": p.grid_id,
+                        "registered_occupants": p.registered_occupants,
+                        "_key": p.id,
+                    }
+                    for p in rows
+                ]
+
+        def shown(body: dict[str, Any]) -> Response:
+            # A place's API id is its external id; the page goes by the stored id, not shown.
+            body["items"] = [{k: v for k, v in item.items() if k != "_key"} for item in body["items"]]
+            return jsonify(body)
+
+        return listing(page_args(ascending=True), fetch, shown, key="_key")
 
     @bp.post("/access-events")
     @authenticated
@@ -69,8 +78,12 @@ def register(
     @authenticated
     def warnings(actor: Actor) -> Response:
         permissions.require(actor, "read_warnings")
-        rows = queries.find_warnings(rt.store, list_arg("status", WARNING_STATUSES), limit_arg())
-        return jsonify(plain({"count": len(rows), "items": rows}))
+        statuses = list_arg("status", WARNING_STATUSES)
+
+        def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
+            return queries.find_warnings(rt.store, statuses, limit, after, ascending)
+
+        return listing(page_args(), fetch, lambda body: jsonify(plain(body)))
 
     @bp.get("/warnings/<int:warning_id>")
     @authenticated

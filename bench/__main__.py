@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import figures
+from bench import figures, pages, startup
 from bench.city import SCALES, build
 from config import Config
 from data.runtime import build_runtime
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         ("memory", lambda: [figures.peak_memory(url)]),
         ("routing", lambda: figures.routing(store, rt, scale)),
     ]
+    steps.append(("pages", lambda: [pages.read_through_api(url)]))
+    steps.append(("startup", lambda: [startup.start_to_command_page(url)]))
     redis_url = args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL")
     steps.append(("handoff", lambda: figures.hand_off(url, redis_url)))
     chromium = shutil.which("chromium")
@@ -75,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  (no Redis: set --redis-url or ONEMAP_TEST_REDIS_URL for the fan-out figure)")
     if chromium:
         steps.append(("browser", lambda: [figures.time_to_map(url, chromium)]))
+        steps.append(("first-map", lambda: startup.time_to_map_vs_bare(url, chromium)))
     else:
         print("  (no chromium on PATH: the time-to-map figure is skipped)")
     results: list[figures.Figure] = []

@@ -373,8 +373,6 @@ def fan_out(url: str, redis_url: str, samples: int = 30) -> list[Figure]:
         workers = s.scalars(select(Worker.id).where(Worker.on_duty.is_(True)).limit(samples)).all()
     waits = []
     with running_app(logs / "a.log", **env) as a, running_app(logs / "b.log", **env) as b:
-        wait_warm(a)
-        wait_warm(b)
 
         def cursor_b() -> int:
             req = urllib.request.Request(f"{b}/api/v1/cursor", headers=headers)
@@ -411,16 +409,6 @@ def fan_out(url: str, redis_url: str, samples: int = 30) -> list[Figure]:
     ]
 
 
-def wait_warm(url: str, limit_s: float = 180.0) -> None:
-    """Measure a serving process, not one still reading its review history at start."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/api/v1/health", timeout=5) as r:
-            if json.loads(r.read()).get("review_ready"):
-                return
-        time.sleep(0.5)
-
-
 def ingest_one(store: Store, index: Any, lon: float, lat: float) -> list[int]:
     from ops.incidents import NewIncident, report
 
@@ -437,7 +425,6 @@ def time_to_map(url: str, chromium: str) -> Figure:
 
     logs = Path(tempfile.mkdtemp(prefix="onemap-ttm-"))
     with running_app(logs / "app.log", ONEMAP_DATABASE_URL=url, ONEMAP_SIMULATE="0") as base, sync_playwright() as p:
-        wait_warm(base)
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         page.goto(f"{base}/login")
@@ -650,8 +637,6 @@ def hand_off(url: str, redis_url: str | None, samples: int = 30) -> list[Figure]
     logs = Path(tempfile.mkdtemp(prefix="onemap-handoff-"))
     waits, posts = [], []
     with running_app(logs / "a.log", **env) as proc_a, running_app(logs / "b.log", **env) as proc_b:
-        wait_warm(proc_a)
-        wait_warm(proc_b)
 
         def in_b_queue(iid: int) -> bool:
             return any(item["id"] == iid for item in call(proc_b, "b", "/incidents?stage=dispatched")["items"])

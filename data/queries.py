@@ -383,6 +383,13 @@ INCIDENT_COLUMNS = (
 )
 
 
+def keyset(stmt: Any, column: Any, after: int | None, ascending: bool) -> Any:
+    """``stmt`` ordered by ``column`` (an id), keeping only ids beyond ``after`` in that order."""
+    if after is not None:
+        stmt = stmt.where(column > after if ascending else column < after)
+    return stmt.order_by(column if ascending else column.desc())
+
+
 def _incidents_joined() -> Any:
     return (
         select(*INCIDENT_COLUMNS)
@@ -399,8 +406,11 @@ def find_incidents(
     limit: int = 100,
     departments: set[int] | None = None,
     stages: list[str] | None = None,
+    after: int | None = None,
+    ascending: bool = False,
 ) -> list[dict[str, Any]]:
-    """Items matching the filters, newest first (``departments``: only the cases those bodies own)."""
+    """Items matching the filters, newest first (``departments``: only the cases those bodies own);
+    ``after``/``ascending``: the page of ids beyond ``after`` (see ``keyset``)."""
     stmt = _incidents_joined()
     if departments is not None:
         stmt = stmt.where(Incident.department_id.in_(sorted(departments)))
@@ -413,7 +423,9 @@ def find_incidents(
     if bbox:
         stmt = stmt.where(Incident.lon.between(bbox[0], bbox[2]), Incident.lat.between(bbox[1], bbox[3]))
     with store.read() as s:
-        return [r._asdict() for r in s.execute(stmt.order_by(Incident.id.desc()).limit(limit))]
+        # Core execution (no ORM row processing): a page is up to a thousand rows of 32 columns.
+        rows = s.connection().execute(keyset(stmt, Incident.id, after, ascending).limit(limit)).all()
+        return [r._asdict() for r in rows]
 
 
 def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
@@ -451,35 +463,38 @@ def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
     return detail
 
 
-def find_workers(store: Store, grid_id: int | None = None, on_duty: bool | None = None) -> list[dict[str, Any]]:
-    """Workers with position, duty and how many active tasks each holds."""
+def find_workers(
+    store: Store,
+    grid_id: int | None = None,
+    on_duty: bool | None = None,
+    after: int | None = None,
+    limit: int | None = None,
+    ascending: bool = True,
+) -> list[dict[str, Any]]:
+    """Workers with position, duty and how many active tasks each holds, by id (``limit``: a page)."""
     load = (
         select(Task.worker_id, func.count().label("n"))
         .where(Task.status.in_(ACTIVE_TASK_STATUSES))
         .group_by(Task.worker_id)
         .subquery()
     )
-    stmt = (
-        select(
-            Worker.id,
-            Worker.name,
-            Worker.role,
-            Worker.grid_id,
-            Worker.on_duty,
-            Worker.lon,
-            Worker.lat,
-            Worker.position_at,
-            func.coalesce(load.c.n, 0).label("open_tasks"),
-        )
-        .outerjoin(load, load.c.worker_id == Worker.id)
-        .order_by(Worker.id)
-    )
+    stmt = select(
+        Worker.id,
+        Worker.name,
+        Worker.role,
+        Worker.grid_id,
+        Worker.on_duty,
+        Worker.lon,
+        Worker.lat,
+        Worker.position_at,
+        func.coalesce(load.c.n, 0).label("open_tasks"),
+    ).outerjoin(load, load.c.worker_id == Worker.id)
     if grid_id is not None:
         stmt = stmt.where(Worker.grid_id == grid_id)
     if on_duty is not None:
         stmt = stmt.where(Worker.on_duty.is_(on_duty))
     with store.read() as s:
-        return [r._asdict() for r in s.execute(stmt)]
+        return [r._asdict() for r in s.execute(keyset(stmt, Worker.id, after, ascending).limit(limit))]
 
 
 def worker_name(store: Store, worker_id: int) -> str | None:
@@ -631,16 +646,22 @@ WARNING_COLUMNS = (
 LEVEL_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
-def find_warnings(store: Store, statuses: list[str] | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Warnings newest first (open and acknowledged by default), most severe first within a second."""
+def find_warnings(
+    store: Store,
+    statuses: list[str] | None = None,
+    limit: int = 200,
+    after: int | None = None,
+    ascending: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Warnings newest first (open and acknowledged by default); by id when paged (``ascending`` given)."""
     statuses = statuses or list(OPEN_WARNING_STATUSES)
+    stmt = select(*WARNING_COLUMNS).where(EarlyWarning.status.in_(statuses))
+    if ascending is None:
+        stmt = stmt.order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
+    else:
+        stmt = keyset(stmt, EarlyWarning.id, after, ascending)
     with store.read() as s:
-        rows = s.execute(
-            select(*WARNING_COLUMNS)
-            .where(EarlyWarning.status.in_(statuses))
-            .order_by(EarlyWarning.created_at.desc(), EarlyWarning.id.desc())
-            .limit(limit)
-        ).all()
+        rows = s.execute(stmt.limit(limit)).all()
     return [dict(r._mapping) for r in rows]
 
 

@@ -14,6 +14,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select, update
 
 from data.models import Alert, utcnow
+from data.queries import keyset
 from data.store import Store, record_event
 from geo.crs import from_metres, to_metres
 from ops.accounts import Actor
@@ -155,14 +156,17 @@ def apply(store: Store, actor: Actor, msg: CapMessage) -> tuple[int, str]:
         return alert.id, state
 
 
-def list_alerts(store: Store, state: str | None = None) -> list[dict[str, Any]]:
-    stmt = select(Alert).order_by(Alert.id.desc())
+def list_alerts(
+    store: Store, state: str | None = None, after: int | None = None, limit: int = 500, ascending: bool = False
+) -> list[dict[str, Any]]:
+    """Alerts newest first (``after``/``ascending``: the page of ids beyond ``after``)."""
+    stmt = select(Alert)
     if state:
         if state not in ("active", "updated", "cancelled"):
             raise Invalid("error.cap.state", field="state")
         stmt = stmt.where(Alert.state == state)
     with store.read() as s:
-        alerts = s.scalars(stmt.limit(500)).all()
+        alerts = s.scalars(keyset(stmt, Alert.id, after, ascending).limit(limit)).all()
     keys = (
         "identifier",
         "sender",

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from data.models import OPEN_STATUSES, Department, Incident, Photo
+from data.queries import keyset
 from data.store import Store
 from ops.errors import Invalid, NotFound
 from ops.parsing import EARLIEST, LATEST, MAX_ID, timestamp, whole_numbers
@@ -92,8 +93,16 @@ def _date(value: str | None, name: str) -> datetime | None:
         raise Invalid("error.datetime_w3c", years, field=name) from None
 
 
-def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dict[str, Any]]:
-    """GET requests with the standard filters: ids, service_code, start/end date, status."""
+def find_requests(
+    store: Store,
+    args: dict[str, str],
+    base_url: str,
+    after: int | None = None,
+    limit: int = MAX_REQUESTS,
+    ascending: bool = False,
+) -> list[dict[str, Any]]:
+    """GET requests with the standard filters: ids, service_code, start/end date, status; newest
+    first (``after``/``ascending``: the page of ids beyond ``after``)."""
     # The owning department's name comes in the same query (an outer join), not one query per request.
     stmt = (
         select(
@@ -136,7 +145,7 @@ def find_requests(store: Store, args: dict[str, str], base_url: str) -> list[dic
             Incident.status.in_(OPEN_STATUSES) if status == "open" else Incident.status.not_in(OPEN_STATUSES)
         )
     with store.read() as s:
-        rows = s.execute(stmt.order_by(Incident.id.desc()).limit(MAX_REQUESTS)).all()
+        rows = s.execute(keyset(stmt, Incident.id, after, ascending).limit(limit)).all()
         photos = dict(
             s.execute(select(Photo.incident_id, Photo.name).where(Photo.incident_id.in_([r.id for r in rows]))).all()
         )
