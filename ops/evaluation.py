@@ -369,12 +369,17 @@ def _moves(conn: Any, start: datetime, end: datetime, key: str) -> dict[Any, dic
         select(func.min(nxt.c.id))
         .where(nxt.c.entity_id == Event.entity_id, nxt.c.kind == "case.redispatch", nxt.c.id > Event.id)
         .where(nxt.c.at < end)
+        .correlate(Event.__table__)
         .scalar_subquery()
     )
     later = Event.__table__.alias("later")
-    justified = exists().where(
-        later.c.id == next_redispatch,
-        func.coalesce(later.c.data["same_department"].as_boolean(), false()) == false(),
+    justified = (
+        exists()
+        .where(
+            later.c.id == next_redispatch,
+            func.coalesce(later.c.data["same_department"].as_boolean(), false()) == false(),
+        )
+        .correlate(Event.__table__)
     )
     by = Event.data["from_department"].as_integer() if key == "department" else Incident.grid_id
     source = Event.__table__ if key == "department" else Event.__table__.join(Incident, Incident.id == Event.entity_id)
@@ -474,7 +479,8 @@ def _departments(store: Store, start: datetime, end: datetime, settings: Setting
     at_depth = [
         case({d: c[k] for d, c in chains.items() if len(c) > k}, value=f.owner, else_=None) for k in range(depth - 1)
     ]
-    with store.engine.connect() as conn:
+    with store.read() as session:
+        conn = session.connection()
         figures = _case_figures(conn, dialect, f, f.owner, at_depth)
         moves = _moves(conn, start, end, "department")
     own: dict[int, dict[str, Any]] = {}
@@ -511,7 +517,8 @@ def _departments(store: Store, start: datetime, end: datetime, settings: Setting
 def _grids(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
     dialect = store.engine.dialect.name
     f = _flags(dialect, start, end)
-    with store.engine.connect() as conn:
+    with store.read() as session:
+        conn = session.connection()
         figures = _case_figures(conn, dialect, f, f.grid)
         moves = _moves(conn, start, end, "grid")
         grids = conn.execute(select(Grid.id, Grid.name, Grid.district).order_by(Grid.id)).all()
@@ -568,7 +575,8 @@ def _workers(store: Store, start: datetime, end: datetime, settings: Settings) -
     )
     done = and_(Task.status.in_(("resolved", "closed")), Task.updated_at >= start, Task.updated_at < end)
     minutes = _seconds(dialect, Task.updated_at, Task.created_at) / 60.0
-    with store.engine.connect() as conn:
+    with store.read() as session:
+        conn = session.connection()
         by_actor = {r["k"]: dict(r) for r in conn.execute(events).mappings()}
         tasks = dict(conn.execute(select(Task.worker_id, func.count()).where(done).group_by(Task.worker_id)).all())
         median = _percentile(conn, Task.worker_id, minutes, Task.__table__, done, 0.5)
@@ -601,12 +609,16 @@ def _dispatchers(store: Store, start: datetime, end: datetime, settings: Setting
     auto = func.coalesce(Event.data["auto"].as_boolean(), false())
     r = Event.__table__.alias("r")
     x = Event.__table__.alias("x")
-    rerouted = exists().where(
-        x.c.entity_id == r.c.entity_id,
-        x.c.kind == "case.redispatch",
-        x.c.id > r.c.id,
-        x.c.at < end,
-        func.coalesce(x.c.data["same_department"].as_boolean(), false()) == false(),
+    rerouted = (
+        exists()
+        .where(
+            x.c.entity_id == r.c.entity_id,
+            x.c.kind == "case.redispatch",
+            x.c.id > r.c.id,
+            x.c.at < end,
+            func.coalesce(x.c.data["same_department"].as_boolean(), false()) == false(),
+        )
+        .correlate(r)
     )
     wrong = (
         exists()
@@ -642,7 +654,8 @@ def _dispatchers(store: Store, start: datetime, end: datetime, settings: Setting
         )
         .group_by(Event.actor)
     )
-    with store.engine.connect() as conn:
+    with store.read() as session:
+        conn = session.connection()
         found = {row["k"]: dict(row) for row in conn.execute(query).mappings()}
         names = dict(conn.execute(select(User.username, User.display_name)).all())
     out = []
@@ -724,7 +737,8 @@ def cases(
     else:
         where = and_(f.grid == body_id, f.when[count])
     pc = f.pc
-    with store.engine.connect() as conn:
+    with store.read() as session:
+        conn = session.connection()
         total = conn.execute(select(func.count()).select_from(f.source).where(where)).scalar_one()
         rows = conn.execute(
             select(
