@@ -37,12 +37,28 @@ class Log:
     def event(self, case: int, action: str, at: datetime, actor: str = "system", **data) -> None:
         if "due" in data:
             data["due"] = iso(data["due"])
-        self.events.append({"at": at, "kind": f"case.{action}", "entity": "incident", "entity_id": case,
-                            "actor": actor, "data": {"action": action, **data}})  # fmt: skip
+        self.events.append(
+            {
+                "at": at,
+                "kind": f"case.{action}",
+                "entity": "incident",
+                "entity_id": case,
+                "actor": actor,
+                "data": {"action": action, **data},
+            }
+        )
 
     def created(self, case: int, at: datetime, actor: str) -> None:
-        self.events.append({"at": at, "kind": "incident.created", "entity": "incident", "entity_id": case,
-                            "actor": actor, "data": {"ids": [case]}})  # fmt: skip
+        self.events.append(
+            {
+                "at": at,
+                "kind": "incident.created",
+                "entity": "incident",
+                "entity_id": case,
+                "actor": actor,
+                "data": {"ids": [case]},
+            }
+        )
 
 
 def build(store) -> dict[str, int]:
@@ -52,8 +68,17 @@ def build(store) -> dict[str, int]:
         conn.execute(
             insert(Grid),
             [
-                {"id": g, "code": f"G{g}", "name": f"grid {g}", "district": "d", "community": "c", "area_m2": 1.0,
-                 "center_lon": 106.65, "center_lat": 26.55, "geom": square}  # fmt: skip
+                {
+                    "id": g,
+                    "code": f"G{g}",
+                    "name": f"grid {g}",
+                    "district": "d",
+                    "community": "c",
+                    "area_m2": 1.0,
+                    "center_lon": 106.65,
+                    "center_lat": 26.55,
+                    "geom": square,
+                }
                 for g in (1, 2)
             ],
         )
@@ -65,27 +90,52 @@ def build(store) -> dict[str, int]:
                 {"id": 3, "code": "B", "name": "市场监管局", "parent_id": None, "level": 1, "categories": []},
             ],
         )
-        conn.execute(insert(User), [{"id": 1, "username": "w1", "display_name": "网格员一", "role": "worker"},
-                                    {"id": 2, "username": "op1", "display_name": "派遣员一", "role": "operator"}])  # fmt: skip
-        conn.execute(insert(Worker), [{"id": 1, "name": "网格员一", "phone": "1", "role": "信息员", "grid_id": 1,
-                                       "user_id": 1}])  # fmt: skip
+        conn.execute(
+            insert(User),
+            [
+                {"id": 1, "username": "w1", "display_name": "网格员一", "role": "worker"},
+                {"id": 2, "username": "op1", "display_name": "派遣员一", "role": "operator"},
+            ],
+        )
+        conn.execute(
+            insert(Worker), [{"id": 1, "name": "网格员一", "phone": "1", "role": "信息员", "grid_id": 1, "user_id": 1}]
+        )
         created = {8: t(11, 10, 7), 9: t(11, 11, 7)}
         conn.execute(
             insert(Incident),
             [
-                {"id": c, "kind": "ticket", "category": "道路破损", "title": f"case {c}", "lon": 106.65,
-                 "lat": 26.55, "grid_id": 2 if c in (2, 9) else 1, "due_at": t(12, 31, 0),
-                 "created_at": created.get(c, t(10, 1, 0)), "stage": "closed"}  # fmt: skip
+                {
+                    "id": c,
+                    "kind": "ticket",
+                    "category": "道路破损",
+                    "title": f"case {c}",
+                    "lon": 106.65,
+                    "lat": 26.55,
+                    "grid_id": 2 if c in (2, 9) else 1,
+                    "due_at": t(12, 31, 0),
+                    "created_at": created.get(c, t(10, 1, 0)),
+                    "stage": "closed",
+                }
                 for c in range(1, 10)
             ],
         )
         conn.execute(
             insert(Task),
             [
-                {"incident_id": 1, "worker_id": 1, "status": "resolved", "created_at": t(11, 2, 10),
-                 "updated_at": t(11, 2, 10, 30)},  # 30 minutes  # fmt: skip
-                {"incident_id": 3, "worker_id": 1, "status": "closed", "created_at": t(11, 3, 10),
-                 "updated_at": t(11, 3, 11, 30)},  # 90 minutes  # fmt: skip
+                {
+                    "incident_id": 1,
+                    "worker_id": 1,
+                    "status": "resolved",
+                    "created_at": t(11, 2, 10),
+                    "updated_at": t(11, 2, 10, 30),
+                },  # 30 minutes
+                {
+                    "incident_id": 3,
+                    "worker_id": 1,
+                    "status": "closed",
+                    "created_at": t(11, 3, 10),
+                    "updated_at": t(11, 3, 11, 30),
+                },  # 90 minutes
             ],
         )
     A, A1, B = 1, 2, 3
@@ -161,8 +211,14 @@ def test_department_indicators_by_hand(log):
     a, a1, b = rows[1], rows[2], rows[3]
     # A1 owns 1, 3, 4, 8: all due; 1, 3, 4 closed and handled on time; 3 reworked; 8 open and late.
     assert {k: a1.counts[k] for k in ("dispatched", "due", "closed", "on_time", "late", "reworked", "pending")} == {
-        "dispatched": 4, "due": 4, "closed": 3, "on_time": 3, "late": 1, "reworked": 1, "pending": 0,
-    }  # fmt: skip
+        "dispatched": 4,
+        "due": 4,
+        "closed": 3,
+        "on_time": 3,
+        "late": 1,
+        "reworked": 1,
+        "pending": 0,
+    }
     assert a1.rates["closing_rate"] == pytest.approx(3 / 4)
     assert a1.rates["on_time_rate"] == pytest.approx(3 / 4)
     assert a1.rates["rework_rate"] == pytest.approx(1 / 4)
