@@ -16,6 +16,7 @@ from dash import dcc, html
 from config import CITY_TIMEZONE
 from data.review import METRICS, RANGES, Filters
 from geo.layers import BACKGROUND, CENTER, ZOOM
+from layouts import evaluation as evaluation_view
 from layouts.command import GRID_THEME
 from layouts.i18n import Text, local
 from layouts.ids import REVIEW_GRAPHS, ReviewIds
@@ -595,6 +596,7 @@ def layout(
             filters,
             html.Div([map_panel, tables], className="review-top"),
             charts,
+            evaluation_view.section(t),
             parking,
             warnings,
             dcc.Store(id=ReviewIds.FILTERS),

@@ -49,9 +49,10 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     DateTime,
@@ -68,10 +69,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql import ColumnElement
 
-from data.models import Department, Event, Grid, Incident, Task, User, Worker
+from config import CITY_TIMEZONE
+from data.models import DEPARTMENT_STAGES, Department, Event, Grid, Incident, Task, User, Worker
 from data.store import Store
 from ops.accounts import Actor
-from ops.errors import Forbidden, Invalid, NotFound
+from ops.errors import Conflict, Forbidden, Invalid, NotFound
 
 LEVELS = ("department", "grid", "worker", "dispatcher")
 BACKLOG_DAYS = 60
@@ -777,8 +779,123 @@ def _times(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def month(text: str) -> tuple[datetime, datetime]:
+    """A calendar month "YYYY-MM" on the city's clock, as [start, end) in naive UTC."""
+    try:
+        first = datetime.strptime(text, "%Y-%m")
+    except (TypeError, ValueError):
+        raise Invalid("error.evaluation_month", {}, field="month") from None
+    nxt = datetime(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return _local_midnight(first), _local_midnight(nxt)
+
+
+def _local_midnight(day: datetime) -> datetime:
+    zone = ZoneInfo(CITY_TIMEZONE)
+    return day.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def league(
+    store: Store,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    level: str = "department",
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """``for_actor`` as plain data, each row with the score of the previous period of the same length
+    (``previous_score``) and the change (``trend``, points; None when either score is missing)."""
+    settings = settings or load_settings()
+    now = for_actor(store, actor, start, end, level, settings)
+    before = for_actor(store, actor, *previous(start, end), level, settings).by_id()
+    out = now.plain()
+    for row in out["rows"]:
+        old = before.get(row["id"])
+        row["previous_score"] = old.score if old else None
+        both = row["score"] is not None and row["previous_score"] is not None
+        row["trend"] = round(row["score"] - row["previous_score"], 2) if both else None
+    out["previous"] = {"start": previous(start, end)[0], "end": start}
+    return out
+
+
+def urged(store: Store, actor: Actor, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Cases urged (督办 900) in [start, end), newest first, with what came of them: ``outcome`` is
+    "closed" (closed after the urge, ``on_time`` against the urge's own deadline when it set one),
+    "open" or "voided"."""
+    scope = visible(store, actor, "department")
+    urge = Event.__table__.alias("urge")
+    after = Event.__table__.alias("after")
+    closed_after = (
+        select(func.min(after.c.at))
+        .where(
+            after.c.entity == "incident",
+            after.c.entity_id == urge.c.entity_id,
+            after.c.kind == "case.check_passed",
+            after.c.id > urge.c.id,
+        )
+        .correlate(urge)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            urge.c.id.label("event_id"),
+            urge.c.entity_id.label("id"),
+            urge.c.at.label("urged_at"),
+            urge.c.actor.label("urged_by"),
+            urge.c.data["reason"].as_string().label("note"),
+            Incident.title,
+            Incident.stage,
+            Incident.department_id,
+            Incident.urge_due_at,
+            closed_after.label("closed_at"),
+        )
+        .select_from(urge.join(Incident, Incident.id == urge.c.entity_id))
+        .where(urge.c.entity == "incident", urge.c.kind == "case.urge", urge.c.at >= start, urge.c.at < end)
+        .order_by(urge.c.id.desc())
+    )
+    if scope is not None:
+        query = query.where(Incident.department_id.in_(sorted(scope)))
+    with store.read() as session:
+        rows = [dict(r) for r in session.execute(query).mappings()]
+    for r in rows:
+        if r["closed_at"] is not None:
+            r["outcome"] = "closed"
+            r["on_time"] = r["urge_due_at"] is None or r["closed_at"] <= r["urge_due_at"]
+        else:
+            r["outcome"] = "voided" if r["stage"] == "voided" else "open"
+            r["on_time"] = None
+    return rows
+
+
+def urge_department(cases_rules: Any, store: Store, actor: Actor, department_id: int, note: str) -> list[int]:
+    """Urge (督办) every open case the department owns, each by the case's own urge move
+    (``ops.cases.Cases.act``: its permission check, its event); the ids urged. A case that moved
+    on meanwhile is skipped (its move was refused as a conflict), not an error."""
+    if actor.role not in ("supervisor", "admin"):
+        raise Forbidden("error.evaluation_urge", {"role": actor.role})
+    with store.read() as session:
+        if session.get(Department, department_id) is None:
+            raise NotFound("error.department_missing", {"id": department_id})
+        ids = session.scalars(
+            select(Incident.id)
+            .where(Incident.department_id == department_id, Incident.stage.in_(DEPARTMENT_STAGES))
+            .order_by(Incident.id)
+        ).all()
+    done = []
+    for incident_id in ids:
+        try:
+            cases_rules.act(actor, incident_id, "urge", {"note": note})
+        except Conflict:
+            continue
+        done.append(incident_id)
+    return done
+
+
 __all__ = [
     "LEVELS",
+    "league",
+    "month",
+    "urge_department",
+    "urged",
     "Evaluation",
     "Row",
     "Settings",
