@@ -267,7 +267,7 @@ def section(t: Text) -> Any:
     )
     urge = dmc.Group(
         [
-            dmc.TextInput(id=EvaluationIds.URGE_NOTE, placeholder=t("eval.urge.note"), w=260, maxLength=2000),
+            dmc.TextInput(id=EvaluationIds.URGE_NOTE, placeholder=t("eval.urge.note"), w=260),
             dmc.Button(t("eval.urge.department"), id=EvaluationIds.URGE_DEPARTMENT, color="orange", disabled=True),
             dmc.Button(t("eval.urge.case"), id=EvaluationIds.URGE_CASE, color="orange", disabled=True),
             dmc.Text(id=EvaluationIds.URGE_RESULT, c="dimmed", size="sm"),

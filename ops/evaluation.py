@@ -872,6 +872,8 @@ def urge_department(cases_rules: Any, store: Store, actor: Actor, department_id:
     on meanwhile is skipped (its move was refused as a conflict), not an error."""
     if actor.role not in ("supervisor", "admin"):
         raise Forbidden("error.evaluation_urge", {"role": actor.role})
+    if not isinstance(note, str) or not note.strip():
+        raise Invalid("error.case_needs_text", {"action": "urge", "field": "note"}, field="note")
     with store.read() as session:
         if session.get(Department, department_id) is None:
             raise NotFound("error.department_missing", {"id": department_id})
