@@ -148,6 +148,8 @@ def _iso_arg(raw: str, name: str) -> datetime:
         raise Invalid("error.case_time", {"field": name}, field=name) from None
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
+    if not (datetime(2000, 1, 1) <= when <= datetime(2100, 1, 1)):
+        raise Invalid("error.case_time_range", {"field": name}, field=name)
     return when
 
 

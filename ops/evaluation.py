@@ -724,7 +724,7 @@ def cases(
         raise Invalid("error.evaluation_drill_level", {}, field="level")
     if count not in DRILL:
         raise Invalid("error.evaluation_count", {"counts": ", ".join(DRILL)}, field="count")
-    if not (1 <= size <= 500) or page < 1:
+    if not (1 <= size <= 500) or not (1 <= page <= 1_000_000):
         raise Invalid("error.evaluation_page", {}, field="page")
     scope = visible(store, actor, level)
     f = _flags(store.engine.dialect.name, start, end)
