@@ -316,7 +316,7 @@ def parking_stats(store: Store, start: datetime, end: datetime) -> tuple[pd.Data
     per_hour = pd.DataFrame(_hour_seconds(b) - _hour_seconds(a), index=frame.index)
     per_hour["segment"] = frame["segment"].to_numpy()
     by_hour = per_hour.groupby("segment").sum().reindex(seg_ids, fill_value=0.0)
-    arrived = frame[frame["arrived"]]
+    arrived = frame[frame["arrived"].astype(bool)]  # an empty frame's column is object-typed: no mask
     grouped = frame.groupby("segment")["seconds"].sum().reindex(seg_ids, fill_value=0.0)
     arrivals = arrived.groupby("segment").size().reindex(seg_ids, fill_value=0)
     dwell = (arrived.groupby("segment")["seconds"].mean() / 60.0).reindex(seg_ids)

@@ -3,7 +3,7 @@ hand from the log in ``build`` (times in naive UTC, November 2026 unless said)."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import shapely
@@ -28,15 +28,17 @@ def iso(at: datetime) -> str:
 
 
 class Log:
-    """Writes incidents and their case events with chosen times."""
+    """Writes incidents and their case events with chosen times (all moved by ``shift``)."""
 
-    def __init__(self, store):
+    def __init__(self, store, shift: timedelta):
         self.store = store
+        self.shift = shift
         self.events: list[dict] = []
 
     def event(self, case: int, action: str, at: datetime, actor: str = "system", **data) -> None:
+        at = at + self.shift
         if "due" in data:
-            data["due"] = iso(data["due"])
+            data["due"] = iso(data["due"] + self.shift)
         self.events.append(
             {
                 "at": at,
@@ -49,6 +51,7 @@ class Log:
         )
 
     def created(self, case: int, at: datetime, actor: str) -> None:
+        at = at + self.shift
         self.events.append(
             {
                 "at": at,
@@ -61,7 +64,8 @@ class Log:
         )
 
 
-def build(store) -> dict[str, int]:
+def build(store, shift: timedelta = timedelta(0)) -> dict[str, int]:
+    """The log below, every time moved by ``shift`` (a browser test moves it next to today)."""
     square = shapely.MultiPolygon([shapely.box(106.6, 26.5, 106.7, 26.6)])
     with store.transaction() as s:
         conn = s.connection()
@@ -100,7 +104,7 @@ def build(store) -> dict[str, int]:
         conn.execute(
             insert(Worker), [{"id": 1, "name": "网格员一", "phone": "1", "role": "信息员", "grid_id": 1, "user_id": 1}]
         )
-        created = {8: t(11, 10, 7), 9: t(11, 11, 7)}
+        created = {8: t(11, 10, 7) + shift, 9: t(11, 11, 7) + shift}
         conn.execute(
             insert(Incident),
             [
@@ -112,8 +116,8 @@ def build(store) -> dict[str, int]:
                     "lon": 106.65,
                     "lat": 26.55,
                     "grid_id": 2 if c in (2, 9) else 1,
-                    "due_at": t(12, 31, 0),
-                    "created_at": created.get(c, t(10, 1, 0)),
+                    "due_at": t(12, 31, 0) + shift,
+                    "created_at": created.get(c, t(10, 1, 0) + shift),
                     "stage": "closed",
                 }
                 for c in range(1, 10)
@@ -126,20 +130,20 @@ def build(store) -> dict[str, int]:
                     "incident_id": 1,
                     "worker_id": 1,
                     "status": "resolved",
-                    "created_at": t(11, 2, 10),
-                    "updated_at": t(11, 2, 10, 30),
+                    "created_at": t(11, 2, 10) + shift,
+                    "updated_at": t(11, 2, 10, 30) + shift,
                 },  # 30 minutes
                 {
                     "incident_id": 3,
                     "worker_id": 1,
                     "status": "closed",
-                    "created_at": t(11, 3, 10),
-                    "updated_at": t(11, 3, 11, 30),
+                    "created_at": t(11, 3, 10) + shift,
+                    "updated_at": t(11, 3, 11, 30) + shift,
                 },  # 90 minutes
             ],
         )
     A, A1, B = 1, 2, 3
-    log = Log(store)
+    log = Log(store, shift)
     # 1: A1 signs, handles and is checked on time (sign 1 h, handle 3 h, check 2 h).
     log.event(1, "dispatch", t(11, 2, 8), to_department=A1, auto=True, due=t(11, 3, 8))
     log.event(1, "sign", t(11, 2, 9), from_department=A1, to_department=A1, due=t(11, 2, 17))
