@@ -21,6 +21,7 @@ from api.v1 import create_blueprint, store_error_answer
 from callbacks import alerts as alert_callbacks
 from callbacks import command as command_callbacks
 from callbacks import departments as departments_callbacks
+from callbacks import evaluation as evaluation_callbacks
 from callbacks import review as review_callbacks
 from callbacks import rules as rules_callbacks
 from callbacks import shell as shell_callbacks
@@ -102,6 +103,7 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     wall_callbacks.register(app)
     worker_callbacks.register(app, rt, t)
     review_callbacks.register(app, rt, t)
+    evaluation_callbacks.register(app, rt, t)
     rules_callbacks.register(app, rt, t)
     departments_callbacks.register(app, rt, t)
     # Every callback is registered now, so the hashes cover each inline script Dash will send.

@@ -7,6 +7,7 @@ from typing import Any
 from api.v1 import CASE_FIELDS, CASE_REQUIRED
 from data.models import KINDS, STAGES, STATUSES
 from geo.crs import SYSTEMS
+from ops import evaluation
 from ops.ingest import ALARM_TYPES, PARKING_EVENTS, REPORT_KINDS
 
 ID = {"type": "integer", "minimum": 1}
@@ -123,6 +124,55 @@ def _department_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
                 "summary": "Departments from a GeoJSON FeatureCollection and a categories CSV (admin)",
                 "requestBody": {"required": True, **_json(imported)},
                 "responses": _responses("200", "403", "409", "422"),
+            }
+        },
+    }
+
+
+def _evaluation_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
+    """The evaluation (综合评价) table, the cases behind a number, the urged cases, a department's urge."""
+    period = [
+        {"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}},
+        {"name": "start", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+        {"name": "end", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    ]
+    level = {"name": "level", "in": "query", "schema": {"type": "string", "enum": list(evaluation.LEVELS)}}
+    drill = [
+        {"name": "level", "in": "query", "schema": {"type": "string", "enum": ["department", "grid"]}},
+        {"name": "id", "in": "query", "required": True, "schema": ID},
+        {"name": "count", "in": "query", "schema": {"type": "string", "enum": list(evaluation.DRILL)}},
+        {"name": "tree", "in": "query", "schema": {"type": "boolean"}},
+        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
+        {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    ]
+    return {
+        "/api/v1/evaluation": {
+            "get": {
+                "summary": "Every body's indicators over a period, with the trend (docs/evaluation.md)",
+                "parameters": [*period, level],
+                "responses": _responses("200", "403", "422"),
+            }
+        },
+        "/api/v1/evaluation/cases": {
+            "get": {
+                "summary": "The cases behind one number, a page at a time",
+                "parameters": [*period, *drill],
+                "responses": _responses("200", "403", "404", "422"),
+            }
+        },
+        "/api/v1/evaluation/urged": {
+            "get": {
+                "summary": "Cases urged (督办) in the period and their outcome",
+                "parameters": period,
+                "responses": _responses("200", "403", "422"),
+            }
+        },
+        "/api/v1/departments/{id}/urge": {
+            "post": {
+                "summary": "Urge every open case of a department (supervisor)",
+                "parameters": id_param,
+                "requestBody": {"required": True, **_json(_obj({"note": TEXT}, ["note"]))},
+                "responses": _responses("200", "403", "404", "409", "422"),
             }
         },
     }
@@ -400,6 +450,7 @@ def spec() -> dict[str, Any]:
         }
     paths.update(_case_paths(id_param))
     paths.update(_department_paths(id_param))
+    paths.update(_evaluation_paths(id_param))
     for action in ("accept", "decline", "arrive", "resolve"):
         paths[f"/api/v1/tasks/{{id}}/{action}"] = {
             "post": {

@@ -9,7 +9,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -29,7 +29,7 @@ from data.runtime import Runtime
 from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
 from locales import API_LANG, render
-from ops import bulk, departments, lifecycle, permissions, routing
+from ops import bulk, departments, evaluation, lifecycle, permissions, routing
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Forbidden, Invalid, NotFound, OneMapError
 from ops.parsing import whole_number
@@ -123,6 +123,28 @@ def _bbox_arg() -> tuple[float, float, float, float] | None:
     if not (-180 <= box[0] <= 180 and -180 <= box[2] <= 180 and -90 <= box[1] <= 90 and -90 <= box[3] <= 90):
         raise Invalid("error.bbox_range", field="bbox")
     return box  # type: ignore[return-value]
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= MAX_ID:
+        raise Invalid("error.field_integer", {"name": name}, field=name)
+    return int(raw)
+
+
+def _iso_arg(raw: str, name: str) -> datetime:
+    """An ISO 8601 time (a Z or offset is read as such; none is UTC) as naive UTC."""
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid("error.case_time", {"field": name}, field=name) from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    if not (datetime(2000, 1, 1) <= when <= datetime(2100, 1, 1)):
+        raise Invalid("error.case_time_range", {"field": name}, field=name)
+    return when
 
 
 def _limit_arg(default: int = 100) -> int:
@@ -309,6 +331,48 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         spec = departments.DepartmentIn.parse(data, _districts(data))
         departments.update_department(rt.store, actor, department_id, spec)
         return jsonify(_department(department_id))
+
+    def _period() -> tuple[datetime, datetime]:
+        if request.args.get("month"):
+            return evaluation.month(request.args["month"])
+        start, end = request.args.get("start"), request.args.get("end")
+        if not start or not end:
+            raise Invalid("error.evaluation_period", field="month")
+        return _iso_arg(start, "start"), _iso_arg(end, "end")
+
+    @bp.get("/evaluation")
+    @authenticated
+    def evaluation_table(actor: Actor) -> Response:
+        """The indicators of every body at one level, with the trend against the previous period."""
+        level = request.args.get("level", "department")
+        return jsonify(_plain(evaluation.league(rt.store, actor, *_period(), level)))
+
+    @bp.get("/evaluation/cases")
+    @authenticated
+    def evaluation_cases(actor: Actor) -> Response:
+        """The cases behind one number of the table (a page at a time)."""
+        page = _int_arg("page", 1)
+        size = _int_arg("size", 50)
+        body = _int_arg("id", 0)
+        tree = request.args.get("tree", "false").lower() in ("1", "true", "yes")
+        level, count = request.args.get("level", "department"), request.args.get("count", "due")
+        found = evaluation.cases(rt.store, actor, *_period(), level, body, count, tree, page, size)
+        return jsonify(_plain(found))
+
+    @bp.get("/evaluation/urged")
+    @authenticated
+    def evaluation_urged(actor: Actor) -> Response:
+        """Cases urged (督办) in the period and what came of them."""
+        items = evaluation.urged(rt.store, actor, *_period())
+        return jsonify(_plain({"count": len(items), "items": items}))
+
+    @bp.post("/departments/<int:department_id>/urge")
+    @authenticated
+    def department_urge(actor: Actor, department_id: int) -> Response:
+        """Urge every open case of a department (each by the case's own urge move)."""
+        data = _body({"note"}, {"note"})
+        ids = evaluation.urge_department(rt.cases, rt.store, actor, department_id, _text_field(data, "note"))
+        return jsonify({"count": len(ids), "ids": ids})
 
     @bp.post("/departments/import")
     @authenticated

@@ -170,6 +170,26 @@ class ReviewIds(StrEnum):
     SHEET = "review-sheet"
 
 
+class EvaluationIds(StrEnum):
+    """The evaluation (综合评价) section of the review page."""
+
+    SECTION = "eval-section"
+    SUMMARY = "eval-summary"
+    LEAGUE = "eval-league"
+    INDICATOR = "eval-indicator"
+    MAP = "eval-map"
+    DRILL_TITLE = "eval-drill-title"
+    CASES = "eval-cases"
+    TIMELINE = "eval-timeline"
+    URGE_NOTE = "eval-urge-note"
+    URGE_DEPARTMENT = "eval-urge-department"
+    URGE_CASE = "eval-urge-case"
+    URGE_RESULT = "eval-urge-result"
+    URGED = "eval-urged"
+    DATA = "eval-data"
+    PICKED = "eval-picked"
+
+
 REVIEW_GRAPHS = (
     ReviewIds.MAP,
     ReviewIds.HOUR_CHART,

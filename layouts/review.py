@@ -18,6 +18,7 @@ from data.models import STATUSES
 from data.review import METRICS, RANGES, Filters
 from geo.layers import BACKGROUND, CENTER, ZOOM
 from geo.theme import KIND_COLOURS
+from layouts import evaluation as evaluation_view
 from layouts.command import GRID_THEME
 from layouts.i18n import Text, local
 from layouts.ids import REVIEW_GRAPHS, ReviewIds
@@ -597,6 +598,7 @@ def layout(
             filters,
             html.Div([map_panel, tables], className="review-top"),
             charts,
+            evaluation_view.section(t),
             parking,
             warnings,
             dcc.Store(id=ReviewIds.FILTERS),

@@ -1,0 +1,911 @@
+"""Evaluation (综合评价): the indicators a city judges its bodies by, computed from the case event log.
+
+``evaluate(store, start, end, level)`` returns an ``Evaluation``: one ``Row`` per department (with its
+own figures and its subtree's, ``tree``), grid, grid worker or dispatcher, each with counts, rates,
+stage times, a weighted composite score and a grade. ``cases(...)`` lists the cases behind one number
+(the drill-down). Everything is SQL aggregates (SQLAlchemy Core, SQLite and PostgreSQL alike): per case
+first (one GROUP BY over the case events before ``end``), then per body.
+
+Definitions (docs/evaluation.md says the same, with the sources). Every figure of a period
+[start, end) is computed from the events logged before ``end`` only, so a past period's figures
+do not change afterwards.
+
+- A case's **owner** is the department its last dispatch (派遣 600, 转派 610 or 上报 630) before
+  ``end`` sent it to. Its **first dispatch** is the first of those events.
+- **Dispatched in the period**: first dispatch in [start, end). Each case belongs to one period.
+- **Due to close (应结案)**: dispatched in the period, not voided (814), not on hold (810 without a later
+  811) at ``end``, and either closed or past its deadline at ``end``. The deadline is the latest one
+  logged (the ``due`` of its last dispatch, signing 620 or granted extension 607). A case still inside
+  its time limit at ``end`` is **pending**, neither closed nor due.
+- **Closed (结案)**: due, with a passed check (710) not followed by a citizen's reopening (850).
+- **结案率** = closed / due. **按期处置率** = handled on time / due, where on time means its first
+  "handled" (700) came no later than its handling deadline (the ``due`` of its last signing or granted
+  extension). **返工率** = due cases with at least one failed check (720) or reopening (850) / due.
+- **Returns (回退 626)**, **extensions asked (606) / granted (607)**: events in [start, end) whose
+  ``from_department`` is the body. A return is **justified** when the case's next re-dispatch (610)
+  went to another body (``same_department`` false), not back to the same one.
+- **Stage times** (cases dispatched in the period, in hours, mean and p90 by nearest rank): sign =
+  first dispatch → first signing; handle = first signing → first handled; check = last handled →
+  close.
+- **积存 (backlog)**: cases the body owns that are on hold at ``end`` and have been for more than
+  ``BACKLOG_DAYS`` days (any dispatch period).
+- Grid worker: **有效上报率** = reports (``incident.created`` by the worker) not voided / reports;
+  **按时核实率** = verifications (110) within ``verify_minutes`` of the report / verifications;
+  **按时核查率** = checks (710/720) no later than the check deadline its "handled" event set / checks;
+  **tasks handled** = tasks resolved or closed in the period; **median response** = minutes from the
+  task's assignment to its last update, for those tasks.
+- Dispatcher (the actor of non-automatic 立案 100 and 派遣 600/610 events in the period):
+  **按时立案率** = filings within ``file_minutes`` of the report / filings; **准确派遣率** =
+  (dispatched − wrongly routed) / dispatched, a dispatch being wrongly routed when the body it went to
+  returned the case and it was then re-dispatched to another body.
+- **Composite**: Σ weightᵢ · scoreᵢ / Σ weightᵢ over the indicators that have a denominator, in
+  percent; a rate scores itself, a "1 − rate" indicator its complement, and **volume** scores the
+  body's due (or handled, reported, dispatched) count against the largest at its level (the busiest
+  scores 1). Grades: A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, E below. Weights: ``evaluation.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    DateTime,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.sql import ColumnElement
+
+from config import CITY_TIMEZONE
+from data.models import DEPARTMENT_STAGES, Department, Event, Grid, Incident, Task, User, Worker
+from data.store import Store
+from ops.accounts import Actor
+from ops.errors import Conflict, Forbidden, Invalid, NotFound
+
+LEVELS = ("department", "grid", "worker", "dispatcher")
+BACKLOG_DAYS = 60
+GRADES = ((90.0, "A"), (75.0, "B"), (60.0, "C"), (40.0, "D"))
+WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "evaluation.toml"
+# The default weights, percent (evaluation.toml overrides them); "volume" is scored as described above.
+DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
+    "department": {"closing_rate": 30, "on_time_rate": 30, "no_rework": 30, "volume": 10},
+    "grid": {"closing_rate": 30, "on_time_rate": 30, "no_rework": 30, "volume": 10},
+    "worker": {"valid_report_rate": 40, "on_time_verify_rate": 30, "on_time_check_rate": 30},
+    "dispatcher": {"on_time_filing_rate": 20, "accurate_dispatch_rate": 60, "volume": 20},
+}
+DEFAULT_LIMITS = {"verify_minutes": 60, "file_minutes": 60}
+# Which count is a level's volume, and which rates are scored as their complement.
+VOLUME = {"department": "due", "grid": "due", "worker": "reports", "dispatcher": "dispatched"}
+COMPLEMENT = {"no_rework": "rework_rate"}
+SEE_ALL = ("operator", "supervisor", "admin")
+# What a drill-down may list (department and grid levels): a count's name → which cases it counts.
+DRILL = ("dispatched", "due", "closed", "not_closed", "on_time", "late", "reworked", "pending", "on_hold", "backlog")
+
+_DISPATCHES = ("case.dispatch", "case.redispatch", "case.escalate")
+STAGES = ("sign", "handle", "check")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Weights by level (percent, by indicator) and the time limits the worker and dispatcher rates use."""
+
+    weights: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_WEIGHTS.items()}
+    )
+    verify_minutes: int = DEFAULT_LIMITS["verify_minutes"]
+    file_minutes: int = DEFAULT_LIMITS["file_minutes"]
+
+
+def load_settings(path: str | Path = WEIGHTS_FILE) -> Settings:
+    """The ``[weights.<level>]`` and ``[limits]`` of evaluation.toml over the defaults (a missing file: defaults)."""
+    p = Path(path)
+    data: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+    weights = {k: dict(v) for k, v in DEFAULT_WEIGHTS.items()}
+    for level, table in (data.get("weights") or {}).items():
+        if level not in weights:
+            raise ValueError(f"evaluation weights: unknown level {level!r}")
+        weights[level] = {str(k): float(v) for k, v in table.items()}
+    limits = {**DEFAULT_LIMITS, **(data.get("limits") or {})}
+    return Settings(weights, int(limits["verify_minutes"]), int(limits["file_minutes"]))
+
+
+@dataclass
+class Row:
+    """One body's figures. ``counts``: whole numbers (numerators and denominators); ``rates``: 0..1 or
+    None when the denominator is 0; ``hours``: ``{"sign"|"handle"|"check": {"mean", "p90", "n"}}``;
+    ``tree``: the same three for the department and every department below it (department level)."""
+
+    id: int | str
+    name: str
+    parent_id: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    rates: dict[str, float | None] = field(default_factory=dict)
+    hours: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    score: float | None = None
+    grade: str | None = None
+    tree: dict[str, Any] | None = None
+
+    def plain(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "parent_id": self.parent_id,
+            "counts": self.counts,
+            "rates": self.rates,
+            "hours": self.hours,
+            "score": self.score,
+            "grade": self.grade,
+            "tree": self.tree,
+        }
+
+
+@dataclass
+class Evaluation:
+    """The figures of one level over [start, end): ``rows`` in the order of the body ids."""
+
+    level: str
+    start: datetime
+    end: datetime
+    rows: list[Row]
+    weights: dict[str, float]
+
+    def by_id(self) -> dict[int | str, Row]:
+        return {r.id: r for r in self.rows}
+
+    def plain(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "start": self.start,
+            "end": self.end,
+            "weights": self.weights,
+            "rows": [r.plain() for r in self.rows],
+        }
+
+
+def grade(score: float | None) -> str | None:
+    """A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, E below."""
+    if score is None:
+        return None
+    for bound, letter in GRADES:
+        if score >= bound:
+            return letter
+    return "E"
+
+
+def previous(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The period of the same length just before [start, end) (what the trend compares against)."""
+    return start - (end - start), start
+
+
+# --- SQL pieces that differ by dialect --------------------------------------------------------------
+
+
+def _due(dialect: str, data: Any) -> ColumnElement[Any]:
+    """An event's ``due`` (ISO text with a Z) as a timestamp comparable with ``events.at``."""
+    text = data["due"].as_string()
+    if dialect == "postgresql":
+        return cast(text, DateTime)
+    # SQLite keeps DateTime as 'YYYY-MM-DD HH:MM:SS.ffffff': give the deadline the same shape.
+    return type_coerce(func.datetime(text).op("||")(".000000"), DateTime)
+
+
+def _seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
+    if dialect == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _after(dialect: str, at: Any, minutes: int) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        return at + timedelta(minutes=minutes)
+    return type_coerce(func.strftime("%Y-%m-%d %H:%M:%f000", at, f"+{minutes} minutes"), DateTime)
+
+
+def _first(kind: str | tuple[str, ...], value: Any) -> ColumnElement[Any]:
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return func.min(case((Event.kind.in_(kinds), value)))
+
+
+def _last(kind: str | tuple[str, ...], value: Any) -> ColumnElement[Any]:
+    kinds = (kind,) if isinstance(kind, str) else kind
+    return func.max(case((Event.kind.in_(kinds), value)))
+
+
+def _per_case(dialect: str, end: datetime) -> Any:
+    """One row per case with the times and counts its events before ``end`` give (a subquery)."""
+    due = _due(dialect, Event.data)
+    return (
+        select(
+            Event.entity_id.label("case_id"),
+            _first(_DISPATCHES, Event.at).label("dispatched_at"),
+            _last(_DISPATCHES, Event.id).label("owner_event"),
+            _first("case.sign", Event.at).label("signed_at"),
+            _first("case.handled", Event.at).label("handled_at"),
+            _last("case.handled", Event.at).label("last_handled_at"),
+            _last("case.check_passed", Event.at).label("closed_at"),
+            _last("case.callback_reopened", Event.at).label("reopened_at"),
+            _last((*_DISPATCHES, "case.sign", "case.extension_granted"), due).label("deadline"),
+            _last(("case.sign", "case.extension_granted"), due).label("handle_deadline"),
+            func.count(case((Event.kind.in_(("case.check_failed", "case.callback_reopened")), 1))).label("reworks"),
+            func.count(case((Event.kind == "case.void", 1))).label("voids"),
+            _last("case.hold", Event.at).label("held_at"),
+            _last("case.resume", Event.at).label("resumed_at"),
+        )
+        .where(Event.entity == "incident", Event.kind.like("case.%"), Event.at < end)
+        .group_by(Event.entity_id)
+        .subquery("per_case")
+    )
+
+
+@dataclass(frozen=True)
+class _Flags:
+    """The per-case subquery joined to its owner, with each count's condition as SQL."""
+
+    source: Any
+    owner: Any
+    grid: Any
+    pc: Any
+    when: dict[str, ColumnElement[bool]]
+
+
+def _flags(dialect: str, start: datetime, end: datetime) -> _Flags:
+    pc = _per_case(dialect, end)
+    owner_ev = Event.__table__.alias("owner_ev")
+    owner = owner_ev.c.data["to_department"].as_integer()
+    source = pc.join(owner_ev, owner_ev.c.id == pc.c.owner_event).join(Incident, Incident.id == pc.c.case_id)
+    on_hold = and_(pc.c.held_at.is_not(None), or_(pc.c.resumed_at.is_(None), pc.c.resumed_at < pc.c.held_at))
+    closed = and_(pc.c.closed_at.is_not(None), or_(pc.c.reopened_at.is_(None), pc.c.reopened_at < pc.c.closed_at))
+    dispatched = and_(pc.c.dispatched_at >= start, pc.c.dispatched_at < end)
+    live = and_(dispatched, pc.c.voids == 0, not_(on_hold))
+    due = and_(live, or_(closed, pc.c.deadline < end))
+    on_time = and_(due, pc.c.handled_at.is_not(None), pc.c.handled_at <= pc.c.handle_deadline)
+    when = {
+        "dispatched": dispatched,
+        "due": due,
+        "closed": and_(due, closed),
+        "not_closed": and_(due, not_(closed)),
+        "on_time": on_time,
+        "late": and_(due, not_(on_time)),
+        "reworked": and_(due, pc.c.reworks > 0),
+        "pending": and_(live, not_(closed), or_(pc.c.deadline.is_(None), pc.c.deadline >= end)),
+        "on_hold": on_hold,
+        "backlog": and_(on_hold, pc.c.held_at < end - timedelta(days=BACKLOG_DAYS)),
+    }
+    return _Flags(source, owner, Incident.grid_id, pc, when)
+
+
+def _percentile(conn: Any, key: Any, value: Any, source: Any, where: Any, q: float) -> dict[Any, float]:
+    """The nearest-rank ``q`` quantile of ``value`` by ``key`` (window functions: both backends)."""
+    ranked = (
+        select(
+            key.label("k"),
+            value.label("v"),
+            func.row_number().over(partition_by=key, order_by=value).label("rn"),
+            func.count().over(partition_by=key).label("n"),
+        )
+        .select_from(source)
+        .where(where, value.is_not(None))
+        .subquery()
+    )
+    rows = conn.execute(
+        select(ranked.c.k, func.min(ranked.c.v)).where(ranked.c.rn >= q * ranked.c.n).group_by(ranked.c.k)
+    )
+    return {k: float(v) for k, v in rows}
+
+
+def _stages(dialect: str, f: _Flags) -> dict[str, Any]:
+    pc = f.pc
+    return {
+        "sign": _seconds(dialect, pc.c.signed_at, pc.c.dispatched_at),
+        "handle": _seconds(dialect, pc.c.handled_at, pc.c.signed_at),
+        "check": case((pc.c.closed_at > pc.c.last_handled_at, _seconds(dialect, pc.c.closed_at, pc.c.last_handled_at))),
+    }
+
+
+def _case_figures(conn: Any, dialect: str, f: _Flags, key: Any, keys_at_depth: list[Any] | None = None) -> dict:
+    """Counts and stage-time sums by ``key`` (an owner or a grid); the p90 of each stage by ``key``
+    (``"own"``) and by each of ``keys_at_depth`` (``"tree"``: a case keyed by its owner's ancestor at
+    that depth, since a subtree's quantile cannot be summed from its children's)."""
+    stages = _stages(dialect, f)
+    columns = [func.count(case((cond, 1))).label(name) for name, cond in f.when.items()]
+    for name, seconds in stages.items():
+        picked = case((f.when["dispatched"], seconds))
+        columns += [func.sum(picked).label(f"{name}_sum"), func.count(picked).label(f"{name}_n")]
+    out: dict[Any, dict[str, Any]] = {}
+    for row in conn.execute(select(key.label("k"), *columns).select_from(f.source).group_by(key)).mappings():
+        out[row["k"]] = dict(row)
+    own: dict[str, dict[Any, float]] = {}
+    tree: dict[str, list[dict[Any, float]]] = {}
+    for name, seconds in stages.items():
+        own[name] = _percentile(conn, key, seconds, f.source, f.when["dispatched"], 0.9)
+        tree[name] = [_percentile(conn, k, seconds, f.source, f.when["dispatched"], 0.9) for k in keys_at_depth or []]
+    return {"rows": out, "own": own, "tree": tree}
+
+
+def _hours(rows: Iterable[dict[str, Any]], p90: dict[str, dict[Any, float]], k: Any) -> dict[str, Any]:
+    rows = list(rows)
+    out = {}
+    for name in STAGES:
+        n = sum(int(r.get(f"{name}_n") or 0) for r in rows)
+        total = sum(float(r.get(f"{name}_sum") or 0.0) for r in rows)
+        p = p90[name].get(k)
+        out[name] = {"mean": total / n / 3600.0 if n else None, "p90": p / 3600.0 if p is not None else None, "n": n}
+    return out
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _case_rates(c: dict[str, int]) -> dict[str, float | None]:
+    return {
+        "closing_rate": _rate(c["closed"], c["due"]),
+        "on_time_rate": _rate(c["on_time"], c["due"]),
+        "rework_rate": _rate(c["reworked"], c["due"]),
+        "justified_return_rate": _rate(c["returns_justified"], c["returns"]),
+        "extension_grant_rate": _rate(c["extensions_granted"], c["extensions_asked"]),
+    }
+
+
+_COUNTS = (*DRILL, "returns", "returns_justified", "extensions_asked", "extensions_granted")
+
+
+def _moves(conn: Any, start: datetime, end: datetime, key: str) -> dict[Any, dict[str, int]]:
+    """Returns (and how many were justified) and extensions asked and granted in [start, end), by the
+    department (``key="department"``) or the grid of the case (``key="grid"``)."""
+    nxt = Event.__table__.alias("nxt")
+    next_redispatch = (
+        select(func.min(nxt.c.id))
+        .where(nxt.c.entity_id == Event.entity_id, nxt.c.kind == "case.redispatch", nxt.c.id > Event.id)
+        .where(nxt.c.at < end)
+        .correlate(Event.__table__)
+        .scalar_subquery()
+    )
+    later = Event.__table__.alias("later")
+    justified = (
+        exists()
+        .where(
+            later.c.id == next_redispatch,
+            func.coalesce(later.c.data["same_department"].as_boolean(), false()) == false(),
+        )
+        .correlate(Event.__table__)
+    )
+    by = Event.data["from_department"].as_integer() if key == "department" else Incident.grid_id
+    source = Event.__table__ if key == "department" else Event.__table__.join(Incident, Incident.id == Event.entity_id)
+    query = (
+        select(
+            by.label("k"),
+            func.count(case((Event.kind == "case.return", 1))).label("returns"),
+            func.count(case((and_(Event.kind == "case.return", justified), 1))).label("returns_justified"),
+            func.count(case((Event.kind == "case.extend", 1))).label("extensions_asked"),
+            func.count(case((Event.kind == "case.extension_granted", 1))).label("extensions_granted"),
+        )
+        .select_from(source)
+        .where(
+            Event.entity == "incident",
+            Event.kind.in_(("case.return", "case.extend", "case.extension_granted")),
+            Event.at >= start,
+            Event.at < end,
+        )
+        .group_by(by)
+    )
+    return {r["k"]: {n: int(r[n]) for n in r if n != "k"} for r in conn.execute(query).mappings()}
+
+
+def _tree(store: Store) -> tuple[dict[int, dict[str, Any]], dict[int, list[int]]]:
+    with store.read() as s:
+        rows = s.execute(select(Department.id, Department.name, Department.parent_id).order_by(Department.id))
+        departments = {r.id: {"name": r.name, "parent_id": r.parent_id} for r in rows}
+    chains: dict[int, list[int]] = {}
+    for d in departments:
+        chain, at = [], d
+        while at is not None and at not in chain and at in departments:
+            chain.append(at)
+            at = departments[at]["parent_id"]
+        chains[d] = chain[::-1]  # the root first, the department last
+    return departments, chains
+
+
+def _score(rates: dict[str, float | None], volume: float | None, weights: dict[str, float]) -> float | None:
+    """Σ weight · score / Σ weight over the indicators with a value; None when no rate has one (a body
+    with nothing due has no performance to grade, whatever its volume)."""
+    parts = []
+    for name, weight in weights.items():
+        if name == "volume":
+            value = volume
+        elif name in COMPLEMENT:
+            r = rates.get(COMPLEMENT[name])
+            value = None if r is None else 1.0 - r
+        else:
+            value = rates.get(name)
+        if value is not None and weight > 0:
+            parts.append((name, weight, value))
+    total = sum(w for _, w, _ in parts)
+    if total <= 0 or all(name == "volume" for name, _, _ in parts):
+        return None
+    return round(100.0 * sum(w * v for _, w, v in parts) / total, 2)
+
+
+def _finish(level: str, rows: list[Row], weights: dict[str, float]) -> None:
+    key = VOLUME[level]
+    largest = max((r.counts.get(key, 0) for r in rows), default=0)
+    for r in rows:
+        volume = r.counts.get(key, 0) / largest if largest else None
+        r.score = _score(r.rates, volume, weights)
+        r.grade = grade(r.score)
+
+
+def evaluate(
+    store: Store, start: datetime, end: datetime, level: str = "department", settings: Settings | None = None
+) -> Evaluation:
+    """Every body's indicators at ``level`` over [start, end) (naive UTC), from the event log."""
+    if level not in LEVELS:
+        raise Invalid("error.evaluation_level", {"levels": ", ".join(LEVELS)}, field="level")
+    if end <= start:
+        raise Invalid("error.evaluation_period", {}, field="end")
+    settings = settings or load_settings()
+    weights = settings.weights[level]
+    rows = {
+        "department": _departments,
+        "grid": _grids,
+        "worker": _workers,
+        "dispatcher": _dispatchers,
+    }[level](store, start, end, settings)
+    _finish(level, rows, weights)
+    return Evaluation(level, start, end, rows, weights)
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(_COUNTS, 0)
+
+
+def _departments(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+    departments, chains = _tree(store)
+    dialect = store.engine.dialect.name
+    f = _flags(dialect, start, end)
+    depth = max((len(c) for c in chains.values()), default=0)
+    # The p90 of a subtree cannot be summed from its children: rank again by each depth's ancestor.
+    at_depth = [
+        case({d: c[k] for d, c in chains.items() if len(c) > k}, value=f.owner, else_=None) for k in range(depth - 1)
+    ]
+    with store.read() as session:
+        conn = session.connection()
+        figures = _case_figures(conn, dialect, f, f.owner, at_depth)
+        moves = _moves(conn, start, end, "department")
+    own: dict[int, dict[str, Any]] = {}
+    for d in departments:
+        c = _zero()
+        raw = figures["rows"].get(d, {})
+        c.update({k: int(raw.get(k) or 0) for k in DRILL})
+        c.update(moves.get(d, {}))
+        own[d] = {"counts": c, "raw": raw}
+    out = []
+    for d, info in departments.items():
+        below = [x for x, chain in chains.items() if d in chain]
+        tree_counts = {k: sum(own[x]["counts"][k] for x in below) for k in _COUNTS}
+        level_of = len(chains[d]) - 1
+        by_subtree = {
+            n: figures["tree"][n][level_of] if len(below) > 1 and level_of < len(at_depth) else figures["own"][n]
+            for n in STAGES
+        }
+        tree_hours = _hours([own[x]["raw"] for x in below], by_subtree, d)
+        out.append(
+            Row(
+                id=d,
+                name=info["name"],
+                parent_id=info["parent_id"],
+                counts=own[d]["counts"],
+                rates=_case_rates(own[d]["counts"]),
+                hours=_hours([own[d]["raw"]], figures["own"], d),
+                tree={"counts": tree_counts, "rates": _case_rates(tree_counts), "hours": tree_hours},
+            )
+        )
+    return out
+
+
+def _grids(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+    dialect = store.engine.dialect.name
+    f = _flags(dialect, start, end)
+    with store.read() as session:
+        conn = session.connection()
+        figures = _case_figures(conn, dialect, f, f.grid)
+        moves = _moves(conn, start, end, "grid")
+        grids = conn.execute(select(Grid.id, Grid.name, Grid.district).order_by(Grid.id)).all()
+    out = []
+    for g in grids:
+        raw = figures["rows"].get(g.id, {})
+        c = _zero()
+        c.update({k: int(raw.get(k) or 0) for k in DRILL})
+        c.update(moves.get(g.id, {}))
+        out.append(Row(g.id, g.name, None, c, _case_rates(c), _hours([raw], figures["own"], g.id)))
+    return out
+
+
+def _workers(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+    dialect = store.engine.dialect.name
+    in_period = and_(Event.at >= start, Event.at < end)
+    v = Event.__table__.alias("v")
+    voided = (
+        exists()
+        .where(v.c.entity == "incident", v.c.entity_id == Event.entity_id, v.c.kind == "case.void", v.c.at < end)
+        .correlate(Event.__table__)
+    )
+    h = Event.__table__.alias("h")
+    check_due = (
+        select(_due(dialect, h.c.data))
+        .where(
+            h.c.entity == "incident", h.c.entity_id == Event.entity_id, h.c.kind == "case.handled", h.c.id < Event.id
+        )
+        .order_by(h.c.id.desc())
+        .limit(1)
+        .correlate(Event.__table__)
+        .scalar_subquery()
+    )
+    verify_due = _after(dialect, Incident.created_at, settings.verify_minutes)
+    events = (
+        select(
+            Event.actor.label("k"),
+            func.count(case((Event.kind == "incident.created", 1))).label("reports"),
+            func.count(case((and_(Event.kind == "incident.created", not_(voided)), 1))).label("valid_reports"),
+            func.count(case((Event.kind == "case.verify", 1))).label("verifications"),
+            func.count(case((and_(Event.kind == "case.verify", Event.at <= verify_due), 1))).label("verified_on_time"),
+            func.count(case((Event.kind.in_(("case.check_passed", "case.check_failed")), 1))).label("checks"),
+            func.count(
+                case((and_(Event.kind.in_(("case.check_passed", "case.check_failed")), Event.at <= check_due), 1))
+            ).label("checked_on_time"),
+        )
+        .select_from(Event.__table__.join(Incident, Incident.id == Event.entity_id))
+        .where(
+            Event.entity == "incident",
+            Event.kind.in_(("incident.created", "case.verify", "case.check_passed", "case.check_failed")),
+            in_period,
+        )
+        .group_by(Event.actor)
+    )
+    done = and_(Task.status.in_(("resolved", "closed")), Task.updated_at >= start, Task.updated_at < end)
+    minutes = _seconds(dialect, Task.updated_at, Task.created_at) / 60.0
+    with store.read() as session:
+        conn = session.connection()
+        by_actor = {r["k"]: dict(r) for r in conn.execute(events).mappings()}
+        tasks = dict(conn.execute(select(Task.worker_id, func.count()).where(done).group_by(Task.worker_id)).all())
+        median = _percentile(conn, Task.worker_id, minutes, Task.__table__, done, 0.5)
+        workers = conn.execute(
+            select(Worker.id, Worker.name, User.username)
+            .select_from(Worker.__table__.outerjoin(User, User.id == Worker.user_id))
+            .order_by(Worker.id)
+        ).all()
+    out = []
+    for w in workers:
+        e = by_actor.get(w.username, {}) if w.username else {}
+        c = {
+            k: int(e.get(k) or 0)
+            for k in ("reports", "valid_reports", "verifications", "verified_on_time", "checks", "checked_on_time")
+        }
+        c["tasks_handled"] = int(tasks.get(w.id, 0))
+        rates = {
+            "valid_report_rate": _rate(c["valid_reports"], c["reports"]),
+            "on_time_verify_rate": _rate(c["verified_on_time"], c["verifications"]),
+            "on_time_check_rate": _rate(c["checked_on_time"], c["checks"]),
+        }
+        m = median.get(w.id)
+        row = Row(w.id, w.name, None, c, rates, {"response": {"median_minutes": m, "n": c["tasks_handled"]}})
+        out.append(row)
+    return out
+
+
+def _dispatchers(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+    dialect = store.engine.dialect.name
+    auto = func.coalesce(Event.data["auto"].as_boolean(), false())
+    r = Event.__table__.alias("r")
+    x = Event.__table__.alias("x")
+    rerouted = (
+        exists()
+        .where(
+            x.c.entity_id == r.c.entity_id,
+            x.c.kind == "case.redispatch",
+            x.c.id > r.c.id,
+            x.c.at < end,
+            func.coalesce(x.c.data["same_department"].as_boolean(), false()) == false(),
+        )
+        .correlate(r)
+    )
+    wrong = (
+        exists()
+        .where(
+            r.c.entity == "incident",
+            r.c.entity_id == Event.entity_id,
+            r.c.kind == "case.return",
+            r.c.id > Event.id,
+            r.c.at < end,
+            r.c.data["from_department"].as_integer() == Event.data["to_department"].as_integer(),
+            rerouted,
+        )
+        .correlate(Event.__table__)
+    )
+    dispatch = Event.kind.in_(("case.dispatch", "case.redispatch"))
+    filing = Event.kind == "case.file"
+    file_due = _after(dialect, Incident.created_at, settings.file_minutes)
+    query = (
+        select(
+            Event.actor.label("k"),
+            func.count(case((filing, 1))).label("filed"),
+            func.count(case((and_(filing, Event.at <= file_due), 1))).label("filed_on_time"),
+            func.count(case((dispatch, 1))).label("dispatched"),
+            func.count(case((and_(dispatch, wrong), 1))).label("wrongly_routed"),
+        )
+        .select_from(Event.__table__.join(Incident, Incident.id == Event.entity_id))
+        .where(
+            Event.entity == "incident",
+            or_(filing, dispatch),
+            auto == false(),
+            Event.at >= start,
+            Event.at < end,
+        )
+        .group_by(Event.actor)
+    )
+    with store.read() as session:
+        conn = session.connection()
+        found = {row["k"]: dict(row) for row in conn.execute(query).mappings()}
+        names = dict(conn.execute(select(User.username, User.display_name)).all())
+    out = []
+    for actor in sorted(found):
+        c = {k: int(found[actor][k]) for k in ("filed", "filed_on_time", "dispatched", "wrongly_routed")}
+        rates = {
+            "on_time_filing_rate": _rate(c["filed_on_time"], c["filed"]),
+            "accurate_dispatch_rate": _rate(c["dispatched"] - c["wrongly_routed"], c["dispatched"]),
+        }
+        out.append(Row(actor, names.get(actor, actor), None, c, rates, {}))
+    return out
+
+
+# --- who may see what, and the cases behind a number --------------------------------------------------
+
+
+def visible(store: Store, actor: Actor, level: str) -> set[int] | None:
+    """The department ids an actor may see figures of (None: all); ``Forbidden`` for anyone else.
+
+    The command centre (operators, supervisors, admins) sees every level; a department's staff see the
+    department level for their department and those below it; grid workers see none.
+    """
+    if actor.role in SEE_ALL:
+        return None
+    if actor.role == "staff" and actor.department_id is not None and level == "department":
+        _, chains = _tree(store)
+        return {d for d, chain in chains.items() if actor.department_id in chain}
+    raise Forbidden("error.evaluation_forbidden", {"role": actor.role, "level": level})
+
+
+def for_actor(
+    store: Store,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    level: str = "department",
+    settings: Settings | None = None,
+) -> Evaluation:
+    """``evaluate`` as ``actor`` may see it: a department's staff get their subtree's rows only."""
+    if level not in LEVELS:
+        raise Invalid("error.evaluation_level", {"levels": ", ".join(LEVELS)}, field="level")
+    scope = visible(store, actor, level)
+    result = evaluate(store, start, end, level, settings)
+    if scope is not None:
+        result.rows = [r for r in result.rows if r.id in scope]
+    return result
+
+
+def cases(
+    store: Store,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    level: str,
+    body_id: int,
+    count: str,
+    tree: bool = False,
+    page: int = 1,
+    size: int = 50,
+) -> dict[str, Any]:
+    """The cases behind one count of a department (``tree``: with its subtree) or a grid, a page at a
+    time: ``{"total", "page", "size", "items"}``, each item with its stage times (the timeline)."""
+    if level not in ("department", "grid"):
+        raise Invalid("error.evaluation_drill_level", {}, field="level")
+    if count not in DRILL:
+        raise Invalid("error.evaluation_count", {"counts": ", ".join(DRILL)}, field="count")
+    if not (1 <= size <= 500) or not (1 <= page <= 1_000_000):
+        raise Invalid("error.evaluation_page", {}, field="page")
+    scope = visible(store, actor, level)
+    f = _flags(store.engine.dialect.name, start, end)
+    if level == "department":
+        departments, chains = _tree(store)
+        if body_id not in departments:
+            raise NotFound("error.department_missing", {"id": body_id})
+        bodies = {d for d, chain in chains.items() if body_id in chain} if tree else {body_id}
+        if scope is not None and not bodies <= scope:
+            raise Forbidden("error.evaluation_forbidden", {"role": actor.role, "level": level})
+        where = and_(f.owner.in_(sorted(bodies)), f.when[count])
+    else:
+        where = and_(f.grid == body_id, f.when[count])
+    pc = f.pc
+    with store.read() as session:
+        conn = session.connection()
+        total = conn.execute(select(func.count()).select_from(f.source).where(where)).scalar_one()
+        rows = conn.execute(
+            select(
+                Incident.id,
+                Incident.title,
+                Incident.category,
+                Incident.stage,
+                Incident.urged_at,
+                f.owner.label("department_id"),
+                Incident.grid_id,
+                Incident.created_at,
+                pc.c.dispatched_at,
+                pc.c.signed_at,
+                pc.c.handled_at,
+                pc.c.closed_at,
+                pc.c.deadline,
+                pc.c.handle_deadline,
+                pc.c.held_at,
+                pc.c.reworks,
+            )
+            .select_from(f.source)
+            .where(where)
+            .order_by(pc.c.dispatched_at, Incident.id)
+            .limit(size)
+            .offset((page - 1) * size)
+        ).mappings()
+        items = [_times(dict(r)) for r in rows]
+    return {"total": int(total), "page": page, "size": size, "items": items}
+
+
+def _times(row: dict[str, Any]) -> dict[str, Any]:
+    # SQLite hands back computed deadlines as text; every time leaves here as a datetime.
+    for k in ("deadline", "handle_deadline"):
+        if isinstance(row.get(k), str):
+            row[k] = datetime.fromisoformat(row[k])
+    return row
+
+
+def month(text: str) -> tuple[datetime, datetime]:
+    """A calendar month "YYYY-MM" on the city's clock, as [start, end) in naive UTC."""
+    try:
+        first = datetime.strptime(text, "%Y-%m")
+    except (TypeError, ValueError):
+        raise Invalid("error.evaluation_month", {}, field="month") from None
+    nxt = datetime(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return _local_midnight(first), _local_midnight(nxt)
+
+
+def _local_midnight(day: datetime) -> datetime:
+    zone = ZoneInfo(CITY_TIMEZONE)
+    return day.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+def league(
+    store: Store,
+    actor: Actor,
+    start: datetime,
+    end: datetime,
+    level: str = "department",
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """``for_actor`` as plain data, each row with the score of the previous period of the same length
+    (``previous_score``) and the change (``trend``, points; None when either score is missing)."""
+    settings = settings or load_settings()
+    now = for_actor(store, actor, start, end, level, settings)
+    before = for_actor(store, actor, *previous(start, end), level, settings).by_id()
+    out = now.plain()
+    for row in out["rows"]:
+        old = before.get(row["id"])
+        row["previous_score"] = old.score if old else None
+        both = row["score"] is not None and row["previous_score"] is not None
+        row["trend"] = round(row["score"] - row["previous_score"], 2) if both else None
+    out["previous"] = {"start": previous(start, end)[0], "end": start}
+    return out
+
+
+def urged(store: Store, actor: Actor, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Cases urged (督办 900) in [start, end), newest first, with what came of them: ``outcome`` is
+    "closed" (closed after the urge, ``on_time`` against the urge's own deadline when it set one),
+    "open" or "voided"."""
+    scope = visible(store, actor, "department")
+    urge = Event.__table__.alias("urge")
+    after = Event.__table__.alias("after")
+    closed_after = (
+        select(func.min(after.c.at))
+        .where(
+            after.c.entity == "incident",
+            after.c.entity_id == urge.c.entity_id,
+            after.c.kind == "case.check_passed",
+            after.c.id > urge.c.id,
+        )
+        .correlate(urge)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            urge.c.id.label("event_id"),
+            urge.c.entity_id.label("id"),
+            urge.c.at.label("urged_at"),
+            urge.c.actor.label("urged_by"),
+            urge.c.data["reason"].as_string().label("note"),
+            Incident.title,
+            Incident.stage,
+            Incident.department_id,
+            Incident.urge_due_at,
+            closed_after.label("closed_at"),
+        )
+        .select_from(urge.join(Incident, Incident.id == urge.c.entity_id))
+        .where(urge.c.entity == "incident", urge.c.kind == "case.urge", urge.c.at >= start, urge.c.at < end)
+        .order_by(urge.c.id.desc())
+    )
+    if scope is not None:
+        query = query.where(Incident.department_id.in_(sorted(scope)))
+    with store.read() as session:
+        rows = [dict(r) for r in session.execute(query).mappings()]
+    for r in rows:
+        if r["closed_at"] is not None:
+            r["outcome"] = "closed"
+            r["on_time"] = r["urge_due_at"] is None or r["closed_at"] <= r["urge_due_at"]
+        else:
+            r["outcome"] = "voided" if r["stage"] == "voided" else "open"
+            r["on_time"] = None
+    return rows
+
+
+def urge_department(cases_rules: Any, store: Store, actor: Actor, department_id: int, note: str) -> list[int]:
+    """Urge (督办) every open case the department owns, each by the case's own urge move
+    (``ops.cases.Cases.act``: its permission check, its event); the ids urged. A case that moved
+    on meanwhile is skipped (its move was refused as a conflict), not an error."""
+    if actor.role not in ("supervisor", "admin"):
+        raise Forbidden("error.evaluation_urge", {"role": actor.role})
+    if not isinstance(note, str) or not note.strip():
+        raise Invalid("error.case_needs_text", {"action": "urge", "field": "note"}, field="note")
+    with store.read() as session:
+        if session.get(Department, department_id) is None:
+            raise NotFound("error.department_missing", {"id": department_id})
+        ids = session.scalars(
+            select(Incident.id)
+            .where(Incident.department_id == department_id, Incident.stage.in_(DEPARTMENT_STAGES))
+            .order_by(Incident.id)
+        ).all()
+    done = []
+    for incident_id in ids:
+        try:
+            cases_rules.act(actor, incident_id, "urge", {"note": note})
+        except Conflict:
+            continue
+        done.append(incident_id)
+    return done
+
+
+__all__ = [
+    "LEVELS",
+    "league",
+    "month",
+    "urge_department",
+    "urged",
+    "Evaluation",
+    "Row",
+    "Settings",
+    "cases",
+    "evaluate",
+    "for_actor",
+    "grade",
+    "load_settings",
+    "previous",
+    "visible",
+]
