@@ -1,7 +1,7 @@
 """api token expiry, last use and a visible prefix
 
 Revision ID: 0009_secinput
-Revises: 0008
+Revises: 0009_secweb
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_secinput"
-down_revision = "0008"
+down_revision = "0009_secweb"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """browser sessions kept in the store (logout, idle timeout and lifetime end them server-side)
 
 Revision ID: 0009_secweb
-Revises: 0008
+Revises: 0009_stamps
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_secweb"
-down_revision = "0008"
+down_revision = "0009_stamps"
 branch_labels = None
 depends_on = None
 
