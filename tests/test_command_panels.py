@@ -22,15 +22,14 @@ from layouts.i18n import Text
 from ops import lifecycle
 from ops.accounts import Actor
 from ops.incidents import NewIncident, report
-from tests.test_app import make_app
 
 OPERATOR = Actor(None, "op", "operator")
 T = Text("zh-CN")
 
 
 @pytest.fixture
-def rt(tmp_path):
-    return runtime_of(make_app(tmp_path))
+def rt(make_app):
+    return runtime_of(make_app(parking_spaces=120))
 
 
 def add_items(rt, n: int, seed: int = 1) -> list[int]:

@@ -23,10 +23,8 @@ OPERATOR = Actor(None, "op", "operator")
 
 
 @pytest.fixture
-def org(tmp_path):
-    from tests.test_app import make_app
-
-    app = make_app(tmp_path)
+def org(make_app):
+    app = make_app(parking_spaces=120)
     rt = runtime_of(app)
     with rt.store.transaction() as s:  # the demo city's own bodies would win the routing: only ours count here
         s.execute(update(Department).values(active=False))
