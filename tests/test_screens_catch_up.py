@@ -67,9 +67,8 @@ def truth(store: Store) -> tuple[set[int], dict[str, Any]]:
     return ids, queries.kpis(store)
 
 
-def differences(screens: list[Screen], store: Store) -> list[str]:
+def differences(screens: list[Screen], ids: set[int], kpis: dict[str, Any]) -> list[str]:
     """What each process (its memory and its screen's KPI strip) shows unlike the store; empty when equal."""
-    ids, kpis = truth(store)
     out = []
     for n, screen in enumerate(screens):
         assert screen.error is None, screen.error
@@ -84,14 +83,17 @@ def differences(screens: list[Screen], store: Store) -> list[str]:
 
 
 def settle(screens: list[Screen], store: Store, within_s: float) -> float:
-    """Seconds until every process equals the store (as of a check begun by then); fails after ``within_s``."""
+    """Seconds until every process equals the store; fails if no check begun within ``within_s`` finds it.
+
+    Nothing writes meanwhile, so the store's answer is read once and each check only looks at memory."""
+    ids, kpis = truth(store)
     start = time.monotonic()
     while True:
         began = time.monotonic() - start
-        problems = differences(screens, store)
+        problems = differences(screens, ids, kpis)
+        assert began < within_s, f"after {began:.1f} s: {problems}"
         if not problems:
             return began
-        assert began < within_s, f"after {began:.1f} s: {problems}"
         time.sleep(0.05)
 
 
