@@ -15,7 +15,7 @@ from data.runtime import Runtime
 from layouts import evaluation as view
 from layouts.i18n import Text
 from layouts.ids import EvaluationIds, ReviewIds
-from ops import departments, evaluation
+from ops import departments, evaluation, permissions
 from ops.cases import SUPERVISE
 from ops.errors import OneMapError
 
@@ -55,6 +55,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(EvaluationIds.INDICATOR, "value"),
     )
     def choropleth(rows: list[dict[str, Any]] | None, indicator: str) -> Any:
+        permissions.require(require_actor(rt), "read_departments")  # the jurisdictions are the departments'
         if rows is None or indicator not in view.MAP_INDICATORS:
             return no_update
         geojson = view.jurisdiction_geojson(departments.list_all(rt.store))

@@ -91,7 +91,16 @@ class City:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> City:
     db = tmp_path_factory.mktemp("perm") / "p.db"
-    app = create_app(Config(database_url=f"sqlite:///{db}", grid_count=60, parking_spaces=60, simulate=False))
+    # Every role's client comes from one address and tries one wrong login: no throttle in this table.
+    cfg = Config(
+        database_url=f"sqlite:///{db}",
+        grid_count=60,
+        parking_spaces=60,
+        simulate=False,
+        login_account_failures=1000,
+        login_address_failures=100000,
+    )
+    app = create_app(cfg)
     rt = runtime_of(app)
     with rt.store.read() as s:
         me = s.execute(select(Worker.id, Worker.grid_id).where(Worker.user_id.is_not(None)).order_by(Worker.id)).first()
@@ -188,7 +197,7 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("/_dash-layout", "GET"): Call("/_dash-layout", "session", page(200, anonymous=401)),
     ("/_dash-dependencies", "GET"): Call("/_dash-dependencies", "session", page(200, anonymous=401)),
     # the callbacks behind this one route are the second half of this file
-    ("/_dash-update-component", "POST"): Call("/_dash-update-component", "session", page(500, anonymous=401), {}),
+    ("/_dash-update-component", "POST"): Call("/_dash-update-component", "session", page(400, anonymous=401), {}),
     ("/_reload-hash", "GET"): Call("/_reload-hash", "session", page(200)),
     ("/_favicon.ico", "GET"): Call("/_favicon.ico", "none", same(200)),
     ("/", "GET"): Call("/", "session", page(200, worker=302)),
@@ -208,6 +217,21 @@ ROUTES: dict[tuple[str, str], Call] = {
         other("/api/v1/incidents/{id}/urge"), "token", refused_api(("supervisor", "admin"), WRITE_OK), {"note": "快"}
     ),
     ("/api/v1/departments", "GET"): Call("/api/v1/departments", "token", refused_api(("staff", *COMMAND))),
+    ("/api/v1/evaluation", "GET"): Call("/api/v1/evaluation?month=2026-11", "token", refused_api(("staff", *COMMAND))),
+    ("/api/v1/evaluation/cases", "GET"): Call(
+        other("/api/v1/evaluation/cases?month=2026-11&id={department}"),
+        "token",
+        refused_api(("staff", *COMMAND), (200, 404)),
+    ),
+    ("/api/v1/evaluation/urged", "GET"): Call(
+        "/api/v1/evaluation/urged?month=2026-11", "token", refused_api(("staff", *COMMAND))
+    ),
+    ("/api/v1/departments/<int:department_id>/urge", "POST"): Call(
+        other("/api/v1/departments/{department}/urge"),
+        "token",
+        refused_api(("supervisor", "admin"), WRITE_OK),
+        {"note": "请加快处置"},
+    ),
     ("/api/v1/departments", "POST"): Call(
         "/api/v1/departments",
         "token",
@@ -465,7 +489,22 @@ CALLBACKS: dict[str, list[Case]] = {
         ),
     ],
     "command.poll": [
-        Case("command-poll.n_intervals", lambda c: {"command-poll.n_intervals": 1, "command-cursor.data": 0}, READ_CITY)
+        Case(
+            "command-poll.n_intervals", lambda c: {"command-poll.n_intervals": 1, "command-cursor.data": 0}, READ_CITY
+        ),
+        # The poll also follows the open item: its answer carries the panel's news, to whom may read it.
+        Case(
+            "command-poll.n_intervals",
+            lambda c: {
+                "command-poll.n_intervals": 1,
+                "command-cursor.data": 0,
+                "command-selected.data": c.mine,
+                "command-ranking.value": "own_grid",
+                "command-detail-state.data": {"id": c.mine, "state": "stale", "history": 0},
+            },
+            READ_CITY,
+            shows={"staff": ("张三",), "operator": ("张三",)},
+        ),
     ],
     "command.toggle_layers": [Case("command-layers.value", lambda c: {"command-layers.value": ["items"]}, OPEN)],
     "command.follow_view": [
@@ -489,14 +528,6 @@ CALLBACKS: dict[str, list[Case]] = {
             READ_CITY,
             shows={"operator": ("李四",)},
             hides={"staff": ("李四", "占道")},
-        )
-    ],
-    "command.follow_detail": [
-        Case(
-            "command-cursor.data",
-            lambda c: {"command-cursor.data": 1, "command-selected.data": c.mine, "command-ranking.value": "own_grid"},
-            READ_CITY,
-            shows={"staff": ("张三",), "operator": ("张三",)},
         )
     ],
     "command.show_queue": [
@@ -576,8 +607,8 @@ CALLBACKS: dict[str, list[Case]] = {
     ],
     "command.watch": [
         Case(
-            "command-poll.n_intervals",
-            lambda c: {"command-poll.n_intervals": 1, "push-job.data": "no-such-job"},
+            "push-poll.n_intervals",
+            lambda c: {"push-poll.n_intervals": 1, "push-job.data": "no-such-job"},
             {"anonymous": 401, "worker": 403, "staff": 403, **dict.fromkeys(COMMAND, (200, 204))},
         )
     ],
@@ -588,7 +619,48 @@ CALLBACKS: dict[str, list[Case]] = {
             {"anonymous": 401, "worker": 403, "staff": 403, **dict.fromkeys(COMMAND, (200, 204))},
         )
     ],
-    "alerts.check": [Case("command-poll.n_intervals", lambda c: {"command-poll.n_intervals": 1}, OPEN)],
+    "alerts.check": [Case("command-cursor.data", lambda c: {"command-cursor.data": 1}, OPEN)],
+    # The evaluation section: ops.evaluation decides what each role sees (a worker: nothing, worded).
+    "evaluation.league": [
+        Case(
+            "review-filters.data",
+            lambda c: {"review-filters.data": FILTERS},
+            OPEN,
+            hides={"worker": ("城市管理局",)},
+        )
+    ],
+    "evaluation.choropleth": [
+        Case(
+            "eval-data.data",
+            lambda c: {"eval-data.data": [], "eval-indicator.value": "score"},
+            {"anonymous": 401, "worker": 403, **dict.fromkeys(("staff", *COMMAND), (200, 204))},
+        )
+    ],
+    "evaluation.drill": [
+        Case(
+            "eval-league.cellClicked",
+            lambda c: {
+                "eval-league.cellClicked": {"colId": "due", "rowId": str(c.department)},
+                "review-filters.data": FILTERS,
+            },
+            OPEN,
+            hides={"worker": ("噪音", "张三")},
+        )
+    ],
+    "evaluation.pick": [Case("eval-cases.selectedRows", lambda c: {"eval-cases.selectedRows": []}, OPEN)],
+    "evaluation.urge": [
+        Case(
+            "eval-urge-department.n_clicks",
+            lambda c: {
+                "eval-urge-department.n_clicks": 1,
+                "eval-urge-note.value": "请加快处置",
+                "eval-picked.data": {"department_id": c.department},
+            },
+            WRITE,
+            changes=("supervisor", "admin"),
+        )
+    ],
+    "evaluation.urged": [Case("review-filters.data", lambda c: {"review-filters.data": FILTERS}, OPEN)],
     "alerts.dismiss": [Case("alert-dismiss.n_clicks", lambda c: {"alert-dismiss.n_clicks": 1}, OPEN)],
     "alerts.open_item": [
         Case("alert-open.n_clicks", lambda c: {"alert-open.n_clicks": 1, "alert-item.data": c.other}, OPEN)
