@@ -89,6 +89,11 @@ class Guard:
         only those; every other problem still fails the test."""
         self.tolerated = NETWORK_FAILURES if cut else ()
 
+    def expect(self, *fragments: str) -> None:
+        """For a test that provokes an error on purpose: console errors holding one of ``fragments`` are
+        expected (for the rest of the test), and only those; every other problem still fails it."""
+        self.tolerated = (*self.tolerated, *fragments)
+
     def _console(self, n: int, text: str) -> None:
         if not any(f in text for f in self.tolerated):
             self.problems.append(f"page {n}: console error: {text}")
