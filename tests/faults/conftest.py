@@ -182,6 +182,8 @@ class Cluster:
             "ONEMAP_HISTORY_DAYS": "0",
             "ONEMAP_ALERTS": "0",
             "ONEMAP_RULES_SECONDS": "3600",
+            # A shared database needs a configured signing key (both processes sign with it).
+            "ONEMAP_SECRET_KEY": "fault-suite-signing-key-not-for-production",
         }
 
     def start(self, count: int) -> list[App]:
