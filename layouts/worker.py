@@ -62,7 +62,10 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                         mt=6,
                         persistence=True,
                         persistence_type="local",
-                        debounce=True,  # kept in the field while typing: no round trip per key to lose keys
+                        # Sent (and so persisted) 0.4 s after typing pauses, not per key: a per-key round
+                        # trip lets a late echo overwrite newer keys under load; never only on blur, or a
+                        # redraw of the inbox while the worker types would lose the note.
+                        debounce=400,
                     ),
                     dcc.Upload(
                         html.Div(t("worker.photo"), className="upload-zone"),
