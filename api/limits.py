@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash
 from flask import Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -52,7 +51,7 @@ def dash_body_problem(body: Any, callbacks: dict[str, Any]) -> str | None:
     return None
 
 
-def install(app: Dash, config: Config) -> None:
+def install(app: Any, config: Config) -> None:  # app: the Dash app (api/ does not import Dash)
     """Apply the body limit and the bounded JSON parser to every route, the Dash ones included."""
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = config.max_body_mb * 1024 * 1024
