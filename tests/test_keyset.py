@@ -23,7 +23,8 @@ def rt_client(request, tmp_path):
     else:
         url = need_server("PostgreSQL", "ONEMAP_TEST_DATABASE_URL")
         reset_postgres(url)
-    app = create_app(Config(database_url=url, grid_count=60, parking_spaces=60, bootstrap_token=TOKEN))
+    key = "keyset-test-signing-key-0123456789"  # a shared database needs a configured key
+    app = create_app(Config(database_url=url, grid_count=60, parking_spaces=60, bootstrap_token=TOKEN, secret_key=key))
     rt = runtime_of(app)
     yield rt, app.server.test_client()
     rt.store.dispose()
