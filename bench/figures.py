@@ -19,6 +19,7 @@ from plotly.io.json import to_json_plotly
 from scipy.spatial import cKDTree
 from sqlalchemy import insert, select, update
 
+from bench import BENCH_KEY
 from bench.city import Scale, random_points
 from config import DEFAULT_SLA_MINUTES, ROOT
 from data import map_view, queries
@@ -329,7 +330,8 @@ def peak_memory(url: str) -> Figure:
     code = (
         "import re, sys; sys.path.insert(0, '.');"
         "from app import create_app, runtime_of; from config import Config; from data import map_view;"
-        f"app = create_app(Config(database_url={url!r}, simulate=False), seed=False); rt = runtime_of(app);"
+        f"app = create_app(Config(database_url={url!r}, simulate=False, secret_key={BENCH_KEY!r}), seed=False);"
+        " rt = runtime_of(app);"
         "rt.live.refresh(); rt.history.frame();"
         "map_view.full_figure(rt.store, rt.static, rt.crs, rt.style, ['grids', 'ticket', 'workers'], live=rt.live);"
         "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
@@ -361,6 +363,7 @@ def fan_out(url: str, redis_url: str, samples: int = 30) -> list[Figure]:
     token = "bench-token-0123456789abcdef"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     env = {
+        "ONEMAP_SECRET_KEY": BENCH_KEY,
         "ONEMAP_DATABASE_URL": url,
         "ONEMAP_REDIS_URL": redis_url,
         "ONEMAP_SIMULATE": "0",
@@ -424,7 +427,12 @@ def time_to_map(url: str, chromium: str) -> Figure:
     from tests.servers import running_app
 
     logs = Path(tempfile.mkdtemp(prefix="onemap-ttm-"))
-    with running_app(logs / "app.log", ONEMAP_DATABASE_URL=url, ONEMAP_SIMULATE="0") as base, sync_playwright() as p:
+    with (
+        running_app(
+            logs / "app.log", ONEMAP_DATABASE_URL=url, ONEMAP_SIMULATE="0", ONEMAP_SECRET_KEY=BENCH_KEY
+        ) as base,
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         page.goto(f"{base}/login")
@@ -631,7 +639,7 @@ def hand_off(url: str, redis_url: str | None, samples: int = 30) -> list[Figure]
         with urllib.request.urlopen(urllib.request.Request(f"{base}/api/v1{path}", data, headers), timeout=10) as r:
             return json.loads(r.read())
 
-    env = {"ONEMAP_DATABASE_URL": url, "ONEMAP_SIMULATE": "0"}
+    env = {"ONEMAP_DATABASE_URL": url, "ONEMAP_SIMULATE": "0", "ONEMAP_SECRET_KEY": BENCH_KEY}
     if redis_url:
         env["ONEMAP_REDIS_URL"] = redis_url
     logs = Path(tempfile.mkdtemp(prefix="onemap-handoff-"))

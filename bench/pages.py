@@ -7,6 +7,7 @@ import time
 from sqlalchemy import func, select
 
 from app import create_app
+from bench import BENCH_KEY
 from bench.figures import Figure
 from config import Config
 from data.models import Incident
@@ -18,7 +19,7 @@ TOKEN = "bench-pages-token"
 def read_through_api(url: str) -> Figure:
     """Every item via ``GET /api/v1/incidents?order=asc&limit=1000`` following ``next`` (Flask's test
     client: the whole server path but the socket), against one ``SELECT`` of the same joined columns."""
-    app = create_app(Config(database_url=url, bootstrap_token=TOKEN), seed=False)
+    app = create_app(Config(database_url=url, bootstrap_token=TOKEN, secret_key=BENCH_KEY), seed=False)
     store = app.server.config["onemap"].store
     client = app.server.test_client()
     headers = {"Authorization": f"Bearer {TOKEN}"}

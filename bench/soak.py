@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
+from bench import BENCH_KEY
 from data.models import ParkingEvent, ParkingSpace
 from data.store import Store
 
@@ -115,7 +116,7 @@ def run(url: str, redis_url: str | None, seconds: float) -> int:
     with store.read() as s:
         codes = s.scalars(select(ParkingSpace.code).order_by(ParkingSpace.id)).all()
     work = Path(tempfile.mkdtemp(prefix="onemap-soak-"))
-    env = {"ONEMAP_DATABASE_URL": url, "ONEMAP_HISTORY_DAYS": "2", "ONEMAP_ALERTS": "0"}
+    env = {"ONEMAP_DATABASE_URL": url, "ONEMAP_HISTORY_DAYS": "2", "ONEMAP_ALERTS": "0", "ONEMAP_SECRET_KEY": BENCH_KEY}
     if redis_url:
         env["ONEMAP_REDIS_URL"] = redis_url
     ports = [free_port(), free_port()]

@@ -21,6 +21,7 @@ from typing import Any
 
 import plotly
 
+from bench import BENCH_KEY
 from bench.figures import Figure
 from config import ROOT
 from data.demo import DEMO_PASSWORD
@@ -49,7 +50,13 @@ def _serving(url: str) -> Iterator[tuple[str, float, float]]:
     """`python app.py` on the bench store, simulator off: (base URL, its spawn time, seconds to health).
     Its own wait, not tests.servers': a loaded machine takes longer than a test may to start one."""
     port = free_port()
-    env = {**os.environ, "ONEMAP_DATABASE_URL": url, "ONEMAP_PORT": str(port), "ONEMAP_SIMULATE": "0"}
+    env = {
+        **os.environ,
+        "ONEMAP_DATABASE_URL": url,
+        "ONEMAP_PORT": str(port),
+        "ONEMAP_SIMULATE": "0",
+        "ONEMAP_SECRET_KEY": BENCH_KEY,
+    }
     env.pop("ONEMAP_REDIS_URL", None)
     base = f"http://127.0.0.1:{port}"
     log = Path(tempfile.mkdtemp(prefix="onemap-start-")) / "app.log"
