@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from api.idempotency import idempotent
+from api.ingest import rate_limited
 from api.pages import listing, page_args
 from data import queries
 from data.models import WARNING_STATUSES, Place
@@ -17,6 +18,7 @@ from data.runtime import Runtime
 from ops import early_warning, permissions, places
 from ops.accounts import Actor, shared_secret
 from ops.errors import Invalid, NotFound
+from ops.rate_limit import RateLimiter
 
 
 def register(
@@ -30,9 +32,11 @@ def register(
     json_body: Callable[[], Any],
 ) -> None:
     once = idempotent(rt.store)
+    limited = rate_limited(RateLimiter(rt.config.rate_per_minute, rt.config.redis_url))  # as the other doors
 
     @bp.post("/places")
     @authenticated
+    @limited
     @once
     def save_places(actor: Actor) -> tuple[Response, int]:
         return batch_answer(places.upsert_places(rt.store, rt.index, actor, json_body()))
@@ -68,6 +72,7 @@ def register(
 
     @bp.post("/access-events")
     @authenticated
+    @limited
     @once
     def access_events(actor: Actor) -> tuple[Response, int]:
         permissions.require(actor, "feed_data")  # before the key is made: a refused call changes nothing

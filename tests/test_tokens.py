@@ -128,6 +128,16 @@ def test_an_ingestion_door_limits_each_token_with_429_and_retry_after(app):
     assert [client.post("/open311/v2/requests.json", data=form).status_code for _ in range(4)][-1] == 429
 
 
+def test_the_place_and_door_access_doors_are_limited_too(app):
+    store = runtime_of(app).store
+    token = create_token(store, operator_id(store), "rate-doors")
+    client = app.server.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in ("/api/v1/places", "/api/v1/access-events"):
+        answers = [client.post(path, json=[], headers=headers).status_code for _ in range(4)]
+        assert answers[-1] == 429 and 429 not in answers[:3], (path, answers)
+
+
 def test_the_limit_is_shared_across_processes_through_redis(redis_url):
     clock = [1_000_000.0]
     first, second = (RateLimiter(5, redis_url, clock=lambda: clock[0]) for _ in range(2))
