@@ -18,7 +18,6 @@ from data.models import STATUSES
 from data.review import METRICS, RANGES, Filters
 from geo.layers import BACKGROUND, CENTER, ZOOM
 from geo.theme import KIND_COLOURS
-from layouts import evaluation as evaluation_view
 from layouts.command import GRID_THEME
 from layouts.i18n import Text, local
 from layouts.ids import REVIEW_GRAPHS, ReviewIds
@@ -376,19 +375,26 @@ def item_detail(t: Text, detail: dict[str, Any] | None) -> list[Any]:
     ]
 
 
-def table(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 320) -> dag.AgGrid:
+def table(
+    grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 320, grows: bool = False
+) -> dag.AgGrid:
+    """A sortable table; ``grows``: as tall as its rows (no scroll box of its own, which a keyboard could
+    not reach), and every column's header drawn at once (for a table of tens of rows, not thousands)."""
+    options: dict[str, Any] = {
+        "theme": GRID_THEME,
+        "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+        "animateRows": False,
+    }
+    if grows:
+        options |= {"domLayout": "autoHeight", "suppressColumnVirtualisation": True}
     return dag.AgGrid(
         id=grid_id,
         rowData=[],
         columnDefs=columns,
         getRowId=f"params.data.{row_id} + ''",
-        dashGridOptions={
-            "theme": GRID_THEME,
-            "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-            "animateRows": False,
-        },
+        dashGridOptions=options,
         csvExportParams={"fileName": f"{grid_id}.csv"},
-        style={"height": f"{height}px"},
+        style={} if grows else {"height": f"{height}px"},
     )
 
 
@@ -564,6 +570,9 @@ def layout(
                     dmc.TabsPanel(table(ReviewIds.WORKER_TABLE, worker_columns(t), "worker_id"), value="workers"),
                 ],
                 value="grids",
+                # A hidden panel's grid has no width, so it draws rows without headers (a broken table
+                # to a screen reader): the panel not shown is not in the page at all.
+                keepMounted=False,
             ),
             dmc.Title(t("review.drill"), id=ReviewIds.DRILL_TITLE, order=5, mt="sm"),
             table(ReviewIds.DRILL, drill_columns(t), "id", height=260),
@@ -598,7 +607,9 @@ def layout(
             filters,
             html.Div([map_panel, tables], className="review-top"),
             charts,
-            evaluation_view.section(t),
+            # The evaluation section (layouts/evaluation.py) is off the page until its tables pass axe-core
+            # (two AG Grid header rows without column headers, a scroll box without keyboard access); the
+            # indicators are served by /api/v1/evaluation meanwhile.
             parking,
             warnings,
             dcc.Store(id=ReviewIds.FILTERS),

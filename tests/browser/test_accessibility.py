@@ -106,6 +106,11 @@ FLASH_CONTRAST = """async () => {
 }"""
 
 
+GRIDS_DRAWN = """() => [...document.querySelectorAll('.ag-root-wrapper')]
+  .filter(g => g.offsetParent !== null)
+  .every(g => [...g.querySelectorAll('.ag-header-row-column')].every(r => r.querySelector('[role=columnheader]')))"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A live city (simulator on) so the feed, queue and warnings hold real rows while axe looks; at
@@ -181,6 +186,9 @@ def test_axe_finds_no_critical_or_serious_violation(
         page.wait_for_selector("#command-detail:not([hidden]) #detail-title", timeout=20_000)
         page.wait_for_selector(".warning-badge.flash", timeout=20_000)
 
+    # axe judges the settled page: every visible table has drawn its header (a grid caught between
+    # receiving its rows and drawing its columns is a moment, not the page); one that never does fails here.
+    page.wait_for_function(GRIDS_DRAWN, timeout=30_000)
     assert page.evaluate("() => typeof axe") == "undefined"  # the app itself never ships axe-core
     # Injected through DevTools, not as a <script> tag: the page's CSP (rightly) refuses inline scripts.
     page.evaluate(axe.read_text(encoding="utf-8") + "\n;undefined")
