@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,17 +139,7 @@ class Row:
     tree: dict[str, Any] | None = None
 
     def plain(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "parent_id": self.parent_id,
-            "counts": self.counts,
-            "rates": self.rates,
-            "hours": self.hours,
-            "score": self.score,
-            "grade": self.grade,
-            "tree": self.tree,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -166,13 +156,7 @@ class Evaluation:
         return {r.id: r for r in self.rows}
 
     def plain(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "start": self.start,
-            "end": self.end,
-            "weights": self.weights,
-            "rows": [r.plain() for r in self.rows],
-        }
+        return asdict(self)  # rows included, each as Row.plain gives it
 
 
 def grade(score: float | None) -> str | None:
