@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from config import CITY_TIMEZONE, Config
 from data.demo_rates import CATEGORIES, HOURLY_SHAPE, PER_DAY
@@ -205,6 +205,12 @@ class Simulator:
         self.asked: set[int] = set()  # cases that asked once for more time or a hold
         self.returned_by: dict[int, int] = {}
         self.callbacks: dict[int, datetime] = {}  # closed tickets and when the 12345 desk calls back
+        # The simulated staff act on the city's history and on what the simulator reports, never on an item a
+        # person or another system entered while it runs (a presenter's own report stays theirs to dispatch).
+        with store.read() as s:
+            self.born = int(s.scalar(select(func.max(Incident.id))) or 0)
+        self.reported: set[int] = set()
+        self._lowest: int | None = None  # the lowest open id the last pass of the operators saw
         with store.read() as s:
             workers = s.execute(
                 select(Worker.grid_id, Worker.user_id, User.username)
@@ -294,6 +300,16 @@ class Simulator:
         names, shares = zip(*TICKET_SOURCES, strict=True)
         return str(names[int(self.rng.choice(len(names), p=shares))])
 
+    def _own(self, incident_id: int) -> bool:
+        return incident_id <= self.born or incident_id in self.reported
+
+    def _forget_below(self, lowest: int) -> None:
+        """Drop the reported ids below the lowest one still open (``lowest``): they are done."""
+        if self.callbacks:
+            lowest = min(lowest, min(self.callbacks))
+        if self.reported and min(self.reported) < lowest:
+            self.reported = {i for i in self.reported if i >= lowest}
+
     def _is_due(self, key: tuple[str, int, str], delay_s: Callable[[], float], seen: set) -> bool:
         """Whether the simulated clock has reached this step's time, drawn when the step is first seen."""
         seen.add(key)
@@ -327,13 +343,16 @@ class Simulator:
                 .limit(QUEUE_LIMIT)
             ).all()
             tasks = s.execute(
-                select(Task.id, Task.status)
+                select(Task.id, Task.status, Task.incident_id)
                 .where(Task.status.in_(ACTIVE_TASK_STATUSES))
                 .order_by(Task.id)
                 .limit(QUEUE_LIMIT)
             ).all()
         seen: set[tuple[str, int, str]] = set()
         ready = []
+        self._lowest = min([r.id for r in waiting] + [t.incident_id for t in tasks], default=None)
+        waiting = [r for r in waiting if self._own(r.id)]
+        tasks = [t for t in tasks if self._own(t.incident_id)]
         for r in waiting:
             if self._is_due(("item", r.id, ""), lambda r=r: self._assign_delay(r.kind, r.priority), seen):
                 ready.append(r)
@@ -388,6 +407,10 @@ class Simulator:
                 .order_by(Incident.id)
                 .limit(QUEUE_LIMIT)
             ).all()
+        open_now = [c.id for c in rows] + ([] if self._lowest is None else [self._lowest])
+        if open_now:
+            self._forget_below(min(open_now))
+        rows = [c for c in rows if self._own(c.id)]
         seen: set[tuple[str, int, str]] = set()
         staged: set[tuple[int, str]] = set()
         for c in rows:
@@ -674,9 +697,9 @@ class Simulator:
         stats = TickStats()
         items = self._new_items(dt, self.sim_hour())
         if items:
-            stats.created = len(
-                report(self.store, self.index, SIMULATOR, items, self.config.sla_minutes, cases=self.cases)
-            )
+            ids = report(self.store, self.index, SIMULATOR, items, self.config.sla_minutes, cases=self.cases)
+            self.reported.update(ids)
+            stats.created = len(ids)
         self._handle(stats)
         self._case_loop(stats)
         stats.parking = self._parking(dt)

@@ -177,3 +177,30 @@ def test_cases_reach_closed_through_every_hand_off_and_the_open_cases_stay_bound
     assert closed_last_hour > 0.7 * created[-1], (closed_last_hour, created)
     assert most_open[-1] - most_open[-2] < 0.4 * created[-1], (most_open, created)
     assert most_open[-1] < 4 * max(created), (most_open, created)
+
+
+def test_the_simulated_staff_leave_alone_what_a_person_reported_while_it_runs(city):
+    """A presenter's own report stays theirs to dispatch; the city's history and the simulator's own reports
+    are the simulated staff's to run."""
+    from config import DEFAULT_SLA_MINUTES
+    from ops.accounts import SYSTEM
+    from ops.incidents import NewIncident, report
+
+    idx = queries.load_grid_index(city)
+    p = idx.polygons[0].representative_point()
+    (before,) = report(city, idx, SYSTEM, [NewIncident("fire", "火情", "火情", p.x, p.y)], DEFAULT_SLA_MINUTES)
+    sim = Simulator(city, idx, replace(SMALL_CITY, sim_speed=3600.0), seed=7)
+    (theirs,) = report(city, idx, SYSTEM, [NewIncident("fire", "火情", "火情", p.x, p.y)], DEFAULT_SLA_MINUTES)
+    now = time.monotonic()
+    for i in range(6):  # six simulated hours: every waiting fire of the simulator's is assigned within minutes
+        sim.tick(1.0, now_real=now + 11 * i)
+    with city.read() as s:
+        status = dict(s.execute(select(Incident.id, Incident.status).where(Incident.id.in_([before, theirs]))).all())
+        tasks = s.scalar(select(func.count(Task.id)).where(Task.incident_id == theirs))
+        own = s.scalar(select(func.count(Incident.id)).where(Incident.id > theirs, Incident.kind == "fire"))
+        own_assigned = s.scalar(
+            select(func.count(Task.id)).join(Incident, Incident.id == Task.incident_id).where(Incident.id > theirs)
+        )
+    assert status[before] != "new" and own and own_assigned  # the simulated operators were at work
+    assert status[theirs] == "new" and tasks == 0
+    assert all(i > theirs for i in sim.reported)  # what it reported, and nothing else

@@ -279,6 +279,9 @@ def test_the_wall_says_disconnected_when_the_server_dies_and_recovers(browser, t
                 # first answered poll.
                 p.outage = False
                 assert page.evaluate("() => document.querySelector('#command-live').textContent") == "实时"
+                shot(page, "command-recovered.png")
+                page.close()  # before its server stops at the end of this block (its polls would fail)
         finally:
-            shot(page, "command-recovered.png")
-            page.close()
+            if not page.is_closed():
+                shot(page, "command-recovered.png")
+                page.close()
