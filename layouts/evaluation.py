@@ -284,7 +284,7 @@ def section(t: Text) -> Any:
                 gap="md",
             ),
             dmc.Text(t("eval.hint"), c="dimmed", size="xs"),
-            review_view.table(EvaluationIds.LEAGUE, league_columns(t), "id", grows=True),
+            review_view.table(EvaluationIds.LEAGUE, league_columns(t), "id", height=420),
             html.Div(
                 [
                     html.Div(
@@ -296,7 +296,7 @@ def section(t: Text) -> Any:
                     html.Div(
                         [
                             dmc.Title(t("eval.drill"), id=EvaluationIds.DRILL_TITLE, order=5),
-                            review_view.table(EvaluationIds.CASES, case_columns(t), "id", grows=True),
+                            review_view.table(EvaluationIds.CASES, case_columns(t), "id", height=300),
                             dcc.Graph(
                                 id=EvaluationIds.TIMELINE, config=review_view.GRAPH_CONFIG, style={"height": "260px"}
                             ),
@@ -307,7 +307,7 @@ def section(t: Text) -> Any:
             ),
             urge,
             dmc.Title(t("eval.urged"), order=5, mt="sm"),
-            review_view.table(EvaluationIds.URGED, urged_columns(t), "event_id", grows=True),
+            review_view.table(EvaluationIds.URGED, urged_columns(t), "event_id", height=240),
             dcc.Store(id=EvaluationIds.DATA),
             dcc.Store(id=EvaluationIds.PICKED),
         ],

@@ -18,6 +18,7 @@ from data.models import STATUSES
 from data.review import METRICS, RANGES, Filters
 from geo.layers import BACKGROUND, CENTER, ZOOM
 from geo.theme import KIND_COLOURS
+from layouts import evaluation as evaluation_view
 from layouts.command import GRID_THEME
 from layouts.i18n import Text, local
 from layouts.ids import REVIEW_GRAPHS, ReviewIds
@@ -375,26 +376,19 @@ def item_detail(t: Text, detail: dict[str, Any] | None) -> list[Any]:
     ]
 
 
-def table(
-    grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 320, grows: bool = False
-) -> dag.AgGrid:
-    """A sortable table; ``grows``: as tall as its rows (no scroll box of its own, which a keyboard could
-    not reach), and every column's header drawn at once (for a table of tens of rows, not thousands)."""
-    options: dict[str, Any] = {
-        "theme": GRID_THEME,
-        "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-        "animateRows": False,
-    }
-    if grows:
-        options |= {"domLayout": "autoHeight", "suppressColumnVirtualisation": True}
+def table(grid_id: str, columns: list[dict[str, Any]], row_id: str, height: int = 320) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id,
         rowData=[],
         columnDefs=columns,
         getRowId=f"params.data.{row_id} + ''",
-        dashGridOptions=options,
+        dashGridOptions={
+            "theme": GRID_THEME,
+            "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+            "animateRows": False,
+        },
         csvExportParams={"fileName": f"{grid_id}.csv"},
-        style={} if grows else {"height": f"{height}px"},
+        style={"height": f"{height}px"},
     )
 
 
@@ -607,9 +601,7 @@ def layout(
             filters,
             html.Div([map_panel, tables], className="review-top"),
             charts,
-            # The evaluation section (layouts/evaluation.py) is off the page until its tables pass axe-core
-            # (two AG Grid header rows without column headers, a scroll box without keyboard access); the
-            # indicators are served by /api/v1/evaluation meanwhile.
+            evaluation_view.section(t),
             parking,
             warnings,
             dcc.Store(id=ReviewIds.FILTERS),
