@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -55,6 +56,8 @@ LEAGUE_FIELDS = (
 SUMMARY_FIELDS = ("dispatched", "due", "closed", "closing_rate", "on_time_rate", "rework_rate", "pending", "backlog")
 RENDER_TIMEOUT_S = 90
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# fontTools warns, on every report, that it drops a TTC's bitmap (BDF) table when subsetting: noise.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 
 class ReportError(RuntimeError):
