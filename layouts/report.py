@@ -22,6 +22,7 @@ import kaleido
 import plotly.io as pio
 from fpdf import FPDF
 from fpdf.fonts import FontFace
+from kaleido.errors import ChromeNotFoundError
 
 import layouts.evaluation as evaluation_view
 import layouts.review as review_view
@@ -142,8 +143,8 @@ def render(figs: Sequence[dict[str, Any]], heights: Sequence[int], width: int = 
 
     try:
         return asyncio.run(run())
-    except kaleido.errors.ChromeNotFoundError as exc:
-        raise ReportError(f"no browser to render the charts: set BROWSER_PATH ({exc})") from None
+    except ChromeNotFoundError:
+        raise ReportError("no browser to render the charts: install chromium or set BROWSER_PATH") from None
 
 
 # --- the document -------------------------------------------------------------------------------------

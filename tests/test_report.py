@@ -131,9 +131,12 @@ def test_who_may_have_the_report(api, pdf):
     assert again.status_code == 200 and len(pypdf.PdfReader(io.BytesIO(again.data)).pages) == len(pdf.pages)
 
 
-def test_the_command_line_refuses_a_bad_month(api, monkeypatch, capsys):
+def test_the_command_line_refuses_a_bad_month_and_says_when_there_is_no_browser(api, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("ONEMAP_DATABASE_URL", api.db)
     assert manage.main(["report", "--month", "2026-13"]) == 2
     assert "YYYY-MM" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         manage.parser().parse_args(["report", "--month", "2026-11", "--lang", "fr"])
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")  # no browser: said, not a traceback
+    assert manage.main(["report", "--month", "2026-11", "--out", str(tmp_path / "r.pdf")]) == 2
+    assert "BROWSER_PATH" in capsys.readouterr().err and not (tmp_path / "r.pdf").exists()
