@@ -54,6 +54,8 @@ LEAGUE_FIELDS = (
     "pending",
     "backlog",
 )
+# A department with none of these and no score had nothing this month: counted, not listed.
+IDLE_UNLESS = ("dispatched", "due", "pending", "backlog", "returns")
 SUMMARY_FIELDS = ("dispatched", "due", "closed", "closing_rate", "on_time_rate", "rework_rate", "pending", "backlog")
 RENDER_TIMEOUT_S = 90
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -238,16 +240,20 @@ def document(
     )
 
     pdf.heading(t("report.league"))
+    every = evaluation_view.league_rows(data.league)
     rows = sorted(
-        evaluation_view.league_rows(data.league),
+        (r for r in every if r["score"] is not None or any(r[k] for k in IDLE_UNLESS)),
         key=lambda r: (r["score"] is None, -(r["score"] or 0.0), r["name"]),
     )
-    header = [t("eval.col.department" if k == "name" else f"eval.col.{k}") for k in LEAGUE_FIELDS]
-    pdf.grid(
-        header,
-        [[_number(r[k]) for k in LEAGUE_FIELDS] for r in rows],
-        [3.2, *([1] * (len(LEAGUE_FIELDS) - 1))],
-    )
+    if rows:
+        header = [t("eval.col.department" if k == "name" else f"eval.col.{k}") for k in LEAGUE_FIELDS]
+        pdf.grid(
+            header,
+            [[_number(r[k]) for k in LEAGUE_FIELDS] for r in rows],
+            [3.2, *([1] * (len(LEAGUE_FIELDS) - 1))],
+        )
+    if len(every) > len(rows):
+        pdf.line_of(t("report.idle").format(n=len(every) - len(rows)), size=8)
     pdf.line_of(t("report.trend_note").format(previous=data.previous_month), size=8)
 
     if images.get("maps"):
