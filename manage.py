@@ -1,5 +1,6 @@
 """OneMap command line: create the database, import grids, seed the demo city, run the simulator,
-create users, issue, list and revoke API tokens, purge personal data past its days. Settings come
+create users, issue, list and revoke API tokens, purge personal data past its days, write the monthly
+evaluation report (PDF). Settings come
 from the same ONEMAP_* variables as the app."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from data.demo import import_grids, seed_demo
 from data.models import ROLES, utcnow
 from data.runtime import open_store
 from geo.grid_import import GridImportError, read_grid_file
+from locales import LANGS
 from ops.accounts import create_token, create_user, list_tokens, revoke_token
 from ops.errors import OneMapError
 
@@ -143,6 +145,27 @@ def _purge(config: Config, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(config: Config, args: argparse.Namespace) -> int:
+    from layouts import report as document
+    from layouts.i18n import Text
+    from ops import departments
+    from ops.accounts import Actor
+    from ops.report import gather
+
+    store = open_store(config)
+    data = gather(store, Actor(user_id=None, name=cli_actor(), role="admin"), args.month)
+    try:
+        pdf = document.build(Text(args.lang), data, departments.list_all(store), utcnow())
+    except document.ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or f"onemap-report-{args.month}.pdf"
+    with open(out, "wb") as f:
+        f.write(pdf)
+    print(f"report {args.month} ({args.lang}): {out}, {len(pdf)} bytes")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python manage.py", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -179,6 +202,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("purge", help="purge personal data past its retention days (ONEMAP_RETAIN_*_DAYS)").set_defaults(
         run=_purge
     )
+    rep = sub.add_parser("report", help="write the monthly evaluation report (PDF)")
+    rep.add_argument("--month", required=True, help="the month on the city's clock, YYYY-MM")
+    rep.add_argument("--out", help="the PDF file (default onemap-report-YYYY-MM.pdf)")
+    rep.add_argument("--lang", default="zh-CN", choices=list(LANGS), help="zh-CN (default) or en")
+    rep.set_defaults(run=_report)
     return p
 
 

@@ -24,12 +24,12 @@ from api.pages import MAX_LIMIT, listing, page_args
 from api.request_body import decode_text
 from api.request_body import json_object as _body
 from data import queries
-from data.models import KINDS, STAGES, STATUSES
+from data.models import KINDS, STAGES, STATUSES, utcnow
 from data.runtime import Runtime
 from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
-from locales import API_LANG, render
-from ops import bulk, departments, evaluation, lifecycle, permissions, routing
+from locales import API_LANG, LANGS, render
+from ops import bulk, departments, evaluation, lifecycle, permissions, report, routing
 from ops.accounts import Actor, actor_for_token
 from ops.errors import Forbidden, Invalid, NotFound, OneMapError
 from ops.parsing import whole_number
@@ -365,6 +365,29 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         """Cases urged (督办) in the period and what came of them."""
         items = evaluation.urged(rt.store, actor, *_period())
         return jsonify(_plain({"count": len(items), "items": items}))
+
+    @bp.get("/evaluation/report.pdf")
+    @authenticated
+    def evaluation_report(actor: Actor) -> Response:
+        """The month's evaluation report as a PDF (supervisors and admins), one render per change of the log."""
+        permissions.require(actor, "evaluation_report")
+        month = request.args.get("month", "")
+        evaluation.month(month)  # 422 before any work
+        lang = request.args.get("lang", "zh-CN")
+        if lang not in LANGS:
+            raise Invalid("error.report_lang", {"langs": ", ".join(LANGS)}, field="lang")
+
+        def build() -> bytes:
+            from layouts import report as report_document  # fpdf2 and kaleido: seconds to import, on first use
+
+            data = report.gather(rt.store, actor, month, rt.history.frame())
+            return report_document.build(Text(lang), data, departments.list_all(rt.store), utcnow())
+
+        pdf = rt.shared(f"report:{month}:{lang}", rt.store.latest_event_id(), build)
+        name = f"onemap-report-{month}.pdf"
+        return Response(
+            pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
     @bp.post("/departments/<int:department_id>/urge")
     @authenticated

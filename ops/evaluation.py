@@ -701,9 +701,11 @@ def cases(
     tree: bool = False,
     page: int = 1,
     size: int = 50,
+    order: str = "dispatched",
 ) -> dict[str, Any]:
     """The cases behind one count of a department (``tree``: with its subtree) or a grid, a page at a
-    time: ``{"total", "page", "size", "items"}``, each item with its stage times (the timeline)."""
+    time: ``{"total", "page", "size", "items"}``, each item with its stage times (the timeline). By
+    first dispatch, or ``order="deadline"``: the earliest deadline first (the longest overdue)."""
     if level not in ("department", "grid"):
         raise Invalid("error.evaluation_drill_level", {}, field="level")
     if count not in DRILL:
@@ -747,7 +749,7 @@ def cases(
             )
             .select_from(f.source)
             .where(where)
-            .order_by(pc.c.dispatched_at, Incident.id)
+            .order_by(pc.c.deadline if order == "deadline" else pc.c.dispatched_at, Incident.id)
             .limit(size)
             .offset((page - 1) * size)
         ).mappings()
@@ -785,19 +787,22 @@ def league(
     end: datetime,
     level: str = "department",
     settings: Settings | None = None,
+    before: tuple[datetime, datetime] | None = None,
 ) -> dict[str, Any]:
     """``for_actor`` as plain data, each row with the score of the previous period of the same length
-    (``previous_score``) and the change (``trend``, points; None when either score is missing)."""
+    (or ``before``, such as the previous calendar month) as ``previous_score`` and the change
+    (``trend``, points; None when either score is missing)."""
     settings = settings or load_settings()
+    before = before or previous(start, end)
     now = for_actor(store, actor, start, end, level, settings)
-    before = for_actor(store, actor, *previous(start, end), level, settings).by_id()
+    old_rows = for_actor(store, actor, *before, level, settings).by_id()
     out = now.plain()
     for row in out["rows"]:
-        old = before.get(row["id"])
+        old = old_rows.get(row["id"])
         row["previous_score"] = old.score if old else None
         both = row["score"] is not None and row["previous_score"] is not None
         row["trend"] = round(row["score"] - row["previous_score"], 2) if both else None
-    out["previous"] = {"start": previous(start, end)[0], "end": start}
+    out["previous"] = {"start": before[0], "end": before[1]}
     return out
 
 

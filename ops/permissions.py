@@ -39,6 +39,8 @@ TABLE: Mapping[str, frozenset[str]] = {
     # the review page: history, charts, exports
     "review_items": COMMAND,
     "export_review": COMMAND,
+    # the monthly evaluation report (PDF): those who judge the departments
+    "evaluation_report": frozenset({"supervisor", "admin"}),
     # early warnings and the places (registered occupants) behind them
     "read_warnings": COMMAND,
     "handle_warnings": COMMAND,

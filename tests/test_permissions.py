@@ -226,6 +226,9 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("/api/v1/evaluation/urged", "GET"): Call(
         "/api/v1/evaluation/urged?month=2026-11", "token", refused_api(("staff", *COMMAND))
     ),
+    ("/api/v1/evaluation/report.pdf", "GET"): Call(
+        "/api/v1/evaluation/report.pdf?month=2026-11", "token", refused_api(("supervisor", "admin"))
+    ),
     ("/api/v1/departments/<int:department_id>/urge", "POST"): Call(
         other("/api/v1/departments/{department}/urge"),
         "token",
