@@ -68,7 +68,7 @@ class City:
     task: int  # that other worker's task
     department: int  # the staff's department
     ids: dict[str, int] = field(default_factory=dict)
-    photo: str = ""  # a photo of ``other``, the item on another worker's task
+    photo: str = ""  # a photo of an item on another worker's task in another grid, of no department
 
     def client(self, role: str) -> Any:
         return self.clients[role]
@@ -144,9 +144,15 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> City:
         s.execute(update(Incident).where(Incident.id == mine).values(department_id=staff_department))
         s.execute(update(Incident).where(Incident.id == other).values(department_id=None))
     task = lifecycle.assign(rt.store, SYSTEM, other, far.id)
+    # A photo of an item no route of the table moves (``other`` is reassigned to worker 1 on the way).
+    (pictured,) = report(
+        rt.store, rt.index, SYSTEM, [NewIncident("ticket", "井盖", "井盖", *away)], DEFAULT_SLA_MINUTES
+    )
+    pictured_task = lifecycle.assign(rt.store, SYSTEM, pictured, far.id)
     photo = store_photo(cfg.media_dir, tiny_jpeg())
     with rt.store.transaction() as s:
-        s.add(Photo(incident_id=other, task_id=task, name=photo.name, width=16, height=16, uploaded_by="system"))
+        s.execute(update(Incident).where(Incident.id == pictured).values(department_id=None))
+        s.add(Photo(incident_id=pictured, task_id=pictured_task, name=photo.name, width=16, height=16, uploaded_by="x"))
     clients: dict[str, Any] = {"anonymous": app.server.test_client()}
     tokens: dict[str, str | None] = {"anonymous": None}
     for role, username in LOGINS.items():
