@@ -20,6 +20,26 @@ PAGE = [
 ]
 
 
+# Answers no view raises itself, met before or around it: a body over ONEMAP_MAX_BODY_MB (api/limits.py)
+# on a route with a body; a door's per-token minute used up (api/ingest.py ``rate_limited``) on the doors
+# listed here; the store down or too contended (api/v1.py ``store_error_answer``) on any route.
+RATE_LIMITED = frozenset(
+    {
+        ("/api/v1/incidents", "post"),
+        ("/api/v1/parking/events", "post"),
+        ("/api/v1/workers/positions", "post"),
+        ("/api/v1/alarms", "post"),
+        ("/api/v1/alerts/cap", "post"),
+        ("/api/v1/places", "post"),
+        ("/api/v1/access-events", "post"),
+    }
+)
+TOO_LARGE = {"$ref": "#/components/responses/TooLarge"}
+RATE_LIMITED_ANSWER = {"$ref": "#/components/responses/RateLimited"}
+UNAVAILABLE = {"$ref": "#/components/responses/Unavailable"}
+RETRY_AFTER = {"$ref": "#/components/headers/RetryAfter"}
+
+
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -32,7 +52,8 @@ def _responses(ok: str = "200", *errors: str) -> dict[str, Any]:
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "properties": props, "required": required or [], "additionalProperties": False}
+    out = {"type": "object", "properties": props, "additionalProperties": False}
+    return {**out, "required": required} if required else out  # OpenAPI 3.0: no empty ``required``
 
 
 LOCATION = {"lon": {"type": "number"}, "lat": {"type": "number"}, "crs": {"type": "string", "enum": list(SYSTEMS)}}
@@ -176,6 +197,18 @@ def _evaluation_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
             }
         },
     }
+
+
+def _shared_answers(paths: dict[str, Any]) -> None:
+    """Add 413, 429 and 503 to each operation they apply to (health keeps its own 503)."""
+    for path, item in paths.items():
+        for method, operation in item.items():
+            answers = operation["responses"]
+            if "requestBody" in operation:
+                answers["413"] = TOO_LARGE
+            if (path, method) in RATE_LIMITED:
+                answers["429"] = RATE_LIMITED_ANSWER
+            answers.setdefault("503", UNAVAILABLE)
 
 
 def spec() -> dict[str, Any]:
@@ -462,6 +495,7 @@ def spec() -> dict[str, Any]:
                 "responses": _responses("200", "403", "404", "409", "422"),
             }
         }
+    _shared_answers(paths)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -481,8 +515,33 @@ def spec() -> dict[str, Any]:
                         "message": {"type": "string"},
                         "field": {"type": "string"},
                         "stage": {"type": "string", "description": "409 on a case move: the stage it met"},
+                        "retry_after": {"type": "integer", "description": "429 and 503: seconds to wait"},
+                        "max_mb": {"type": "integer", "description": "413: the body limit in MB"},
                     },
                 }
+            },
+            "headers": {
+                "RetryAfter": {
+                    "description": "Seconds to wait before sending the request again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            },
+            "responses": {
+                "TooLarge": {
+                    "description": "The body is larger than the server's limit (ONEMAP_MAX_BODY_MB); nothing was read",
+                    **_json(ERROR),
+                },
+                "RateLimited": {
+                    "description": "This token has used up this door's requests for the minute "
+                    "(ONEMAP_RATE_PER_MINUTE); nothing was stored",
+                    "headers": {"Retry-After": RETRY_AFTER},
+                    **_json(ERROR),
+                },
+                "Unavailable": {
+                    "description": "The store is down or too contended; nothing was stored",
+                    "headers": {"Retry-After": RETRY_AFTER},
+                    **_json(ERROR),
+                },
             },
         },
         "security": [{"bearer": []}],

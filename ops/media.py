@@ -1,5 +1,11 @@
 """Photos: checked by their bytes (not their name), re-encoded as JPEG so no EXIF (GPS included)
-survives, bounded in size, stored under a random name."""
+survives, bounded in size, stored under a random name; read back only by those who may see their item.
+
+Who may read a photo is who may open its item (``ops.permissions.incident_visible``): the command
+centre and supervisors, the whole city; a department's staff, the cases their department (or one
+below it) owns now (a case handed on takes its photos with it); a grid worker, the items of their
+tasks (current or past) and of their own grid (they check reports there on site). Nobody else.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
 
-from ops.errors import Invalid
+from data.models import Incident, Photo
+from data.store import Store
+from ops.accounts import Actor
+from ops.errors import Forbidden, Invalid, NotFound
+from ops.permissions import incident_visible
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_SIDE = 2048
@@ -55,3 +66,19 @@ def store_photo(media_dir: str | Path, data: bytes) -> StoredPhoto:
     name = f"{secrets.token_hex(16)}.jpg"
     image.save(folder / name, "JPEG", quality=85)  # a fresh encode carries no EXIF from the upload
     return StoredPhoto(name, image.width, image.height)
+
+
+def readable_photo(store: Store, actor: Actor, name: str) -> str:
+    """The file name of a photo ``actor`` may see. ``NotFound`` for a name no item has, whoever asks
+    (so a name tells nothing); ``Forbidden`` when its item is not the actor's to see."""
+    with store.read() as s:
+        item = s.execute(
+            select(Incident.id, Incident.grid_id, Incident.department_id)
+            .join(Photo, Photo.incident_id == Incident.id)
+            .where(Photo.name == name)
+        ).first()
+    if item is None:
+        raise NotFound("error.photo_missing")
+    if not incident_visible(store, actor, item._asdict()):
+        raise Forbidden("error.photo_not_yours")
+    return name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 from collections.abc import Callable
@@ -18,15 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import select, update
 
 from app import create_app, runtime_of
 from config import DEFAULT_SLA_MINUTES, Config
 from data.demo import DEMO_PASSWORD
-from data.models import Department, Incident, Setting, Task, User, Worker
+from data.models import Department, Incident, Photo, Setting, Task, User, Worker
 from ops import lifecycle
 from ops.accounts import SYSTEM, create_token
 from ops.incidents import NewIncident, report
+from ops.media import store_photo
 
 ROLES = ("anonymous", "worker", "staff", "operator", "supervisor", "admin")
 LOGINS = {
@@ -48,6 +51,12 @@ def sign_in(client: Any, username: str) -> None:
     assert r.status_code == 302, (username, r.status_code)
 
 
+def tiny_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), "orange").save(out, "JPEG")
+    return out.getvalue()
+
+
 @dataclass
 class City:
     app: Any
@@ -59,6 +68,7 @@ class City:
     task: int  # that other worker's task
     department: int  # the staff's department
     ids: dict[str, int] = field(default_factory=dict)
+    photo: str = ""  # a photo of an item on another worker's task in another grid, of no department
 
     def client(self, role: str) -> Any:
         return self.clients[role]
@@ -99,6 +109,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> City:
         simulate=False,
         login_account_failures=1000,
         login_address_failures=100000,
+        media_dir=str(db.parent / "media"),
     )
     app = create_app(cfg)
     rt = runtime_of(app)
@@ -133,13 +144,22 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> City:
         s.execute(update(Incident).where(Incident.id == mine).values(department_id=staff_department))
         s.execute(update(Incident).where(Incident.id == other).values(department_id=None))
     task = lifecycle.assign(rt.store, SYSTEM, other, far.id)
+    # A photo of an item no route of the table moves (``other`` is reassigned to worker 1 on the way).
+    (pictured,) = report(
+        rt.store, rt.index, SYSTEM, [NewIncident("ticket", "井盖", "井盖", *away)], DEFAULT_SLA_MINUTES
+    )
+    pictured_task = lifecycle.assign(rt.store, SYSTEM, pictured, far.id)
+    photo = store_photo(cfg.media_dir, tiny_jpeg())
+    with rt.store.transaction() as s:
+        s.execute(update(Incident).where(Incident.id == pictured).values(department_id=None))
+        s.add(Photo(incident_id=pictured, task_id=pictured_task, name=photo.name, width=16, height=16, uploaded_by="x"))
     clients: dict[str, Any] = {"anonymous": app.server.test_client()}
     tokens: dict[str, str | None] = {"anonymous": None}
     for role, username in LOGINS.items():
         clients[role] = app.server.test_client()
         sign_in(clients[role], username)
         tokens[role] = create_token(rt.store, users[username], label="perm-test")
-    return City(app, rt, clients, tokens, mine, other, task, staff_department)
+    return City(app, rt, clients, tokens, mine, other, task, staff_department, photo=photo.name)
 
 
 # ---------------------------------------------------------------------------------------------- HTTP routes
@@ -308,7 +328,7 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("/map/glyphs/<fontstack>/<int:start>-<int:end>.pbf", "GET"): Call(
         "/map/glyphs/Noto%20Sans%20Regular/0-255.pbf", "none", same((200, 404))
     ),
-    ("/media/<name>", "GET"): Call("/media/0123456789abcdef.jpg", "session", page(404)),
+    ("/media/<name>", "GET"): Call(lambda c: f"/media/{c.photo}", "session", page(200, worker=403, staff=403)),
     ("/open311/v2/services.<fmt>", "GET"): Call("/open311/v2/services.json", "none", same(200)),
     ("/open311/v2/services/<code>.<fmt>", "GET"): Call("/open311/v2/services/no-such.json", "none", same(404)),
     ("/open311/v2/requests.<fmt>", "GET"): Call("/open311/v2/requests.json", "none", same(200)),

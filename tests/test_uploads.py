@@ -6,6 +6,7 @@ import json
 import struct
 import time
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -114,12 +115,20 @@ def test_the_pixel_limit_message_is_in_both_languages():
 
 
 def test_photos_are_served_private_and_not_stored(app, tmp_path):
-    stored = media.store_photo(runtime_of(app).config.media_dir, grey_png(64, 48))
     client = app.server.test_client()
-    assert client.get(f"/media/{stored.name}").status_code in (302, 401)  # logged out: no photo
+    sent = client.post(
+        "/api/v1/incidents",
+        data={"report": json.dumps({**FIRE, "lon": 106.73}), "photo": (io.BytesIO(grey_png(64, 48)), "p.png")},
+        content_type="multipart/form-data",
+        headers=H,
+    )
+    assert sent.status_code == 201, sent.text
+    (name,) = sent.get_json()["photos"]
+    assert client.get(f"/media/{name}").status_code in (302, 401)  # logged out: no photo
     login = client.post("/login", data={"username": "operator", "password": DEMO_PASSWORD, "next": "/"})
     assert login.status_code == 302, login.text
-    r = client.get(f"/media/{stored.name}")
+    r = client.get(f"/media/{name}")
     assert r.status_code == 200 and r.mimetype == "image/jpeg"
+    assert r.data == (Path(runtime_of(app).config.media_dir) / name).read_bytes()
     cache = r.headers["Cache-Control"]
     assert "private" in cache and "no-store" in cache and "public" not in cache, cache
