@@ -106,3 +106,12 @@ def test_a_crash_after_the_work_leaves_no_claim_and_the_retry_files_once(
     again = client.post(f"/open311/v2/requests.{fmt}", data=form("垃圾满溢"), headers=headers)
     assert retry.status_code == again.status_code == 201 and request_id(retry, fmt) == request_id(again, fmt)
     assert reports(app, "垃圾满溢") == 1 and claims(app, f"crash-{fmt}") == 1
+
+
+def test_a_json_body_is_fingerprinted_too(app: Any) -> None:
+    client, headers = app.server.test_client(), {"Idempotency-Key": "json-body"}
+    first = client.post("/open311/v2/requests.json", json=form("占道经营"), headers=headers)
+    again = client.post("/open311/v2/requests.json", json=form("占道经营"), headers=headers)
+    other = client.post("/open311/v2/requests.json", json=form("占道经营二"), headers=headers)
+    assert first.status_code == again.status_code == 201 and first.get_json() == again.get_json()
+    assert other.status_code == 422 and reports(app, "占道经营") == 1 and reports(app, "占道经营二") == 0
