@@ -1,5 +1,5 @@
 """Open311 GeoReport v2 at /open311/v2, in JSON and XML. Reads are public and carry no personal
-data; a POST needs `api_key` (a OneMap API token)."""
+data; a POST needs `api_key` (a OneMap API token) and honours `Idempotency-Key` as the JSON API does."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 
 from flask import Blueprint, Response, abort, jsonify, request
 
+from api.idempotency import request_fingerprint, run_once
 from api.ingest import refused_by
 from api.pages import linked, page_args
 from data.runtime import Runtime
@@ -89,6 +90,9 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.post("/requests.<fmt>")
     def post_request(fmt: str) -> tuple[Response, int]:
         fmt = fmt_or_404(fmt)
+        key = request.headers.get("Idempotency-Key")
+        # Taken before the form is read: Werkzeug may drop the raw body once it has parsed a form.
+        fingerprint = request_fingerprint() if key is not None else ""
         form = request.form.to_dict() or (request.get_json(silent=True) or {})
         if not isinstance(form, dict):
             form = {}
@@ -104,12 +108,20 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             answer.headers["Retry-After"] = str(seconds)
             return answer, status
         form.update({k: v for k, v in request.args.items() if k == "crs"})
-        parsed = ingest.parse_report(open311.report_body(form), rt.index, source="open311")
-        cfg = rt.config
-        incident_id, _ = ingest.submit_report(
-            rt.store, actor, parsed, cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes, cases=rt.cases
-        )
-        answer = [{"service_request_id": str(incident_id), "service_notice": "", "account_id": None}]
-        return _answer(fmt, "service_requests", answer, 201)
+
+        def work() -> tuple[list[dict[str, Any]], int]:
+            parsed = ingest.parse_report(open311.report_body(form), rt.index, source="open311")
+            cfg = rt.config
+            incident_id, _ = ingest.submit_report(
+                rt.store, actor, parsed, cfg.sla_minutes, cfg.dedup_metres, cfg.dedup_minutes, cases=rt.cases
+            )
+            return [{"service_request_id": str(incident_id), "service_notice": "", "account_id": None}], 201
+
+        if key is None:
+            return _answer(fmt, "service_requests", *work())
+        body, status = run_once(rt.store, actor, key, fingerprint, work)
+        if status >= 400:  # a stored rule violation, in the JSON API's shape: answered in Open311's
+            return _answer(fmt, "errors", [{"code": status, "description": body["message"]}], status)
+        return _answer(fmt, "service_requests", body, status)
 
     return bp

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from data.models import ROLES, ApiToken, Department, User, utcnow
@@ -31,6 +31,7 @@ SYSTEM = Actor(user_id=None, name="system", role="admin")
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
 PREFIX = 6  # characters of a token kept in clear, so an administrator can tell tokens apart
 LAST_USED_STEP = timedelta(minutes=1)
+BOOTSTRAP_LOCK = 0x0E0E_0003  # a PostgreSQL advisory lock id (the others: data/migrations/env.py)
 
 
 def _digest(token: str) -> str:
@@ -92,11 +93,19 @@ def ensure_bootstrap_token(store: Store, token: str) -> None:
         raise Invalid("error.bootstrap_token_short", field="ONEMAP_BOOTSTRAP_TOKEN")
     with store.read() as s:
         if s.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(token))) is not None:
+            return  # the usual start: no write
+    # Then one write transaction: processes starting at once on one database take turns (SQLite's
+    # writers queue; PostgreSQL's wait on the lock), so one creates the admin and the token, the others
+    # find them.
+    with store.transaction() as s:
+        if store.kind == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": BOOTSTRAP_LOCK})
+        if s.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(token))) is not None:
             return
         admin_id = s.scalar(select(User.id).where(User.username == "admin"))
-    if admin_id is None:
-        admin_id = create_user(store, "admin", "admin", "管理员")
-    create_token(store, admin_id, label="bootstrap", token=token)
+        if admin_id is None:
+            admin_id = create_user(store, "admin", "admin", "管理员")
+        create_token(store, admin_id, label="bootstrap", token=token)
 
 
 def actor_for_token(store: Store, token: str | None) -> Actor:
