@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config import DEFAULT_VERIFY_SOURCES, Config
-from data.models import MAP_KINDS, OPEN_STAGES, Department, Event, Incident, Worker, utcnow
+from data.models import MAP_KINDS, OPEN_STAGES, Department, Event, Grid, Incident, Worker, utcnow
 from data.store import Store, record_event, record_events, retried
 from ops import working_time
 from ops.accounts import Actor
@@ -244,8 +244,14 @@ def _lost_to_last_move(s: Session, actor: Actor, action: str, incident_id: int) 
 def _works_in(s: Session, actor: Actor, grid_id: int | None) -> bool:
     if actor.user_id is None or grid_id is None:
         return False
-    mine = s.scalar(select(Worker.grid_id).where(Worker.user_id == actor.user_id))
-    return mine == grid_id
+    return grid_id in _grids_of(s, actor)
+
+
+def _grids_of(s: Session, actor: Actor) -> set[int]:
+    """The grids a user works in as a grid worker (none for anyone else)."""
+    if actor.role != "worker" or actor.user_id is None:
+        return set()
+    return set(s.scalars(select(Worker.grid_id).where(Worker.user_id == actor.user_id)).all())
 
 
 def _reason(text: Any, required: bool, action: str, field: str = "reason") -> str:
@@ -290,6 +296,67 @@ def available(actor: Actor, stage: str, owned: bool, extension_waiting: bool) ->
     out: list[str] = []
     for m in moves:
         out += BUTTONS.get(m, (m,))
+    return out
+
+
+# The on-site moves a grid worker makes from the phone, by the stage that asks for them.
+SITE_MOVES = {"verifying": "verify", "handled": "check"}
+
+
+def site_checks(store: Store, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+    """The cases waiting for the actor's on-site check (核实 in verifying, 核查 in handled), in their own
+    grid(s) only, oldest stage first: id, action, title, place, when the stage began and its deadline,
+    and what the department reported (the handled note). A report the worker already found false waits
+    for a supervisor to void it and is not asked again. Anyone but a grid worker gets an empty list."""
+    with store.read() as s:
+        grids = _grids_of(s, actor)
+        if not grids:
+            return []
+        rows = s.execute(
+            select(
+                Incident.id,
+                Incident.stage,
+                Incident.title,
+                Incident.category,
+                Incident.stage_at,
+                Incident.stage_due_at,
+                Grid.name.label("grid"),
+                Grid.district,
+                Department.name.label("department"),
+            )
+            .join(Grid, Grid.id == Incident.grid_id)
+            .outerjoin(Department, Department.id == Incident.department_id)
+            .where(Incident.grid_id.in_(grids), Incident.stage.in_(tuple(SITE_MOVES)))
+            .order_by(Incident.stage_at, Incident.id)
+            .limit(limit)
+        ).all()
+        last: dict[int, tuple[str, dict[str, Any]]] = {}
+        for iid, kind, data in s.execute(
+            select(Event.entity_id, Event.kind, Event.data)
+            .where(Event.entity == "incident", Event.entity_id.in_([r.id for r in rows]), Event.kind.like("case.%"))
+            .order_by(Event.id)
+        ).all():
+            if kind in ("case.handled", "case.verify"):
+                last[iid] = (kind, data or {})
+    out = []
+    for r in rows:
+        kind, data = last.get(r.id, ("", {}))
+        if r.stage == "verifying" and kind == "case.verify":
+            continue
+        out.append(
+            {
+                "id": r.id,
+                "action": SITE_MOVES[r.stage],
+                "stage": r.stage,
+                "title": r.title,
+                "category": r.category,
+                "place": f"{r.district} · {r.grid}",
+                "department": r.department,
+                "handled_note": data.get("reason", "") if kind == "case.handled" else "",
+                "stage_at": r.stage_at,
+                "stage_due_at": r.stage_due_at,
+            }
+        )
     return out
 
 
