@@ -67,8 +67,10 @@
                 if (box.some((e) => e.user === me && e.case === tapped.case && e.action === tapped.action)) {
                     return dc.no_update;
                 }
+                // What the box shows: a tap within the note's debounce after typing must not lose the note.
+                const field = document.querySelector('#site-' + tapped.case + ' textarea');
                 const i = (noteIds || []).findIndex((id) => id.case === tapped.case);
-                const note = ((i < 0 ? '' : notes[i]) || '').trim();
+                const note = ((field && field.value) || (i < 0 ? '' : notes[i]) || '').trim();
                 const answer = texts.site.yes.includes(tapped.answer);
                 if (!answer && !note) {
                     dc.set_props('worker-notices', {data: [texts.site.note_required]});

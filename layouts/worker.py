@@ -108,10 +108,12 @@ def site_cards(checks: list[dict[str, Any]], t: Text) -> list[Any]:
             dmc.Text(case["place"], size="sm", c="dimmed", className="site-place"),
         ]
         if case["department"]:
-            lines.append(dmc.Text(f"{t('worker.site.department')} {case['department']}", size="sm"))
+            lines.append(dmc.Text(t("worker.site.department").format(name=case["department"]), size="sm"))
         if case["handled_note"]:
             lines.append(
-                dmc.Text(f"{t('worker.site.reported')} {case['handled_note']}", size="sm", className="site-handled")
+                dmc.Text(
+                    t("worker.site.reported").format(note=case["handled_note"]), size="sm", className="site-handled"
+                )
             )
         if case["stage_due_at"] is not None:
             lines.append(dmc.Text(f"{t('detail.due')} {local(case['stage_due_at']):%m-%d %H:%M}", size="sm"))
