@@ -115,6 +115,16 @@ def site_cards(checks: list[dict[str, Any]], t: Text) -> list[Any]:
                     t("worker.site.reported").format(note=case["handled_note"]), size="sm", className="site-handled"
                 )
             )
+        if case["handled_photos"]:
+            lines.append(
+                html.Div(
+                    [
+                        html.Img(src=f"/media/{name}", className="photo", alt=t("detail.photo"))
+                        for name in case["handled_photos"]
+                    ],
+                    className="photos site-photos",
+                )
+            )
         if case["stage_due_at"] is not None:
             lines.append(dmc.Text(f"{t('detail.due')} {local(case['stage_due_at']):%m-%d %H:%M}", size="sm"))
         buttons = [
