@@ -1,21 +1,33 @@
 """核实 / 核查 on the grid worker's phone: the cases waiting for a worker's on-site check are those of
 their own grid(s) only, the move goes through ops.cases (another grid's worker: 403, nothing changed),
-and from the phone's outbox it is applied once per key; a move that lost a race is answered by name."""
+and from the phone's outbox it is applied once per key; a move that lost a race is answered by name.
+A department's handled report may carry photos (ops and the case route), shown in the case's history
+and on the checker's phone."""
 
 from __future__ import annotations
 
+import io
+import json
+from dataclasses import replace
+
 import pytest
+from PIL import Image
+from plotly.utils import PlotlyJSONEncoder
 from sqlalchemy import func, select, update
 
 from app import runtime_of
 from config import DEFAULT_SLA_MINUTES
-from data.models import Department, Event, Grid, Incident, Worker
-from data.queries import load_grid_index
+from data.models import Department, Event, Grid, Incident, Photo, Worker
+from data.queries import incident_detail, load_grid_index
+from layouts.command import detail_history
+from layouts.i18n import Text
+from layouts.worker import site_cards
 from ops.accounts import SYSTEM, Actor, create_user
-from ops.cases import Cases, default_deadlines, site_checks
-from ops.errors import Forbidden, Invalid
+from ops.cases import MAX_HANDLED_PHOTOS, Cases, default_deadlines, site_checks
+from ops.errors import Conflict, Forbidden, Invalid
 from ops.incidents import NewIncident, report
 from ops.routing import Router
+from tests.conftest import AUTH
 from tests.test_cases import ADMIN, OPERATOR, make_departments
 from tests.test_worker_outbox import send
 
@@ -154,3 +166,75 @@ def test_a_check_from_the_outbox_is_applied_once_and_a_lost_race_is_named(app, a
     assert bare["final"] and not bare["ok"]
     with rt.store.read() as s:
         assert s.scalar(select(Incident.stage).where(Incident.id == other)) == "handled"
+
+
+def png(color: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 12), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_handled_report_carries_photos_to_the_history_and_the_checkers_phone(loop, tmp_path):
+    store, staff, rules, mine, _ = loop
+    media = tmp_path / "media"
+    media.mkdir()
+    cases = replace(rules, media_dir=str(media))
+    iid = case_in(store, mine)
+    cases.act(OPERATOR, iid, "file")
+    with pytest.raises(Invalid):  # photos come with a handled report, no other move
+        cases.act(staff, iid, "sign", {}, [png("red")])
+    assert stage_of(store, iid) == ("dispatched", 0) and list(media.iterdir()) == []
+    cases.act(staff, iid, "sign")
+    with pytest.raises(Invalid):  # one unreadable photo: nothing is kept, the move is not made
+        cases.act(staff, iid, "handled", {"note": "已清理"}, [png("red"), b"not a picture"])
+    assert stage_of(store, iid) == ("signed", 0) and list(media.iterdir()) == []
+    cases.act(staff, iid, "handled", {"note": "已清理"}, [png("red"), png("blue")])
+
+    with store.read() as s:
+        photos = s.execute(select(Photo.name, Photo.uploaded_by).where(Photo.incident_id == iid)).all()
+        event = s.execute(select(Event.data).where(Event.kind == "case.handled", Event.entity_id == iid)).scalar_one()
+    names = [p.name for p in photos]
+    assert len(names) == 2 and event["photos"] == names and {p.uploaded_by for p in photos} == {staff.name}
+    for name in names:  # re-encoded as JPEG under a random name, as a resolve's photo is
+        with Image.open(media / name) as stored:
+            assert stored.format == "JPEG" and stored.size == (16, 12)
+    (waiting,) = site_checks(store, worker_of(store, mine))
+    assert waiting["id"] == iid and waiting["handled_photos"] == names
+    page = json.dumps(site_cards([waiting], Text("zh-CN")), cls=PlotlyJSONEncoder)
+    assert all(f"/media/{n}" in page for n in names)
+    history = json.dumps(detail_history(incident_detail(store, iid), Text("zh-CN")), cls=PlotlyJSONEncoder)
+    assert all(f"/media/{n}" in history for n in names)
+
+    # A second report that lost the race (the case is handled already) keeps no file of its own.
+    with pytest.raises(Conflict):
+        cases.act(staff, iid, "handled", {"note": "再次反馈"}, [png("green")])
+    assert sorted(p.name for p in media.iterdir()) == sorted(names)
+    with pytest.raises(Invalid):
+        cases.act(staff, iid, "handled", {"note": "太多"}, [png("red")] * (MAX_HANDLED_PHOTOS + 1))
+
+
+def test_the_case_route_takes_a_handled_report_with_photos_as_multipart(app, client):
+    rt = runtime_of(app)
+    with rt.store.read() as s:
+        grid = s.get(Worker, 1).grid_id
+        department = s.scalar(select(Department.id).order_by(Department.id))
+    iid = case_in(rt.store, grid, category="环境卫生")
+    if rt.cases.act(ADMIN, iid, "file")["stage"] != "dispatched":
+        rt.cases.act(ADMIN, iid, "dispatch", {"department_id": department})
+    url = f"/api/v1/incidents/{iid}"
+    refused = client.post(f"{url}/sign", headers=AUTH, data={"photo": (io.BytesIO(png("red")), "a.png")})
+    assert refused.status_code == 422 and refused.get_json()["field"] == "photo"
+    assert client.post(f"{url}/sign", headers=AUTH, json={}).status_code == 200
+    odd = client.post(
+        f"{url}/handled", headers=AUTH, data={"note": "x", "colour": "red"}, content_type="multipart/form-data"
+    )
+    assert odd.status_code == 422 and odd.get_json()["field"] == "colour"
+    files = [(io.BytesIO(png("red")), "before.png"), (io.BytesIO(png("blue")), "after.png")]
+    r = client.post(f"{url}/handled", headers=AUTH, data={"note": "路面已冲洗", "photo": files})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["moved"]["stage"] == "handled"
+    with rt.store.read() as s:
+        names = s.scalars(select(Photo.name).where(Photo.incident_id == iid).order_by(Photo.id)).all()
+        event = s.execute(select(Event.data).where(Event.kind == "case.handled", Event.entity_id == iid)).scalar_one()
+    assert len(names) == 2 and event["photos"] == list(names) and event["reason"] == "路面已冲洗"
+    assert client.get(f"/media/{names[0]}").status_code in (302, 401)  # photos are for signed-in people only
