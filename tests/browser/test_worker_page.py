@@ -5,8 +5,9 @@ changes elsewhere in the city (the inbox is not redrawn, the textarea keeps its 
 a redraw for the worker's own new task; an action tapped offline waits on the phone ("待发送" and a
 banner), is sent once on reconnect, and is applied once; a stale one is named in the banner. A case
 of the worker's grid that its department reported handled is failed on the phone (核查 不通过, with a
-note; without one the phone refuses) and is in rework in the store. On the command page the live badge says "断开" within two poll periods of the server dying and recovers when
-a server comes back on the same port and database.
+note; without one the phone refuses) and is in rework in the store. On the command page the live
+badge says "断开" within two poll periods of the server dying and recovers when a server comes back
+on the same port and database.
 
 The phone tests run without the simulator: it accepts and resolves every task within a second at
 high speed, which would change the worker's own tasks under the test. The test makes the city's
