@@ -1,5 +1,9 @@
 """The phone's outbox: the actions a worker took, perhaps offline, sent and resent with a key each.
 
+An entry moves a task (``task``: accept, arrive, resolve…) or, with ``case``, makes the worker's
+on-site move on a case (``verify`` with ``answer`` true/false for 属实/不属实, ``check`` for 通过/不通过)
+through ``ops.cases`` as the command page does; a move that lost a race is answered 409 with the stage.
+
 Each key is applied at most once (``run_once`` over the idempotency table): a resend replays the
 first answer, so an action that reached the server before the connection dropped is not done twice.
 """
@@ -17,6 +21,7 @@ from api.idempotency import run_once
 from data.store import Store
 from ops import lifecycle
 from ops.accounts import Actor
+from ops.cases import SITE_MOVES, Cases
 from ops.errors import Conflict, Invalid, OneMapError
 
 MAX_BATCH = 20  # actions per send; the rest wait for the next one
@@ -32,6 +37,7 @@ class Delivery:
     status: int
     body: dict[str, Any]
     final: bool = True
+    case: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -44,6 +50,45 @@ def photo_bytes(data_url: str) -> bytes:
         return base64.b64decode(data_url.partition(",")[2], validate=True)
     except (binascii.Error, ValueError):
         raise Invalid("error.outbox_photo", field="photo") from None
+
+
+def _an_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# The body of each on-site move, from the worker's answer (属实 / 通过: true).
+CASE_ANSWER = {"verify": "valid", "check": "passed"}
+
+
+def deliver_case(store: Store, cases: Cases, actor: Actor, entry: dict[str, Any]) -> Delivery:
+    """Apply one queued case move (``key``, ``case``, ``action``, ``answer``, ``note``) at most once."""
+    key = entry.get("key")
+    action = str(entry.get("action") or "")
+    case_id = _an_id(entry.get("case"))
+    try:
+        if not isinstance(key, str):
+            raise Invalid("error.outbox_key", field="key")
+        if case_id is None:
+            raise Invalid("error.outbox_case", field="case")
+        if action not in SITE_MOVES.values():
+            raise Invalid("error.case_action_unknown", {"action": action}, field="action")
+        answer, note = entry.get("answer"), entry.get("note") or ""
+        if not isinstance(answer, bool):
+            raise Invalid("error.case_boolean", {"field": "answer"}, field="answer")
+        if not isinstance(note, str):
+            raise Invalid("error.outbox_note", field="note")
+        fingerprint = hashlib.sha256(json.dumps(["case", case_id, action, answer, note]).encode()).hexdigest()
+
+        def work() -> tuple[dict[str, Any], int]:
+            moved = cases.act(actor, case_id, action, {CASE_ANSWER[action]: answer, "note": note})
+            return {"stage": moved["stage"]}, 200
+
+        body, status = run_once(store, actor, key, fingerprint, work)
+    except Conflict as exc:  # the first send of this key is still running: ask again later
+        return Delivery(str(key), None, action, exc.status, exc.to_dict(), final=False, case=case_id)
+    except OneMapError as exc:
+        return Delivery(str(key), None, action, exc.status, exc.to_dict(), case=case_id)
+    return Delivery(key, None, action, status, body, case=case_id)
 
 
 def deliver_one(store: Store, actor: Actor, entry: dict[str, Any], media_dir: str) -> Delivery:
@@ -76,8 +121,15 @@ def deliver_one(store: Store, actor: Actor, entry: dict[str, Any], media_dir: st
     return Delivery(key, task_id, action, status, body)
 
 
-def deliver(store: Store, actor: Actor, entries: list[Any], media_dir: str) -> list[Delivery]:
-    """Apply a batch of queued actions in the order they were taken."""
-    return [
-        deliver_one(store, actor, entry if isinstance(entry, dict) else {}, media_dir) for entry in entries[:MAX_BATCH]
-    ]
+def deliver(
+    store: Store, actor: Actor, entries: list[Any], media_dir: str, cases: Cases | None = None
+) -> list[Delivery]:
+    """Apply a batch of queued actions (task actions and, given the case rules, case moves) in order."""
+    out = []
+    for entry in entries[:MAX_BATCH]:
+        entry = entry if isinstance(entry, dict) else {}
+        if "case" in entry and cases is not None:
+            out.append(deliver_case(store, cases, actor, entry))
+        else:
+            out.append(deliver_one(store, actor, entry, media_dir))
+    return out

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from api import ingest as ingest_routes
 from api import warnings as warning_routes
 from api.idempotency import idempotent
+from api.ingest import MAX_PHOTO_PART
 from api.pages import MAX_LIMIT, listing, page_args
 from api.request_body import decode_text
 from api.request_body import json_object as _body
@@ -293,10 +294,21 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.post(f"/incidents/<int:incident_id>/<any({', '.join(CASE_ACTIONS)}):action>")
     @authenticated
     def case_action(actor: Actor, incident_id: int, action: str) -> Response:
-        data = _body(CASE_FIELDS[action], CASE_REQUIRED.get(action, set()))
+        photos: list[bytes] = []
+        if request.mimetype == "multipart/form-data":
+            # A handled report may carry photos, as a worker's resolve does: a `note` field, `photo` parts.
+            if action != "handled":
+                raise Invalid("error.photo_handled_only", field="photo")
+            data = {k: v for k, v in request.form.items()}
+            extra = sorted(set(data) - CASE_FIELDS[action] | (set(request.files) - {"photo"}))
+            if extra:
+                raise Invalid("error.field_unknown", {"name": extra[0]}, field=extra[0])
+            photos = [upload.read(MAX_PHOTO_PART + 1) for upload in request.files.getlist("photo")]
+        else:
+            data = _body(CASE_FIELDS[action], CASE_REQUIRED.get(action, set()))
         if action == "dispatch":
             _int_field(data, "department_id")
-        moved = rt.cases.act(actor, incident_id, action, data)
+        moved = rt.cases.act(actor, incident_id, action, data, photos)
         try:
             after = incident_or_404(incident_id, actor)
         except Forbidden:

@@ -1,6 +1,9 @@
 // The phone's outbox (the worker page): a tap on a task's button is queued in local storage with a
 // fresh key, shown on its card as "waiting to send", and sent until the server answers. The server
 // applies each key at most once, so resending after a lost answer never does an action twice.
+// A case move (核实 / 核查 on a case of the worker's grid) is queued the same way, keyed by case id and
+// move ({case, action, answer, note}); one move per case waits at a time. A move the server refused
+// (another got there first: 409) is answered and named in the banner, never dropped quietly.
 (function () {
     const memo = {lastFlush: 0};
 
@@ -51,6 +54,47 @@
                     at: Date.now(),
                 });
                 return box;
+            },
+
+            enqueueCase: function (clicks, notes, noteIds, outbox, me, texts) {
+                const dc = window.dash_clientside;
+                const ctx = dc.callback_context;
+                const tapped = ctx.triggered_id;
+                if (!tapped || typeof tapped !== 'object' || !ctx.triggered.some((x) => x.value)) {
+                    return dc.no_update;
+                }
+                const box = (outbox || []).slice();
+                if (box.some((e) => e.user === me && e.case === tapped.case && e.action === tapped.action)) {
+                    return dc.no_update;
+                }
+                // What the box shows: a tap within the note's debounce after typing must not lose the note.
+                const field = document.querySelector('#site-' + tapped.case + ' textarea');
+                const i = (noteIds || []).findIndex((id) => id.case === tapped.case);
+                const note = ((field && field.value) || (i < 0 ? '' : notes[i]) || '').trim();
+                const answer = texts.site.yes.includes(tapped.answer);
+                if (!answer && !note) {
+                    dc.set_props('worker-notices', {data: [texts.site.note_required]});
+                    return dc.no_update;  // ops/cases refuses a negative answer without a note: say so now
+                }
+                box.push({
+                    key: newKey(),
+                    user: me,
+                    case: tapped.case,
+                    action: tapped.action,
+                    answer: answer,
+                    button: tapped.answer,
+                    note: note,
+                    at: Date.now(),
+                });
+                return box;
+            },
+
+            showCases: function (outbox, _checks, pendingIds, me, texts) {
+                const waiting = mine(outbox, me);
+                return (pendingIds || []).map(function (id) {
+                    const e = waiting.find((x) => x.case === id.case);
+                    return e ? texts.pending.replace('{action}', texts.site.answers[e.button] || e.button) : '';
+                });
             },
 
             flush: function (outbox, _n, _online, me, texts) {

@@ -15,7 +15,8 @@ from layouts import command, review, rules, worker
 from layouts import departments as departments_view
 from layouts.i18n import Text
 from layouts.ids import ShellIds
-from ops import departments, early_warning
+from ops import cases, departments, early_warning
+from ops.accounts import Actor
 
 
 def command_page(rt: Runtime, t: Text, user: str, admin: bool = False, scope: tuple[int, ...] | None = None) -> Any:
@@ -70,11 +71,11 @@ def review_page(rt: Runtime, t: Text, user: str) -> Any:
     )
 
 
-def worker_page(rt: Runtime, t: Text, user_id: int) -> Any:
+def worker_page(rt: Runtime, t: Text, actor: Actor) -> Any:
     cursor = rt.store.latest_event_id()
-    me, tasks = queries.worker_inbox(rt.store, user_id)
+    me, tasks = queries.worker_inbox(rt.store, actor.user_id or 0)
     grid = rt.index.polygon(me["grid_id"]) if me else None
-    return worker.layout(t, me, tasks, rt.style, cursor, rt.config.poll_ms, grid)
+    return worker.layout(t, me, tasks, rt.style, cursor, rt.config.poll_ms, grid, cases.site_checks(rt.store, actor))
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
@@ -84,7 +85,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         if actor is None:
             return dcc.Location(id="to-login", href="/login")
         if path == "/worker" or actor.role == "worker":
-            return worker_page(rt, t, actor.user_id or 0)
+            return worker_page(rt, t, actor)
         if path == "/review" and actor.role != "staff":  # a department's console is its own command page
             return review_page(rt, t, actor.name)
         if path == "/rules":

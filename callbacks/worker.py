@@ -1,6 +1,6 @@
 """Wiring of the worker's phone page: inbox refresh (only when the worker's own tasks change), the
-outbox of task actions (queued on the phone, sent until answered, applied once per key), the live
-badge, and position sharing with consent."""
+outbox of task actions and on-site case moves (核实 / 核查: queued on the phone, sent until answered,
+applied once per key), the live badge, and position sharing with consent."""
 
 from __future__ import annotations
 
@@ -15,10 +15,18 @@ from callbacks import liveness
 from data import queries
 from data.runtime import Runtime
 from layouts.i18n import Text
-from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PENDING, TASK_PHOTO, WorkerIds
+from layouts.ids import SITE_MOVE, SITE_NOTE, SITE_PENDING, TASK_ACTION, TASK_NOTE, TASK_PENDING, TASK_PHOTO, WorkerIds
 from layouts.liveness import beat, server_badge
-from layouts.worker import mini_map, outcome_text, screen_digests, task_cards
-from ops import field
+from layouts.worker import (
+    mini_map,
+    outcome_text,
+    screen_digests,
+    site_button,
+    site_cards,
+    site_outcome_text,
+    task_cards,
+)
+from ops import cases, field
 from ops.errors import OneMapError
 
 # Ask the phone for its position when consent is given, then every 15 polls.
@@ -37,19 +45,23 @@ function(checked, n) {
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
-    def inbox(shown: dict[str, str] | None) -> tuple[Any, Any, dict[str, str]]:
-        """(cards, map figure, digests): cards and map are ``no_update`` when the screen already shows them."""
-        me, tasks = queries.worker_inbox(rt.store, require_actor(rt).user_id or 0)
-        now = screen_digests(me, tasks)
+    def inbox(shown: dict[str, str] | None) -> tuple[Any, Any, Any, dict[str, str]]:
+        """(task cards, map figure, case cards, digests): each is ``no_update`` when the screen shows it."""
+        actor = require_actor(rt)
+        me, tasks = queries.worker_inbox(rt.store, actor.user_id or 0)
+        checks = cases.site_checks(rt.store, actor)
+        now = screen_digests(me, tasks, checks)
         shown = shown or {}
         cards = task_cards(tasks, t) if now["inbox"] != shown.get("inbox") else no_update
         grid = rt.index.polygon(me["grid_id"]) if me else None
         figure = mini_map(me, tasks, rt.style, grid) if now["map"] != shown.get("map") else no_update
-        return cards, figure, now
+        site = site_cards(checks, t) if now["checks"] != shown.get("checks") else no_update
+        return cards, figure, site, now
 
     @app.callback(
         Output(WorkerIds.INBOX, "children"),
         Output(WorkerIds.MAP, "figure"),
+        Output(WorkerIds.CHECKS, "children"),
         Output(WorkerIds.CURSOR, "data"),
         Output(WorkerIds.DIGEST, "data"),
         Output(WorkerIds.LIVE, "children"),
@@ -64,10 +76,10 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         latest, healthy = rt.cursor()
         badge = server_badge(t, healthy)
         if cursor is not None and latest <= cursor:
-            return no_update, no_update, no_update, no_update, *badge, beat()
+            return no_update, no_update, no_update, no_update, no_update, *badge, beat()
         # Something changed somewhere in the city; redraw only what differs for this worker.
-        cards, figure, now = inbox(shown)
-        return cards, figure, latest, now if now != shown else no_update, *badge, beat()
+        cards, figure, site, now = inbox(shown)
+        return cards, figure, site, latest, now if now != shown else no_update, *badge, beat()
 
     # A tap goes into the phone's outbox first (with a fresh key), whether or not the server answers.
     app.clientside_callback(
@@ -80,6 +92,18 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         State({"type": TASK_PHOTO, "task": ALL}, "id"),
         State(WorkerIds.OUTBOX, "data"),
         State(WorkerIds.ME, "data"),
+        prevent_initial_call=True,
+    )
+    # A case move (核实 / 核查 answer) is queued the same way, keyed by case and move.
+    app.clientside_callback(
+        ClientsideFunction(namespace="outbox", function_name="enqueueCase"),
+        Output(WorkerIds.OUTBOX, "data", allow_duplicate=True),
+        Input({"type": SITE_MOVE, "case": ALL, "action": ALL, "answer": ALL}, "n_clicks"),
+        State({"type": SITE_NOTE, "case": ALL}, "value"),
+        State({"type": SITE_NOTE, "case": ALL}, "id"),
+        State(WorkerIds.OUTBOX, "data"),
+        State(WorkerIds.ME, "data"),
+        State(WorkerIds.OUTBOX_TEXTS, "data"),
         prevent_initial_call=True,
     )
     # What is queued is sent at once, again every few seconds, and when the browser is back online.
@@ -97,6 +121,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(WorkerIds.SENT, "data"),
         Output(WorkerIds.INBOX, "children", allow_duplicate=True),
         Output(WorkerIds.MAP, "figure", allow_duplicate=True),
+        Output(WorkerIds.CHECKS, "children", allow_duplicate=True),
         Output(WorkerIds.DIGEST, "data", allow_duplicate=True),
         Output(WorkerIds.MESSAGE, "children"),
         Input(WorkerIds.FLUSH, "data"),
@@ -106,16 +131,20 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     def send(flush: dict[str, Any] | None, shown: dict[str, str] | None) -> tuple[Any, ...]:
         entries = (flush or {}).get("entries")
         if not isinstance(entries, list) or not entries:
-            return (no_update,) * 5
-        done = outbox.deliver(rt.store, require_actor(rt), entries, rt.config.media_dir)
+            return (no_update,) * 6
+        done = outbox.deliver(rt.store, require_actor(rt), entries, rt.config.media_dir, rt.cases)
+        answers = {e.get("key"): e.get("answer") for e in entries if isinstance(e, dict)}
         results = []
         for d in done:
-            label = (queries.task_label(rt.store, d.task) if d.task is not None else None) or f"#{d.task}"
-            text = outcome_text(t, d.action, label, d.body, d.ok)
+            if d.case is not None:
+                text = site_outcome_text(t, site_button(d.action, answers.get(d.key)), f"#{d.case}", d.body, d.ok)
+            else:
+                label = (queries.task_label(rt.store, d.task) if d.task is not None else None) or f"#{d.task}"
+                text = outcome_text(t, d.action, label, d.body, d.ok)
             results.append({"key": d.key, "final": d.final, "ok": d.ok, "text": text})
-        cards, figure, now = inbox(shown)
+        cards, figure, site, now = inbox(shown)
         said = [r["text"] for r in results if r["ok"]]
-        return {"at": time.time(), "results": results}, cards, figure, now, said[-1] if said else no_update
+        return {"at": time.time(), "results": results}, cards, figure, site, now, said[-1] if said else no_update
 
     # Answered actions leave the outbox; the ones refused are named in the banner.
     app.clientside_callback(
@@ -135,6 +164,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(WorkerIds.INBOX, "children"),
         Input(WorkerIds.POLL, "n_intervals"),
         State({"type": TASK_PENDING, "task": ALL}, "id"),
+        State(WorkerIds.ME, "data"),
+        State(WorkerIds.OUTBOX_TEXTS, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="outbox", function_name="showCases"),
+        Output({"type": SITE_PENDING, "case": ALL}, "children"),
+        Input(WorkerIds.OUTBOX, "data"),
+        Input(WorkerIds.CHECKS, "children"),
+        State({"type": SITE_PENDING, "case": ALL}, "id"),
         State(WorkerIds.ME, "data"),
         State(WorkerIds.OUTBOX_TEXTS, "data"),
     )

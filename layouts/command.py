@@ -366,11 +366,20 @@ def detail_history(detail: dict[str, Any] | None, t: Text) -> list[Any]:
     history = [
         dmc.TimelineItem(
             title=f"{t.get('event.' + h['kind'], h['kind'])} · {h['actor']}",
-            children=dmc.Text(_history_line(h, t), size="xs", className="history-line"),
+            children=[
+                dmc.Text(_history_line(h, t), size="xs", className="history-line"),
+                *_history_photos(h, t),
+            ],
         )
         for h in detail["history"]
     ]
     return [dmc.Title(t("detail.history"), order=5, mt="sm"), dmc.Timeline(history, active=len(history), bulletSize=12)]
+
+
+def _history_photos(h: dict[str, Any], t: Text) -> list[Any]:
+    """The photos a move brought (a department's handled report), small, under its line."""
+    names = (h["data"] or {}).get("photos") or []
+    return [html.Img(src=f"/media/{name}", className="photo history-photo", alt=t("detail.photo")) for name in names]
 
 
 def _history_line(h: dict[str, Any], t: Text) -> str:

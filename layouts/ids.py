@@ -103,6 +103,7 @@ class WorkerIds(StrEnum):
     POLL = "worker-poll"
     CURSOR = "worker-cursor"
     INBOX = "worker-inbox"
+    CHECKS = "worker-checks"  # 待核实 / 待核查: cases of the worker's grid waiting for their on-site check
     MAP = "worker-map"
     CONSENT = "worker-consent"
     POSITION = "worker-position"
@@ -127,6 +128,9 @@ TASK_ACTION = "task-action"  # {"type": TASK_ACTION, "task": id, "action": name}
 TASK_NOTE = "task-note"  # {"type": TASK_NOTE, "task": id}
 TASK_PHOTO = "task-photo"  # {"type": TASK_PHOTO, "task": id}
 TASK_PENDING = "task-pending"  # {"type": TASK_PENDING, "task": id}: "waiting to send" on a card
+SITE_MOVE = "site-move"  # {"type": SITE_MOVE, "case": id, "action": "verify"|"check", "answer": "valid"|…|"failed"}
+SITE_NOTE = "site-note"  # {"type": SITE_NOTE, "case": id}
+SITE_PENDING = "site-pending"  # {"type": SITE_PENDING, "case": id}
 WARNING_ACTION = "warning-action"  # {"type": WARNING_ACTION, "warning": id, "action": "acknowledge"|"resolve"}
 
 

@@ -16,7 +16,7 @@ from dash import dcc, html
 from geo.layers import BACKGROUND, ITEM_STYLE
 from layouts.command import KPI_COLORS
 from layouts.i18n import Text, local
-from layouts.ids import TASK_ACTION, TASK_NOTE, TASK_PENDING, TASK_PHOTO, WorkerIds
+from layouts.ids import SITE_MOVE, SITE_NOTE, SITE_PENDING, TASK_ACTION, TASK_NOTE, TASK_PENDING, TASK_PHOTO, WorkerIds
 from layouts.liveness import watch
 
 # Which buttons a task shows in each of its states.
@@ -84,16 +84,119 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
     return cards
 
 
+# The two answers of each on-site move (the first is the positive one: 属实 / 通过) and their colours.
+SITE_ANSWERS = {"verify": ("valid", "invalid"), "check": ("passed", "failed")}
+SITE_COLORS = {"valid": "green", "invalid": "red", "passed": "green", "failed": "red"}
+
+
+def site_cards(checks: list[dict[str, Any]], t: Text) -> list[Any]:
+    """待核实 / 待核查: one card per case of the worker's grid waiting for their check on site (from
+    ``ops.cases.site_checks``), with what the department reported and the two answers; nothing when none."""
+    if not checks:
+        return []
+    cards: list[Any] = [dmc.Title(t("worker.site.title"), order=4, mt="md")]
+    for case in checks:
+        action = case["action"]
+        lines = [
+            dmc.Group(
+                [
+                    dmc.Badge(t(f"worker.site.{action}"), color="orange", variant="filled"),
+                    dmc.Badge(t(f"stage.{case['stage']}"), variant="light"),
+                ]
+            ),
+            dmc.Title(f"#{case['id']} {case['title']}", order=5, mt=6),
+            dmc.Text(case["place"], size="sm", c="dimmed", className="site-place"),
+        ]
+        if case["department"]:
+            lines.append(dmc.Text(t("worker.site.department").format(name=case["department"]), size="sm"))
+        if case["handled_note"]:
+            lines.append(
+                dmc.Text(
+                    t("worker.site.reported").format(note=case["handled_note"]), size="sm", className="site-handled"
+                )
+            )
+        if case["handled_photos"]:
+            lines.append(
+                html.Div(
+                    [
+                        html.Img(src=f"/media/{name}", className="photo", alt=t("detail.photo"))
+                        for name in case["handled_photos"]
+                    ],
+                    className="photos site-photos",
+                )
+            )
+        if case["stage_due_at"] is not None:
+            lines.append(dmc.Text(f"{t('detail.due')} {local(case['stage_due_at']):%m-%d %H:%M}", size="sm"))
+        buttons = [
+            dmc.Button(
+                t(f"worker.site.{answer}"),
+                id={"type": SITE_MOVE, "case": case["id"], "action": action, "answer": answer},
+                color=SITE_COLORS[answer],
+                size="lg",
+                fullWidth=True,
+            )
+            for answer in SITE_ANSWERS[action]
+        ]
+        cards.append(
+            dmc.Paper(
+                [
+                    *lines,
+                    dmc.Textarea(
+                        id={"type": SITE_NOTE, "case": case["id"]},
+                        placeholder=t("worker.site.note"),
+                        mt=6,
+                        persistence=True,
+                        persistence_type="local",
+                        debounce=400,  # as a task's note: kept across a redraw, no round trip per key
+                    ),
+                    dmc.SimpleGrid(buttons, cols=2, mt=8),
+                    html.Div(id={"type": SITE_PENDING, "case": case["id"]}, className="task-pending"),
+                ],
+                p="sm",
+                withBorder=True,
+                className="site-card",
+                id=f"site-{case['id']}",
+            )
+        )
+    return cards
+
+
+def site_button(action: str, answer: Any) -> str:
+    """The button behind a queued case move: the first answer of the move for true, the second otherwise."""
+    yes, no = SITE_ANSWERS.get(action, (action, action))
+    return yes if answer is True else no
+
+
+def site_outcome_text(t: Text, button: str, case: str, body: dict[str, Any], ok: bool) -> str:
+    """What the worker reads about one sent case move: the case's new stage, or why it was not made."""
+    if ok:
+        return t("worker.site.done").format(case=case, stage=t(f"stage.{body['stage']}"))
+    if body.get("error") == "conflict" and body.get("stage"):
+        reason = t("worker.site.state").format(stage=t.get(f"stage.{body['stage']}", str(body["stage"])))
+    elif body.get("error") in ("forbidden", "not_found"):
+        reason = t("worker.site.not_yours")
+    else:
+        reason = str(body.get("message", ""))
+    return t("worker.outbox.failed").format(action=t.get(f"worker.site.{button}", button), task=case, reason=reason)
+
+
 def digest(value: Any) -> str:
     """A short fingerprint of what a screen shows, to tell whether it must be redrawn."""
     return hashlib.blake2b(repr(value).encode(), digest_size=8).hexdigest()
 
 
-def screen_digests(worker: dict[str, Any] | None, tasks: list[dict[str, Any]]) -> dict[str, str]:
-    """Fingerprints of the inbox (the worker's task rows) and of the mini map (tasks and position)."""
+def screen_digests(
+    worker: dict[str, Any] | None, tasks: list[dict[str, Any]], checks: list[dict[str, Any]] | None = None
+) -> dict[str, str]:
+    """Fingerprints of the inbox (the worker's task rows), the mini map (tasks and position) and the
+    cases waiting for the worker's check."""
     dots = [(x["lon"], x["lat"], x["kind"], x["title"]) for x in tasks]
     where = (worker or {}).get("lon"), (worker or {}).get("lat")
-    return {"inbox": digest([sorted(x.items()) for x in tasks]), "map": digest((dots, where))}
+    return {
+        "inbox": digest([sorted(x.items()) for x in tasks]),
+        "map": digest((dots, where)),
+        "checks": digest([sorted(x.items()) for x in checks or []]),
+    }
 
 
 def outcome_text(t: Text, action: str, task: str, body: dict[str, Any], ok: bool) -> str:
@@ -184,6 +287,11 @@ def outbox_texts(t: Text, poll_ms: int) -> dict[str, Any]:
         "pending": t("worker.pending"),
         "offline": t("worker.outbox.offline"),
         "actions": {a: t(f"worker.{a}") for a in BUTTON_COLORS},
+        "site": {
+            "answers": {a: t(f"worker.site.{a}") for a in SITE_COLORS},
+            "yes": [answers[0] for answers in SITE_ANSWERS.values()],
+            "note_required": t("worker.site.note_required"),
+        },
         "limit_ms": 2 * poll_ms,
         "retry_ms": max(2 * poll_ms, 2000),
     }
@@ -197,6 +305,7 @@ def layout(
     cursor: int,
     poll_ms: int,
     grid: shapely.Geometry | None = None,
+    checks: list[dict[str, Any]] | None = None,
 ) -> Any:
     """The phone page; a user who is not a grid worker gets a plain notice."""
     if worker is None:
@@ -221,10 +330,11 @@ def layout(
             dmc.Badge(t("live.ok"), id=WorkerIds.LIVE, color="green", variant="dot", size="lg"),
             html.Div(id=WorkerIds.BANNER, className="banner", role="alert"),
             html.Div(task_cards(tasks, t), id=WorkerIds.INBOX),
+            html.Div(site_cards(checks or [], t), id=WorkerIds.CHECKS),
             dcc.Interval(id=WorkerIds.POLL, interval=poll_ms),
             *watch(WorkerIds.HEARTBEAT, WorkerIds.WATCHDOG, t, poll_ms),
             dcc.Store(id=WorkerIds.CURSOR, data=cursor),
-            dcc.Store(id=WorkerIds.DIGEST, data=screen_digests(worker, tasks)),
+            dcc.Store(id=WorkerIds.DIGEST, data=screen_digests(worker, tasks, checks)),
             dcc.Store(id=WorkerIds.POSITION),
             # The outbox lives in the phone's local storage: taps survive going offline and a reload.
             dcc.Store(id=WorkerIds.OUTBOX, storage_type="local"),

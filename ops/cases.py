@@ -16,10 +16,11 @@ and an event row with the action code, actor, departments, reason and the new st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,11 +28,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config import DEFAULT_VERIFY_SOURCES, Config
-from data.models import MAP_KINDS, OPEN_STAGES, Department, Event, Incident, Worker, utcnow
+from data.models import MAP_KINDS, OPEN_STAGES, Department, Event, Grid, Incident, Photo, Worker, utcnow
 from data.store import Store, record_event, record_events, retried
 from ops import working_time
 from ops.accounts import Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
+from ops.media import StoredPhoto, store_photo
 from ops.routing import Decision, Router
 
 # How a new item enters the loop. Emergencies (and what a sensor or the 110/119 desk reports) are filed
@@ -42,6 +44,7 @@ AUTO_FILED_SOURCES = frozenset({"device", "sensor", "110", "119"})
 COMMAND = ("operator", "supervisor", "admin")  # the command centre: dispatchers and their leads
 SUPERVISE = ("supervisor", "admin")
 REASON_LIMIT = 2000
+MAX_HANDLED_PHOTOS = 6  # photos with one handled report (before / after, a few angles)
 
 # The action code of every move, as the event log keeps it (the evaluation counts these).
 CODES = {
@@ -116,7 +119,8 @@ class Deadlines:
 def city_cases(store: Store, config: Config) -> Cases:
     """The case rules as the app runs them: deadlines on the city's working calendar."""
     calendar = working_time.load_calendar(config.calendar_file)
-    return Cases(store, Router(store), default_deadlines(partial(working_time.add, calendar)), config.verify_sources)
+    deadlines = default_deadlines(partial(working_time.add, calendar))
+    return Cases(store, Router(store), deadlines, config.verify_sources, config.media_dir)
 
 
 def calendar_time(start: datetime, amount: int, unit: str) -> datetime:
@@ -244,8 +248,14 @@ def _lost_to_last_move(s: Session, actor: Actor, action: str, incident_id: int) 
 def _works_in(s: Session, actor: Actor, grid_id: int | None) -> bool:
     if actor.user_id is None or grid_id is None:
         return False
-    mine = s.scalar(select(Worker.grid_id).where(Worker.user_id == actor.user_id))
-    return mine == grid_id
+    return grid_id in _grids_of(s, actor)
+
+
+def _grids_of(s: Session, actor: Actor) -> set[int]:
+    """The grids a user works in as a grid worker (none for anyone else)."""
+    if actor.role != "worker" or actor.user_id is None:
+        return set()
+    return set(s.scalars(select(Worker.grid_id).where(Worker.user_id == actor.user_id)).all())
 
 
 def _reason(text: Any, required: bool, action: str, field: str = "reason") -> str:
@@ -293,6 +303,68 @@ def available(actor: Actor, stage: str, owned: bool, extension_waiting: bool) ->
     return out
 
 
+# The on-site moves a grid worker makes from the phone, by the stage that asks for them.
+SITE_MOVES = {"verifying": "verify", "handled": "check"}
+
+
+def site_checks(store: Store, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+    """The cases waiting for the actor's on-site check (核实 in verifying, 核查 in handled), in their own
+    grid(s) only, oldest stage first: id, action, title, place, when the stage began and its deadline,
+    and what the department reported (the handled note). A report the worker already found false waits
+    for a supervisor to void it and is not asked again. Anyone but a grid worker gets an empty list."""
+    with store.read() as s:
+        grids = _grids_of(s, actor)
+        if not grids:
+            return []
+        rows = s.execute(
+            select(
+                Incident.id,
+                Incident.stage,
+                Incident.title,
+                Incident.category,
+                Incident.stage_at,
+                Incident.stage_due_at,
+                Grid.name.label("grid"),
+                Grid.district,
+                Department.name.label("department"),
+            )
+            .join(Grid, Grid.id == Incident.grid_id)
+            .outerjoin(Department, Department.id == Incident.department_id)
+            .where(Incident.grid_id.in_(grids), Incident.stage.in_(tuple(SITE_MOVES)))
+            .order_by(Incident.stage_at, Incident.id)
+            .limit(limit)
+        ).all()
+        last: dict[int, tuple[str, dict[str, Any]]] = {}
+        for iid, kind, data in s.execute(
+            select(Event.entity_id, Event.kind, Event.data)
+            .where(Event.entity == "incident", Event.entity_id.in_([r.id for r in rows]), Event.kind.like("case.%"))
+            .order_by(Event.id)
+        ).all():
+            if kind in ("case.handled", "case.verify"):
+                last[iid] = (kind, data or {})
+    out = []
+    for r in rows:
+        kind, data = last.get(r.id, ("", {}))
+        if r.stage == "verifying" and kind == "case.verify":
+            continue
+        out.append(
+            {
+                "id": r.id,
+                "action": SITE_MOVES[r.stage],
+                "stage": r.stage,
+                "title": r.title,
+                "category": r.category,
+                "place": f"{r.district} · {r.grid}",
+                "department": r.department,
+                "handled_note": data.get("reason", "") if kind == "case.handled" else "",
+                "handled_photos": list(data.get("photos", ())) if kind == "case.handled" else [],
+                "stage_at": r.stage_at,
+                "stage_due_at": r.stage_due_at,
+            }
+        )
+    return out
+
+
 @dataclass
 class Cases:
     """The case rules over one store: its router and its deadlines."""
@@ -301,6 +373,7 @@ class Cases:
     router: Router
     deadlines: Deadlines
     verify_sources: frozenset[str] = DEFAULT_VERIFY_SOURCES  # reports checked on site before filing
+    media_dir: str = "media"  # where the photos of a handled report are kept
 
     def stage_new(self, rows: list[dict[str, Any]]) -> None:
         """Give new incident rows (dicts for their INSERT) the stage they enter the loop at, in place.
@@ -393,16 +466,30 @@ class Cases:
         return {"id": case.id, "stage": to, "department_id": owner, "stage_due_at": due}
 
     @retried
-    def act(self, actor: Actor, incident_id: int, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Make one move on a case; return its new stage, owner and deadline."""
+    def act(
+        self,
+        actor: Actor,
+        incident_id: int,
+        action: str,
+        body: dict[str, Any] | None = None,
+        photos: Sequence[bytes] = (),
+    ) -> dict[str, Any]:
+        """Make one move on a case; return its new stage, owner and deadline. ``photos`` (the bytes of
+        each) come with a handled report only, as a worker's resolve takes one."""
         if action not in FROM:
             raise NotFound("error.case_action_unknown", {"action": action}, field="action")
+        if photos and action != "handled":
+            raise Invalid("error.photo_handled_only", field="photo")
+        if len(photos) > MAX_HANDLED_PHOTOS:
+            raise Invalid("error.photo_too_many", {"max": MAX_HANDLED_PHOTOS}, field="photo")
         body = body or {}
         with self.store.transaction() as s:
             case = _seen(s, incident_id)
             _may(s, actor, action, case)
             if case.stage not in FROM[action]:
                 raise _conflict(s, incident_id, action)
+            if action == "handled":
+                return self._handled(s, actor, case, body, photos)
             return getattr(self, f"_{action}")(s, actor, case, body)
 
     # --- the moves ------------------------------------------------------------------------------------
@@ -492,9 +579,35 @@ class Cases:
             raise Conflict("error.case_no_parent", {"id": case.id}, stage=case.stage)
         return self._move(s, actor, case, "escalate", "dispatched", department_id=parent, reason=reason)
 
-    def _handled(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
+    def _handled(
+        self, s: Session, actor: Actor, case: Seen, body: dict[str, Any], photos: Sequence[bytes] = ()
+    ) -> dict[str, Any]:
         note = _reason(body.get("note"), True, "handled", field="note")
-        return self._move(s, actor, case, "handled", "handled", reason=note)
+        # Checked and stored before the move, so the event names them; a move that then fails (a race
+        # lost on the conditional UPDATE) takes its files away with its rows.
+        stored: list[StoredPhoto] = []
+        try:
+            for photo in photos:
+                stored.append(store_photo(self.media_dir, photo))
+            extra = {"photos": [p.name for p in stored]} if stored else None
+            moved = self._move(s, actor, case, "handled", "handled", reason=note, extra=extra)
+        except BaseException:
+            for p in stored:
+                (Path(self.media_dir) / p.name).unlink(missing_ok=True)
+            raise
+        now = utcnow()
+        for p in stored:
+            s.add(
+                Photo(
+                    incident_id=case.id,
+                    name=p.name,
+                    width=p.width,
+                    height=p.height,
+                    uploaded_by=actor.name,
+                    created_at=now,
+                )
+            )
+        return moved
 
     def _check(self, s: Session, actor: Actor, case: Seen, body: dict[str, Any]) -> dict[str, Any]:
         passed = body.get("passed")

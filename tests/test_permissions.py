@@ -704,7 +704,20 @@ CALLBACKS: dict[str, list[Case]] = {
             },
             OPEN,
             changes=("admin",),
-        )
+        ),
+        # 核查 from the phone on a case outside the worker's grid: ops.cases refuses the worker and the
+        # staff (403, named on the phone); the command centre may check, but the case is not handled (409).
+        Case(
+            "worker-flush.data",
+            lambda c: {
+                "worker-flush.data": {
+                    "entries": [{"key": "perm-c1", "case": c.other, "action": "check", "answer": True}],
+                    "at": 1,
+                }
+            },
+            OPEN,
+            shows={"worker": ("不属于你的网格",), "staff": ("不属于你的网格",), "operator": ("案件当前为",)},
+        ),
     ],
     "worker.position": [
         Case(

@@ -3,9 +3,11 @@
 Headless Chromium (phone-sized) against a real `python app.py`: a note being typed survives 50
 changes elsewhere in the city (the inbox is not redrawn, the textarea keeps its node and focus) and
 a redraw for the worker's own new task; an action tapped offline waits on the phone ("待发送" and a
-banner), is sent once on reconnect, and is applied once; a stale one is named in the banner. On the
-command page the live badge says "断开" within two poll periods of the server dying and recovers when
-a server comes back on the same port and database.
+banner), is sent once on reconnect, and is applied once; a stale one is named in the banner. A case
+of the worker's grid that its department reported handled is failed on the phone (核查 不通过, with a
+note; without one the phone refuses) and is in rework in the store. On the command page the live
+badge says "断开" within two poll periods of the server dying and recovers when a server comes back
+on the same port and database.
 
 The phone tests run without the simulator: it accepts and resolves every task within a second at
 high speed, which would change the worker's own tasks under the test. The test makes the city's
@@ -23,12 +25,14 @@ import pytest
 from sqlalchemy import func, select
 
 from config import DEFAULT_SLA_MINUTES
-from data.models import Event, IdempotencyKey, Task, Worker
+from data.models import Department, Event, IdempotencyKey, Incident, Task, Worker
 from data.queries import load_grid_index
 from data.store import Store
-from ops.accounts import SYSTEM
+from ops.accounts import SYSTEM, Actor
+from ops.cases import Cases, default_deadlines
 from ops.incidents import NewIncident, report
 from ops.lifecycle import assign, reassign
+from ops.routing import Router
 from tests.browser.conftest import log_in
 from tests.conftest import ROOT
 from tests.servers import app_process
@@ -236,6 +240,67 @@ def test_a_stale_action_is_named_in_the_banner(browser, city):
             assert s.scalar(select(func.count()).where(Event.kind == "task.accept", Event.entity_id == iid)) == 0
     finally:
         shot(page, "worker-stale.png")
+        page.context.close()
+
+
+SITE_PHONE = {"width": 390, "height": 844}
+ADMIN = Actor(None, "admin", "admin")  # makes the department's moves: the phone is what is tested here
+
+
+def handled_case(store: Store, worker_id: int, note: str) -> int:
+    """A hotline report in the worker's grid, filed, dispatched, signed and reported handled."""
+    index = load_grid_index(store)
+    with store.read() as s:
+        grid = s.get(Worker, worker_id).grid_id
+        department = s.scalar(select(Department.id).order_by(Department.id))
+    p = index.polygon(grid).representative_point()
+    item = NewIncident("ticket", "环境卫生", "路面油污", p.x, p.y, source="hotline")
+    (iid,) = report(store, index, SYSTEM, [item], DEFAULT_SLA_MINUTES)
+    with store.transaction() as s:
+        s.get(Incident, iid).stage = "reported"
+    cases = Cases(store, Router(store), default_deadlines())
+    if cases.act(ADMIN, iid, "file")["stage"] != "dispatched":
+        cases.act(ADMIN, iid, "dispatch", {"department_id": department})
+    cases.act(ADMIN, iid, "sign")
+    cases.act(ADMIN, iid, "handled", {"note": note})
+    return iid
+
+
+def test_a_worker_fails_a_handled_case_on_the_phone_and_it_goes_to_rework(browser, city):
+    url, store = city
+    page = browser.new_context(viewport=SITE_PHONE).new_page()
+    try:
+        page.goto(f"{url}/worker")
+        log_in(page, "w00002")
+        page.wait_for_selector("#worker-inbox")
+        iid = handled_case(store, 2, "路面已冲洗干净")
+        card = f"#site-{iid}"
+        page.wait_for_selector(card, timeout=15_000)  # the next poll brings it
+        wait_text(page, "#worker-checks", "待核实 / 待核查")
+        wait_text(page, card, "处置反馈：路面已冲洗干净")
+        failed = page.locator(f"{card} button", has_text="不通过")
+        shot(page, "worker-site-list.png")
+
+        failed.click()  # no note: the phone says so and queues nothing
+        wait_text(page, "#worker-banner", "请先填写现场情况", 5)
+        assert outbox(page) == []
+
+        page.fill(f"{card} textarea", "仍有大片油污")
+        failed.click()
+        deadline = time.monotonic() + 15
+        while True:
+            with store.read() as s:
+                row = s.execute(select(Incident.stage, Incident.rework_count).where(Incident.id == iid)).one()
+            if row.stage != "handled":
+                break
+            assert time.monotonic() < deadline, "the queued 不通过 was not applied"
+            time.sleep(0.2)
+        assert (row.stage, row.rework_count) == ("rework", 1)
+        wait_text(page, "#worker-message", f"^案件 #{iid}：返工$")
+        page.wait_for_selector(card, state="detached")  # no longer waiting for this worker
+        assert outbox(page) == []
+    finally:
+        shot(page, "worker-site-check.png")
         page.context.close()
 
 
