@@ -32,7 +32,7 @@ from layouts.i18n import Text
 from locales import API_LANG, LANGS, render
 from ops import bulk, departments, evaluation, lifecycle, permissions, report, routing
 from ops.accounts import Actor, actor_for_token
-from ops.errors import Forbidden, Invalid, NotFound, OneMapError
+from ops.errors import Forbidden, Invalid, NotFound, OneMapError, ServiceUnavailable
 from ops.parsing import whole_number
 from ops.privacy import shown_incident
 from ops.suggestions import suggest
@@ -395,7 +395,10 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             data = report.gather(rt.store, actor, month, rt.history.frame())
             return report_document.build(Text(lang), data, departments.list_all(rt.store), utcnow())
 
-        pdf = rt.shared(f"report:{month}:{lang}", rt.store.latest_event_id(), build)
+        try:
+            pdf = rt.shared(f"report:{month}:{lang}", rt.store.latest_event_id(), build)
+        except report.ReportError as exc:  # no browser or no CJK font on this server: said, not a 500
+            raise ServiceUnavailable("error.report_unavailable", {"why": str(exc)}) from None
         name = f"onemap-report-{month}.pdf"
         return Response(
             pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}

@@ -29,7 +29,7 @@ import layouts.review as review_view
 from config import CITY_TIMEZONE
 from geo.layers import map_style
 from layouts.i18n import Text, local
-from ops.report import ReportData
+from ops.report import ReportData, ReportError
 
 # Where Debian, Fedora and Homebrew put a CJK font; ONEMAP_REPORT_FONT overrides, fc-list is the last resort.
 FONT_CANDIDATES = (
@@ -61,10 +61,6 @@ RENDER_TIMEOUT_S = 90
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # fontTools warns, on every report, that it drops a TTC's bitmap (BDF) table when subsetting: noise.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
-
-
-class ReportError(RuntimeError):
-    """The report could not be produced on this machine (no font, no browser)."""
 
 
 def font_path() -> str:

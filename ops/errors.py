@@ -80,3 +80,10 @@ class Conflict(OneMapError):
 class TooManyRequests(OneMapError):
     status = 429
     code = "too_many_requests"
+
+
+class ServiceUnavailable(OneMapError):
+    """A part the answer needs is missing on this server (not the client's fault, not a crash)."""
+
+    status = 503
+    code = "unavailable"

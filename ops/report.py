@@ -25,6 +25,10 @@ WORST = 10
 SUMMARY_COUNTS = ("dispatched", "due", "closed", "pending", "returns", "backlog")
 
 
+class ReportError(RuntimeError):
+    """The report could not be produced on this machine (no font, no browser to draw the charts)."""
+
+
 @dataclass
 class ReportData:
     """One month's report: ``league`` as ``ops.evaluation.league`` gives it (the trend against the

@@ -131,6 +131,14 @@ def test_who_may_have_the_report(api, pdf):
     assert again.status_code == 200 and len(pypdf.PdfReader(io.BytesIO(again.data)).pages) == len(pdf.pages)
 
 
+def test_the_route_answers_503_when_the_server_has_no_browser(api, monkeypatch):
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    r = api.get("/evaluation/report.pdf?month=2026-10", "root")  # another month: nothing cached
+    assert r.status_code == 503 and r.get_json()["error"] == "unavailable", r.data[:300]
+    assert "BROWSER_PATH" in r.get_json()["message"]
+
+
 def test_the_command_line_refuses_a_bad_month_and_says_when_there_is_no_browser(api, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("ONEMAP_DATABASE_URL", api.db)
     assert manage.main(["report", "--month", "2026-13"]) == 2
