@@ -245,6 +245,34 @@ function(click, cell) {
 }
 """
 
+# A button drawn into the panel (a suggested worker, a case move) fires its pattern callback as it appears, with
+# no click; the browser relays only a real press, so a panel draw costs no request more.
+PRESSED_JS = """
+function(_clicks) {
+    const hit = window.dash_clientside.callback_context.triggered.filter(t => t.value);
+    if (hit.length !== 1) { return window.dash_clientside.no_update; }
+    const id = JSON.parse(hit[0].prop_id.slice(0, hit[0].prop_id.lastIndexOf('.')));
+    return {key: id.KEY, at: Date.now()};
+}
+"""
+
+# The priority field: a choice is relayed when it differs from what the server last put there (or was last sent).
+PRIORITY_JS = """
+function(value, shown) {
+    if (value === null || value === undefined || value === shown) {
+        return [window.dash_clientside.no_update, window.dash_clientside.no_update];
+    }
+    return [{value: value, at: Date.now()}, value];
+}
+"""
+
+
+def pressed(data: Any, key: str) -> str | None:
+    """The pressed button's key from a relay store's value, None for anything else."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
 # While the pointer or the keyboard focus is on the queue, live updates keep its rows where they are.
 QUEUE_HOLD_JS = """
 function(_id) {
@@ -423,6 +451,7 @@ class Detail:
     suggest: Any = no_update
     state: Any = no_update
     priority: Any = no_update
+    priority_shown: Any = no_update  # the value the server put in the field (a choice is only a change from it)
     form_hidden: Any = no_update
     controls_hidden: Any = no_update
     reason: Any = no_update
@@ -445,6 +474,7 @@ DETAIL_OUTPUTS = {
     "suggest": Output(CommandIds.DETAIL_SUGGEST, "children"),
     "state": Output(CommandIds.DETAIL_STATE, "data"),
     "priority": Output(CommandIds.PRIORITY, "value"),
+    "priority_shown": Output(CommandIds.PRIORITY_SHOWN, "data"),
     "form_hidden": Output(CommandIds.DETAIL_FORM, "hidden"),
     "controls_hidden": Output(CommandIds.DETAIL_CANCEL_WRAP, "hidden"),
     "reason": Output(CommandIds.CANCEL_REASON, "value"),
@@ -526,7 +556,7 @@ def detail_update(
         owned = scope is None or detail["department_id"] in scope
         moves = cases.available(actor, detail["stage"], owned, detail["extension_until"] is not None)
         out.case_actions = case_buttons(moves, t)
-        out.priority = str(detail["priority"])
+        out.priority = out.priority_shown = str(detail["priority"])
         out.controls_hidden = not is_open(detail)
     changed_hands = reason == "live" and (held.get("assignee"), held.get("status")) != (
         mark["assignee"],
@@ -737,17 +767,39 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(CommandIds.QUEUE, "id"),
     )
 
+    app.clientside_callback(
+        PRESSED_JS.replace("KEY", "worker"),
+        Output(CommandIds.ASSIGN_PRESSED, "data"),
+        Input({"type": ASSIGN, "worker": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        PRESSED_JS.replace("KEY", "action"),
+        Output(CommandIds.CASE_PRESSED, "data"),
+        Input({"type": CASE_ACTION, "action": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        PRIORITY_JS,
+        Output(CommandIds.PRIORITY_CHOSEN, "data"),
+        Output(CommandIds.PRIORITY_SHOWN, "data", allow_duplicate=True),
+        Input(CommandIds.PRIORITY, "value"),
+        State(CommandIds.PRIORITY_SHOWN, "data"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output(CommandIds.MESSAGE, "children"),
-        Input({"type": ASSIGN, "worker": ALL}, "n_clicks"),
+        Input(CommandIds.ASSIGN_PRESSED, "data"),
         State(CommandIds.SELECTED, "data"),
         prevent_initial_call=True,
     )
-    def assign(clicks: list[int | None], incident_id: int | None) -> str:
-        if not any(clicks) or incident_id is None or not isinstance(ctx.triggered_id, dict):
-            return no_update
-        worker_id = int(ctx.triggered_id["worker"])
+    def assign(press: Any, incident_id: int | None) -> str:
         actor = require_actor(rt)
+        worker = pressed(press, "worker")
+        if worker is None or not worker.isdigit() or incident_id is None:
+            return no_update
+        worker_id = int(worker)
         try:
             detail = queries.incident_detail(rt.store, incident_id) or {}
             if detail.get("status") in lifecycle.ACTIVE_ITEM_STATUSES:
@@ -779,16 +831,20 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
 
     @app.callback(
         Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
-        Input(CommandIds.PRIORITY, "value"),
+        Input(CommandIds.PRIORITY_CHOSEN, "data"),
         State(CommandIds.SELECTED, "data"),
         prevent_initial_call=True,
     )
-    def priority(value: str | None, incident_id: int | None) -> str:
-        detail = queries.incident_detail(rt.store, incident_id) if incident_id is not None else None
-        if value is None or detail is None or int(value) == detail["priority"]:
+    def priority(chosen: Any, incident_id: int | None) -> str:
+        actor = require_actor(rt)
+        value = pressed(chosen, "value")
+        if value not in ("1", "2", "3") or not isinstance(incident_id, int):
+            return no_update
+        detail = queries.incident_detail(rt.store, incident_id)
+        if detail is None or int(value) == detail["priority"]:
             return no_update
         try:
-            lifecycle.set_priority(rt.store, require_actor(rt), incident_id, int(value), rt.config.sla_minutes)
+            lifecycle.set_priority(rt.store, actor, incident_id, int(value), rt.config.sla_minutes)
         except OneMapError as exc:
             return t.error(exc)
         return t("msg.priority").format(id=incident_id)
@@ -822,7 +878,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
 
     @app.callback(
         Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
-        Input({"type": CASE_ACTION, "action": ALL}, "n_clicks"),
+        Input(CommandIds.CASE_PRESSED, "data"),
         State(CommandIds.SELECTED, "data"),
         State(CommandIds.CASE_NOTE, "value"),
         State(CommandIds.CASE_DEPARTMENT, "value"),
@@ -830,14 +886,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     def case_move(
-        clicks: list[int | None], incident_id: int | None, note: str | None, department: str | None, until: str | None
+        press: Any, incident_id: int | None, note: str | None, department: str | None, until: str | None
     ) -> Any:
-        if not any(clicks) or incident_id is None or not isinstance(ctx.triggered_id, dict):
+        actor = require_actor(rt)
+        button = pressed(press, "action")
+        if button is None or not isinstance(incident_id, int):
             return no_update
-        button = str(ctx.triggered_id["action"])
         try:
             action, body = case_body(button, note, department, until)
-            rt.cases.act(require_actor(rt), int(incident_id), action, body)
+            rt.cases.act(actor, int(incident_id), action, body)
         except OneMapError as exc:
             return html.Span(t.error(exc), className="message-error")
         return t("msg.case_done").format(id=incident_id, action=t(f"case.button.{button}"))

@@ -71,6 +71,11 @@ class CommandIds(StrEnum):
     CANCEL_REASON = "command-cancel-reason"
     CANCEL = "command-cancel"
     PRIORITY = "command-priority"
+    # What a person pressed or chose, relayed by the browser (a panel drawn by the server fires none of them).
+    ASSIGN_PRESSED = "command-assign-pressed"
+    CASE_PRESSED = "command-case-pressed"
+    PRIORITY_SHOWN = "command-priority-shown"
+    PRIORITY_CHOSEN = "command-priority-chosen"
     BULK = "command-bulk"
     BULK_INFO = "command-bulk-info"
     MESSAGE = "command-message"

@@ -56,24 +56,27 @@ def dash_call(client, output: str, inputs: list, state: list, changed: list[str]
 
 def case_move_output(app) -> str:
     """The case-move callback's output key (Dash suffixes a duplicate output with a hash)."""
-    (key,) = [k for k, v in app.callback_map.items() if any("case-action" in str(i["id"]) for i in v["inputs"])]
+    (key,) = [
+        k
+        for k, v in app.callback_map.items()
+        if "callback" in v and any(i["id"] == "command-case-pressed" for i in v["inputs"])
+    ]
     return key
 
 
 def case_move(client, incident_id: int, action: str, note: str = "不属本部门", app=None):
-    wid = {"type": "case-action", "action": action}
-    key = json.dumps(wid, separators=(",", ":"), sort_keys=True)
+    """A press on a case move's button, as the browser relays it (layouts: the button; callbacks: PRESSED_JS)."""
     return dash_call(
         client,
         case_move_output(app),
-        [[{"id": wid, "property": "n_clicks", "value": 1}]],
+        [{"id": "command-case-pressed", "property": "data", "value": {"action": action, "at": 1}}],
         [
             {"id": "command-selected", "property": "data", "value": incident_id},
             {"id": "command-case-note", "property": "value", "value": note},
             {"id": "command-case-department", "property": "value", "value": None},
             {"id": "command-case-until", "property": "value", "value": None},
         ],
-        [key + ".n_clicks"],
+        ["command-case-pressed.data"],
     )
 
 

@@ -4,7 +4,6 @@ from the CLI (password never on the command line), and an audit log that names w
 from __future__ import annotations
 
 import io
-import json
 
 import pytest
 from sqlalchemy import func, select
@@ -86,12 +85,12 @@ def test_every_event_names_the_person_who_acted(tmp_path) -> None:
     iid = r.get_json()["id"]
     browser = served.server.test_client()
     browser.post("/login", data={"username": "supervisor", "password": DEMO_PASSWORD, "next": "/"})
-    wid = {"type": "assign-worker", "worker": worker.id}
+    press = {"worker": worker.id, "at": 1}  # a press on the worker's button, as the browser relays it
     payload = {
         "output": "command-message.children",
         "outputs": {"id": "command-message", "property": "children"},
-        "inputs": [[{"id": wid, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": [json.dumps(wid, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+        "inputs": [{"id": "command-assign-pressed", "property": "data", "value": press}],
+        "changedPropIds": ["command-assign-pressed.data"],
         "state": [{"id": "command-selected", "property": "data", "value": iid}],
     }
     assert browser.post("/_dash-update-component", json=payload).status_code == 200

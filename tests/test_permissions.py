@@ -564,11 +564,8 @@ CALLBACKS: dict[str, list[Case]] = {
     ],
     "command.assign": [
         Case(
-            clicked({"type": "assign-worker", "worker": 1}) + ".n_clicks",
-            lambda c: {
-                "assign-worker.n_clicks": {clicked({"type": "assign-worker", "worker": 1}): 1},
-                "command-selected.data": c.other,
-            },
+            "command-assign-pressed.data",
+            lambda c: {"command-assign-pressed.data": {"worker": 1, "at": 1}, "command-selected.data": c.other},
             WRITE,
             shows={"worker": ("无权",), "staff": ("不属于本部门",)},
             changes=COMMAND,
@@ -576,8 +573,11 @@ CALLBACKS: dict[str, list[Case]] = {
     ],
     "command.priority": [
         Case(
-            "command-priority.value",
-            lambda c: {"command-priority.value": str(c.priority(c.other) % 3 + 1), "command-selected.data": c.other},
+            "command-priority-chosen.data",
+            lambda c: {
+                "command-priority-chosen.data": {"value": str(c.priority(c.other) % 3 + 1), "at": 1},
+                "command-selected.data": c.other,
+            },
             WRITE,
             shows={"worker": ("无权",), "staff": ("无权",)},
             changes=COMMAND,
@@ -597,9 +597,9 @@ CALLBACKS: dict[str, list[Case]] = {
     ],
     "command.case_move": [
         Case(
-            clicked({"type": "case-action", "action": "urge"}) + ".n_clicks",
+            "command-case-pressed.data",
             lambda c: {
-                "case-action.n_clicks": {clicked({"type": "case-action", "action": "urge"}): 1},
+                "command-case-pressed.data": {"action": "urge", "at": 1},
                 "command-selected.data": c.other,
                 "command-case-note.value": "快",
             },

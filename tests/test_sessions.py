@@ -1,6 +1,5 @@
 """Browser sessions and the Dash callback endpoint: the server decides who may do what."""
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -52,12 +51,12 @@ def test_logout_ends_the_session(app):
 
 
 def assign_via_dash(client, incident_id: int, worker_id: int):
-    wid = {"type": "assign-worker", "worker": worker_id}
+    press = {"worker": worker_id, "at": 1}  # a press on the worker's button, as the browser relays it
     payload = {
         "output": "command-message.children",
         "outputs": {"id": "command-message", "property": "children"},
-        "inputs": [[{"id": wid, "property": "n_clicks", "value": 1}]],
-        "changedPropIds": [json.dumps(wid, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+        "inputs": [{"id": "command-assign-pressed", "property": "data", "value": press}],
+        "changedPropIds": ["command-assign-pressed.data"],
         "state": [{"id": "command-selected", "property": "data", "value": incident_id}],
     }
     return client.post("/_dash-update-component", json=payload)

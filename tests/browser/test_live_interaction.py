@@ -146,3 +146,56 @@ def test_a_cancel_reason_typed_during_live_updates_survives_and_cancels(page, se
     finally:
         store.dispose()
     page.wait_for_function("() => document.querySelector('#detail-status').textContent === '已取消'", timeout=5_000)
+
+
+def test_drawing_the_panel_sends_no_request_and_each_press_sends_one(page, server) -> None:
+    """The panel's buttons and priority field are drawn by the server: that fires none of the assign, case-move
+    or priority callbacks (Dash fires pattern callbacks as their buttons appear); a press or a choice does,
+    once."""
+    _, db = server
+    store = Store(f"sqlite:///{db}", MemoryBus())
+    try:
+        index = load_grid_index(store)
+        p = index.polygons[0].representative_point()
+        (item_id,) = report(store, index, SYSTEM, [NewIncident("fire", "火情", "火情", p.x, p.y)], DEFAULT_SLA_MINUTES)
+    finally:
+        store.dispose()
+    sent: list[str] = []
+
+    def note(request) -> None:
+        if request.url.endswith("/_dash-update-component") and request.method == "POST":
+            body = request.post_data or ""
+            if "command-message" in body:  # the callbacks that act answer into the message line
+                sent.append(body)
+
+    page.on("request", note)
+    page.fill("#command-queue-search", str(item_id))
+    row = page.locator(f"#command-queue .ag-row[row-id='{item_id}'] .ag-cell[col-id=title]")
+    row.wait_for(timeout=20_000)
+    row.click()
+    opened_within(page, item_id)
+    page.wait_for_selector("#command-detail .assign-button", timeout=20_000)
+    page.wait_for_timeout(3000)  # several polls redraw nothing of the panel; none of them may act
+    assert sent == [], sent
+
+    page.locator("#command-priority").click()
+    page.get_by_role("option", name="紧急").click()
+    page.wait_for_function(
+        "(id) => document.querySelector('#command-message').textContent.includes('#' + id + ' 优先级')", arg=item_id
+    )
+    assert len(sent) == 1 and "command-priority-chosen" in sent[0], sent
+
+    page.locator("#command-detail .assign-button").first.click()
+    page.wait_for_function(
+        "(id) => document.querySelector('#command-message').textContent.includes('#' + id + ' 已派发')", arg=item_id
+    )
+    assert len(sent) == 2 and "command-assign-pressed" in sent[1], sent
+    page.wait_for_timeout(2000)  # the panel redraws with the assignee: still no request of its own
+    assert len(sent) == 2, sent
+    store = Store(f"sqlite:///{db}", MemoryBus())
+    try:
+        with store.read() as s:
+            row = s.execute(select(Incident.status, Incident.priority).where(Incident.id == item_id)).one()
+        assert (row.status, row.priority) == ("assigned", 1)
+    finally:
+        store.dispose()
