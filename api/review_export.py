@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 
+from api.report_pdf import report_response
 from api.session import current_actor
 from data import review
 from data.history import grid_table, worker_table
@@ -108,6 +109,14 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         grids = grid_table(rt.store)
         items = review.select_items(rt.history.frame(), grids, f)
         return export_frame(items, grids, worker_table(rt.store), utcnow(), t)
+
+    @bp.get("/review/report.pdf")
+    def month_report() -> Response:
+        """The evaluation section's "monthly report" link: the same PDF as the API's, for a signed-in supervisor."""
+        actor = current_actor(rt)
+        if actor is None:
+            raise Unauthorized("error.login_first")
+        return report_response(rt, actor, request.args.get("month", ""), request.args.get("lang", rt.config.lang))
 
     @bp.get("/review/export.csv")
     def csv() -> Response:

@@ -22,17 +22,18 @@ from api import warnings as warning_routes
 from api.idempotency import idempotent
 from api.ingest import MAX_PHOTO_PART
 from api.pages import MAX_LIMIT, listing, page_args
+from api.report_pdf import report_response
 from api.request_body import decode_text
 from api.request_body import json_object as _body
 from data import queries
-from data.models import KINDS, STAGES, STATUSES, utcnow
+from data.models import KINDS, STAGES, STATUSES
 from data.runtime import Runtime
 from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
-from locales import API_LANG, LANGS, render
-from ops import bulk, departments, evaluation, lifecycle, permissions, report, routing
+from locales import API_LANG, render
+from ops import bulk, departments, evaluation, lifecycle, permissions, routing
 from ops.accounts import Actor, actor_for_token
-from ops.errors import Forbidden, Invalid, NotFound, OneMapError, ServiceUnavailable
+from ops.errors import Forbidden, Invalid, NotFound, OneMapError
 from ops.parsing import whole_number
 from ops.privacy import shown_incident
 from ops.suggestions import suggest
@@ -382,27 +383,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @authenticated
     def evaluation_report(actor: Actor) -> Response:
         """The month's evaluation report as a PDF (supervisors and admins), one render per change of the log."""
-        permissions.require(actor, "evaluation_report")
-        month = request.args.get("month", "")
-        evaluation.month(month)  # 422 before any work
-        lang = request.args.get("lang", "zh-CN")
-        if lang not in LANGS:
-            raise Invalid("error.report_lang", {"langs": ", ".join(LANGS)}, field="lang")
-
-        def build() -> bytes:
-            from layouts import report as report_document  # fpdf2 and kaleido: seconds to import, on first use
-
-            data = report.gather(rt.store, actor, month, rt.history.frame())
-            return report_document.build(Text(lang), data, departments.list_all(rt.store), utcnow())
-
-        try:
-            pdf = rt.shared(f"report:{month}:{lang}", rt.store.latest_event_id(), build)
-        except report.ReportError as exc:  # no browser or no CJK font on this server: said, not a 500
-            raise ServiceUnavailable("error.report_unavailable", {"why": str(exc)}) from None
-        name = f"onemap-report-{month}.pdf"
-        return Response(
-            pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
-        )
+        return report_response(rt, actor, request.args.get("month", ""), request.args.get("lang", "zh-CN"))
 
     @bp.post("/departments/<int:department_id>/urge")
     @authenticated

@@ -27,6 +27,15 @@ def _period(data: dict[str, Any]) -> tuple[datetime, datetime]:
 
 
 def register(app: Dash, rt: Runtime, t: Text) -> None:
+    # The monthly report's link follows the chosen month in the browser (the route checks who asks).
+    app.clientside_callback(
+        "function(m) { return m ? '"
+        + view.report_href("")
+        + "' + encodeURIComponent(m) : window.dash_clientside.no_update; }",
+        Output(EvaluationIds.REPORT_LINK, "href"),
+        Input(EvaluationIds.REPORT_MONTH, "value"),
+        prevent_initial_call=True,
+    )
     """Attach the evaluation section's callbacks to ``app``."""
 
     @app.callback(

@@ -4,7 +4,7 @@ behind a number on a timeline, and supervision (督办). Pure builders: data in,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dash_mantine_components as dmc
@@ -255,8 +255,36 @@ def urged_rows(t: Text, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def section(t: Text) -> Any:
+def report_months(now: datetime, count: int = 12) -> list[str]:
+    """The last ``count`` months (YYYY-MM) on the city's clock, this one first."""
+    today = local(now)
+    n = today.year * 12 + today.month - 1
+    return [f"{(n - k) // 12:04d}-{(n - k) % 12 + 1:02d}" for k in range(count)]
+
+
+def report_href(month: str) -> str:
+    return f"/review/report.pdf?month={month}"
+
+
+def section(t: Text, now: datetime | None = None) -> Any:
     """The evaluation section (filled by callbacks/evaluation.py from the page's period)."""
+    months = report_months(now or datetime.now(UTC).replace(tzinfo=None))
+    report = dmc.Group(
+        [
+            dmc.Select(
+                id=EvaluationIds.REPORT_MONTH,
+                label=t("eval.report_month"),
+                data=months,
+                value=months[1],  # the last whole month: what a monthly report is about
+                allowDeselect=False,
+                w=130,
+                size="xs",
+            ),
+            html.A(t("eval.report"), id=EvaluationIds.REPORT_LINK, href=report_href(months[1]), className="nav-link"),
+        ],
+        gap="xs",
+        align="flex-end",
+    )
     indicator = dmc.Select(
         id=EvaluationIds.INDICATOR,
         label=t("eval.map_indicator"),
@@ -280,6 +308,7 @@ def section(t: Text) -> Any:
                 [
                     dmc.Title(t("eval.title"), order=4),
                     dmc.Text(id=EvaluationIds.SUMMARY, c="dimmed", size="sm"),
+                    report,
                 ],
                 gap="md",
             ),

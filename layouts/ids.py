@@ -197,6 +197,8 @@ class EvaluationIds(StrEnum):
     URGED = "eval-urged"
     DATA = "eval-data"
     PICKED = "eval-picked"
+    REPORT_MONTH = "eval-report-month"
+    REPORT_LINK = "eval-report-link"
 
 
 REVIEW_GRAPHS = (

@@ -246,8 +246,10 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("/api/v1/evaluation/urged", "GET"): Call(
         "/api/v1/evaluation/urged?month=2026-11", "token", refused_api(("staff", *COMMAND))
     ),
+    # A month that does not exist: who may have the report gets its 422, everyone else 403, and no PDF is drawn
+    # here (tests/test_report.py draws one).
     ("/api/v1/evaluation/report.pdf", "GET"): Call(
-        "/api/v1/evaluation/report.pdf?month=2026-11", "token", refused_api(("supervisor", "admin"))
+        "/api/v1/evaluation/report.pdf?month=2026-13", "token", refused_api(("supervisor", "admin"), 422)
     ),
     ("/api/v1/departments/<int:department_id>/urge", "POST"): Call(
         other("/api/v1/departments/{department}/urge"),
@@ -341,6 +343,9 @@ ROUTES: dict[tuple[str, str], Call] = {
         {**refused_api(COMMAND, (201, 422)), "anonymous": 401},
         {"service_code": "sanitation", "lat": "26.57", "long": "106.71", "description": "井盖缺失"},
         "form",
+    ),
+    ("/review/report.pdf", "GET"): Call(
+        "/review/report.pdf?month=2026-13", "session", page(403, supervisor=422, admin=422)
     ),
     ("/review/export.csv", "GET"): Call(
         "/review/export.csv?start=2026-01-01&end=2026-01-02", "session", page(200, worker=403, staff=403)

@@ -16,6 +16,7 @@ import manage
 from app import create_app, runtime_of
 from config import Config
 from data.bus import MemoryBus
+from data.demo import DEMO_PASSWORD
 from data.models import Department, Incident
 from data.store import Store
 from ops import evaluation, report
@@ -45,13 +46,15 @@ def api(tmp_path_factory):
     rt = runtime_of(app)
     tokens = {"w1": create_token(rt.store, 1), "op1": create_token(rt.store, 2)}
     for name, role, department in (("boss", "supervisor", None), ("a1", "staff", 2), ("root", "admin", None)):
-        tokens[name] = create_token(rt.store, create_user(rt.store, name, role, department_id=department))
+        user = create_user(rt.store, name, role, department_id=department, password=DEMO_PASSWORD)
+        tokens[name] = create_token(rt.store, user)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BROWSER_PATH", browser)  # how kaleido (choreographer) finds the browser
 
         class Api:
             store = rt.store
             db = url
+            app = app
 
             def get(self, path, who=None):
                 headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
@@ -129,6 +132,20 @@ def test_who_may_have_the_report(api, pdf):
     # Nothing changed in the log since: the same document, from the process's cache.
     again = api.get("/evaluation/report.pdf?month=2026-11", "root")
     assert again.status_code == 200 and len(pypdf.PdfReader(io.BytesIO(again.data)).pages) == len(pdf.pages)
+
+
+def test_the_review_pages_link_gives_a_signed_in_supervisor_the_same_report(api, pdf):
+    """The evaluation section's "monthly report" link: the session route serves the API's document."""
+    from layouts.evaluation import report_href
+
+    client = api.app.server.test_client()
+    assert client.get(report_href("2026-11")).status_code in (302, 401)  # not signed in
+    r = client.post("/login", data={"username": "boss", "password": DEMO_PASSWORD, "next": "/review"})
+    assert r.status_code == 302
+    r = client.get(report_href("2026-11"))
+    assert r.status_code == 200 and r.mimetype == "application/pdf", r.get_data(as_text=True)[:300]
+    assert len(pypdf.PdfReader(io.BytesIO(r.data)).pages) == len(pdf.pages)
+    assert client.get(report_href("2026-13")).status_code == 422
 
 
 def test_the_route_answers_503_when_the_server_has_no_browser(api, monkeypatch):
