@@ -100,7 +100,7 @@ def ingest_path(store: Store, rt: Runtime, scale: Scale) -> Figure:
     started = time.perf_counter()
     ingest.submit_batch(store, rt.index, OPERATOR, bodies, DEFAULT_SLA_MINUTES, 50.0, 10)
     ours = time.perf_counter() - started
-    now = queries.utcnow()
+    now = utcnow()
     rows = [
         {
             "kind": "ticket",

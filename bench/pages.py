@@ -11,7 +11,7 @@ from bench import BENCH_KEY
 from bench.figures import Figure
 from config import Config
 from data.models import Incident
-from data.queries import _incidents_joined
+from data.queries.incidents import _incidents_joined
 
 TOKEN = "bench-pages-token"
 

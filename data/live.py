@@ -6,7 +6,7 @@ are numpy columns refreshed from the rows whose ``change_seq`` moved since the l
 database stamps every insert and update in commit order; ``ix_incidents_change_seq`` finds them),
 so a tick counts in memory and a long transaction's rows are read when it commits, however early
 it wrote them. The whole set is also re-read every ``resync_s`` seconds, on time (``Reconciler``).
-The SQL versions in ``data/queries.py`` stay the reference; tests hold both to the same answers.
+The SQL versions in ``data/queries/`` stay the reference; tests hold both to the same answers.
 """
 
 from __future__ import annotations

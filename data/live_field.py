@@ -3,7 +3,7 @@
 A tick used to read every on-duty worker's position and count every parking space per segment
 in the store. Here both tables are mirrored (``data/mirror.py``): read once, then only the rows
 whose ``change_seq`` moved, so a tick reads what changed and counts in memory. The SQL versions
-in ``data/queries.py`` (``worker_positions``, ``parking_occupancy``) stay the reference; tests hold
+in ``data/queries/`` (``worker_positions``, ``parking_occupancy``) stay the reference; tests hold
 both to the same answers.
 """
 

@@ -16,7 +16,7 @@ from data.store import Store, record_event
 from geo.grid_index import GridIndex
 from ops.accounts import Actor
 from ops.errors import Invalid
-from ops.ingest import _batch, _event_time, _extra, _text, locate, require_ingest
+from ops.ingest.fields import batch_items, event_time, locate, refuse_unknown, require_ingest, text_field
 
 DIRECTIONS = ("in", "out")
 PLACE_FIELDS = {"id", "kind", "address", "lon", "lat", "crs", "registered_occupants"}
@@ -34,7 +34,7 @@ def _rejected(i: int, exc: Invalid) -> dict[str, Any]:
 def upsert_places(store: Store, index: GridIndex, actor: Actor, body: Any) -> list[dict[str, Any]]:
     """Create or update places by their external ``id``; answer item by item."""
     require_ingest(actor)
-    items = _batch(body, "places")
+    items = batch_items(body, "places")
     results: list[dict[str, Any]] = []
     good: dict[str, dict[str, Any]] = {}
     for i, item in enumerate(items):
@@ -42,10 +42,10 @@ def upsert_places(store: Store, index: GridIndex, actor: Actor, body: Any) -> li
         try:
             if not isinstance(item, dict):
                 raise Invalid("error.place_object", field=f"places[{i}]")
-            _extra(item, PLACE_FIELDS, p)
-            external = _text(item, "id", True, p)
-            kind = _text(item, "kind", True, p)
-            address = _text(item, "address", True, p)
+            refuse_unknown(item, PLACE_FIELDS, p)
+            external = text_field(item, "id", True, p)
+            kind = text_field(item, "kind", True, p)
+            address = text_field(item, "address", True, p)
             occupants = item.get("registered_occupants")
             if isinstance(occupants, bool) or not isinstance(occupants, int) or not 0 <= occupants <= 10000:
                 raise Invalid("error.registered_occupants", field=p + "registered_occupants")
@@ -84,7 +84,7 @@ def upsert_places(store: Store, index: GridIndex, actor: Actor, body: Any) -> li
 def ingest_access(store: Store, actor: Actor, body: Any, secret: str) -> list[dict[str, Any]]:
     """Store door-access events (deduplicated by ``event_id``); answer item by item."""
     require_ingest(actor)
-    items = _batch(body, "events")
+    items = batch_items(body, "events")
     results: list[dict[str, Any]] = []
     parsed: list[tuple[int, str, str, str, str, Any]] = []
     for i, item in enumerate(items):
@@ -92,18 +92,18 @@ def ingest_access(store: Store, actor: Actor, body: Any, secret: str) -> list[di
         try:
             if not isinstance(item, dict):
                 raise Invalid("error.event_object", field=f"events[{i}]")
-            _extra(item, ACCESS_FIELDS, p)
+            refuse_unknown(item, ACCESS_FIELDS, p)
             direction = item.get("direction", "in")
             if direction not in DIRECTIONS:
                 raise Invalid("error.direction", field=p + "direction")
             parsed.append(
                 (
                     i,
-                    _text(item, "event_id", True, p),
-                    _text(item, "place_id", True, p),
-                    _text(item, "credential", True, p),
+                    text_field(item, "event_id", True, p),
+                    text_field(item, "place_id", True, p),
+                    text_field(item, "credential", True, p),
                     direction,
-                    _event_time(item.get("at"), p + "at"),
+                    event_time(item.get("at"), p + "at"),
                 )
             )
             results.append({"index": i, "status": "pending"})

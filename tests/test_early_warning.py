@@ -14,6 +14,7 @@ from data.queries import load_grid_index
 from ops import early_warning as ew
 from ops import lifecycle
 from ops.accounts import SYSTEM, Actor
+from ops.early_warning import engine
 from ops.errors import Conflict, Forbidden, Invalid
 from ops.incidents import NewIncident, report
 from ops.places import ingest_access, upsert_places
@@ -208,8 +209,8 @@ def test_two_engines_raise_one_warning(city):
     r = rule("device_alarm", minutes=60)
     add(city, "alarm", "老人血压异常", 5, NOW - timedelta(minutes=1))
     finding = ew.DETECTORS["device_alarm"](city, r, NOW, {})[0]
-    first = ew._raise(city, r, finding, NOW, "zh-CN", None)
-    second = ew._raise(city, r, finding, NOW, "zh-CN", None)
+    first = engine._raise(city, r, finding, NOW, "zh-CN", None)
+    second = engine._raise(city, r, finding, NOW, "zh-CN", None)
     assert first is not None and second is None
     with city.read() as s:
         raised = s.scalars(select(Event.entity_id).where(Event.kind == "warning.raised")).all()
