@@ -340,9 +340,9 @@ def test_the_wall_says_disconnected_when_the_server_dies_and_recovers(browser, t
             with app_process(log, port=app.port, **env):  # a new server, same port and database
                 wait_text(page, "#command-live", "^实时$", 30)
                 p.heartbeat_after(time.time() + 2 * poll_ms / 1000, "command-heartbeat")
-                # Only now: a callback sent during the outage may still report its failure after the
-                # first answered poll.
-                p.outage = False
+                # The browser's messages that the server could not be reached stay expected to the end: in
+                # two CI runs one ("connection refused", "the server did not respond") reached the guard
+                # after two answered polls. Any other console error still fails the test.
                 assert page.evaluate("() => document.querySelector('#command-live').textContent") == "实时"
                 shot(page, "command-recovered.png")
                 page.close()  # before its server stops at the end of this block (its polls would fail)
