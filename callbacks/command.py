@@ -245,14 +245,15 @@ function(click, cell) {
 }
 """
 
-# A button drawn into the panel (a suggested worker, a case move) fires its pattern callback as it appears, with
-# no click; the browser relays only a real press, so a panel draw costs no request more.
+# A button drawn by the server (a suggested worker, a case move, a warning's acknowledge) fires its pattern
+# callback as it appears, with no click; the browser relays only a real press (the button's id and a time), so a
+# redraw costs no request.
 PRESSED_JS = """
 function(_clicks) {
     const hit = window.dash_clientside.callback_context.triggered.filter(t => t.value);
     if (hit.length !== 1) { return window.dash_clientside.no_update; }
     const id = JSON.parse(hit[0].prop_id.slice(0, hit[0].prop_id.lastIndexOf('.')));
-    return {key: id.KEY, at: Date.now()};
+    return Object.assign({}, id, {at: Date.now()});
 }
 """
 
@@ -768,13 +769,13 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     )
 
     app.clientside_callback(
-        PRESSED_JS.replace("KEY", "worker"),
+        PRESSED_JS,
         Output(CommandIds.ASSIGN_PRESSED, "data"),
         Input({"type": ASSIGN, "worker": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
-        PRESSED_JS.replace("KEY", "action"),
+        PRESSED_JS,
         Output(CommandIds.CASE_PRESSED, "data"),
         Input({"type": CASE_ACTION, "action": ALL}, "n_clicks"),
         prevent_initial_call=True,
@@ -899,18 +900,27 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return html.Span(t.error(exc), className="message-error")
         return t("msg.case_done").format(id=incident_id, action=t(f"case.button.{button}"))
 
-    @app.callback(
-        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+    app.clientside_callback(
+        PRESSED_JS,
+        Output(CommandIds.WARNING_PRESSED, "data"),
         Input({"type": WARNING_ACTION, "warning": ALL, "action": ALL}, "n_clicks"),
         prevent_initial_call=True,
     )
-    def warning_action(clicks: list[int | None]) -> str:
-        if not any(clicks) or not isinstance(ctx.triggered_id, dict):
+
+    @app.callback(
+        Output(CommandIds.MESSAGE, "children", allow_duplicate=True),
+        Input(CommandIds.WARNING_PRESSED, "data"),
+        prevent_initial_call=True,
+    )
+    def warning_action(press: Any) -> str:
+        actor = require_actor(rt)
+        warning, action = pressed(press, "warning"), pressed(press, "action")
+        if warning is None or not warning.isdigit() or action not in ("acknowledge", "resolve"):
             return no_update
-        wid, action = int(ctx.triggered_id["warning"]), ctx.triggered_id["action"]
+        wid = int(warning)
         step = early_warning.acknowledge if action == "acknowledge" else early_warning.resolve
         try:
-            step(rt.store, require_actor(rt), wid)
+            step(rt.store, actor, wid)
         except OneMapError as exc:
             return t.error(exc)
         return t("msg.warning.acknowledged" if action == "acknowledge" else "msg.warning.resolved")

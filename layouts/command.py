@@ -773,6 +773,7 @@ def layout(
             dcc.Store(id=CommandIds.DETAIL_STATE),
             dcc.Store(id=CommandIds.ASSIGN_PRESSED),
             dcc.Store(id=CommandIds.CASE_PRESSED),
+            dcc.Store(id=CommandIds.WARNING_PRESSED),
             dcc.Store(id=CommandIds.PRIORITY_SHOWN),
             dcc.Store(id=CommandIds.PRIORITY_CHOSEN),
             dcc.Store(id=CommandIds.QUEUE_PAGE, data=0),

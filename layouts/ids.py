@@ -74,6 +74,7 @@ class CommandIds(StrEnum):
     # What a person pressed or chose, relayed by the browser (a panel drawn by the server fires none of them).
     ASSIGN_PRESSED = "command-assign-pressed"
     CASE_PRESSED = "command-case-pressed"
+    WARNING_PRESSED = "command-warning-pressed"
     PRIORITY_SHOWN = "command-priority-shown"
     PRIORITY_CHOSEN = "command-priority-chosen"
     BULK = "command-bulk"

@@ -495,10 +495,6 @@ class Case:
     hides: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role → texts it must not
 
 
-def clicked(pattern: dict[str, Any]) -> str:
-    return json.dumps(pattern, separators=(",", ":"), sort_keys=True)
-
-
 CALLBACKS: dict[str, list[Case]] = {
     "shell.route": [
         Case(
@@ -615,12 +611,8 @@ CALLBACKS: dict[str, list[Case]] = {
     ],
     "command.warning_action": [
         Case(
-            clicked({"type": "warning-action", "warning": 999999, "action": "acknowledge"}) + ".n_clicks",
-            lambda c: {
-                "warning-action.n_clicks": {
-                    clicked({"type": "warning-action", "warning": 999999, "action": "acknowledge"}): 1
-                },
-            },
+            "command-warning-pressed.data",
+            lambda c: {"command-warning-pressed.data": {"warning": 999999, "action": "acknowledge", "at": 1}},
             WRITE,
         )
     ],

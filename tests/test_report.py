@@ -54,7 +54,7 @@ def api(tmp_path_factory):
         class Api:
             store = rt.store
             db = url
-            app = app
+            dash_app = app
 
             def get(self, path, who=None):
                 headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
@@ -138,7 +138,7 @@ def test_the_review_pages_link_gives_a_signed_in_supervisor_the_same_report(api,
     """The evaluation section's "monthly report" link: the session route serves the API's document."""
     from layouts.evaluation import report_href
 
-    client = api.app.server.test_client()
+    client = api.dash_app.server.test_client()
     assert client.get(report_href("2026-11")).status_code in (302, 401)  # not signed in
     r = client.post("/login", data={"username": "boss", "password": DEMO_PASSWORD, "next": "/review"})
     assert r.status_code == 302

@@ -163,7 +163,7 @@ def test_drawing_the_panel_sends_no_request_and_each_press_sends_one(page, serve
     sent: list[str] = []
 
     def note(request) -> None:
-        if request.url.endswith("/_dash-update-component") and request.method == "POST":
+        if "/_dash-update-component" in request.url and request.method == "POST":
             body = request.post_data or ""
             if "command-message" in body:  # the callbacks that act answer into the message line
                 sent.append(body)
