@@ -115,10 +115,11 @@ def test_review_plays_a_period_drills_down_and_exports(server: str, browser, tmp
             f"() => {MAP}._fullData[1].lon.length === "
             "Number((document.querySelector('#review-frame-label').innerText.match(/· (\\d+)/) || [])[1])"
         )
-        # The points are small and see-through over a visible aggregate layer.
+        # The points are small and see-through over a visible aggregate layer (read from the figure as sent: a
+        # step without items, the city's first hour after midnight, leaves plotly no drawn marker to read).
         layers = page.evaluate(
-            f"() => {{ const d = {MAP}._fullData; return {{base: d[0].visible, size: d[1].marker.size,"
-            " opacity: d[1].marker.opacity}; }"
+            f"() => {{ const g = {MAP}; return {{base: g._fullData[0].visible, size: g.data[1].marker.size,"
+            " opacity: g.data[1].marker.opacity}; }"
         )
         assert layers["base"] is True and layers["size"] <= 6 and layers["opacity"] < 0.7, layers
 
