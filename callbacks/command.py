@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from dash import ALL, Dash, Input, Output, Patch, State, ctx, html, no_update
 
+from api.outbox import photo_bytes
 from api.request_body import data_url_text
 from api.session import current_actor, require_actor
 from callbacks import liveness
@@ -268,6 +269,15 @@ function(value, shown) {
 """
 
 
+# What the handled report's upload holds, by file name (text: Dash escapes it).
+PHOTOS_INFO_JS = """
+function(contents, names) {
+    if (!contents || !contents.length) { return ''; }
+    return CHOSEN.replace('{n}', contents.length).replace('{names}', (names || []).join('、'));
+}
+"""
+
+
 def pressed(data: Any, key: str) -> str | None:
     """The pressed button's key from a relay store's value, None for anything else."""
     value = data.get(key) if isinstance(data, dict) else None
@@ -459,6 +469,7 @@ class Detail:
     rule: Any = no_update
     case_actions: Any = no_update
     case_note: Any = no_update
+    case_photos: Any = no_update  # the photos chosen for a handled report: cleared when another item is opened
     map: Any = no_update  # a patch of the "suggested" trace: rings around the workers the panel suggests
 
     def outputs(self) -> dict[str, Any]:
@@ -469,6 +480,7 @@ DETAIL_OUTPUTS = {
     "map": Output(Ids.MAP, "figure", allow_duplicate=True),
     "case_actions": Output(CommandIds.CASE_ACTIONS, "children"),
     "case_note": Output(CommandIds.CASE_NOTE, "value"),
+    "case_photos": Output(CommandIds.CASE_PHOTOS, "contents"),
     "hidden": Output(CommandIds.DETAIL, "hidden"),
     "head": Output(CommandIds.DETAIL_HEAD, "children"),
     "history": Output(CommandIds.DETAIL_HISTORY, "children"),
@@ -546,7 +558,7 @@ def detail_update(
     mark = _fingerprint(detail)
     out = Detail(state=mark, rule=t(f"ranking.rule.{ranking}"))
     if reason == "select":
-        out.hidden, out.form_hidden, out.reason, out.case_note = False, False, "", ""
+        out.hidden, out.form_hidden, out.reason, out.case_note, out.case_photos = False, False, "", "", None
     moved = reason != "live" or held.get("state") != mark["state"] or held.get("history") != mark["history"]
     if moved:
         words = routing.sentence(detail["routing"], t)
@@ -781,6 +793,12 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         prevent_initial_call=True,
     )
     app.clientside_callback(
+        PHOTOS_INFO_JS.replace("CHOSEN", json.dumps(t("case.photos_chosen"))),
+        Output(CommandIds.CASE_PHOTOS_INFO, "children"),
+        Input(CommandIds.CASE_PHOTOS, "contents"),
+        State(CommandIds.CASE_PHOTOS, "filename"),
+    )
+    app.clientside_callback(
         PRIORITY_JS,
         Output(CommandIds.PRIORITY_CHOSEN, "data"),
         Output(CommandIds.PRIORITY_SHOWN, "data", allow_duplicate=True),
@@ -884,10 +902,16 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         State(CommandIds.CASE_NOTE, "value"),
         State(CommandIds.CASE_DEPARTMENT, "value"),
         State(CommandIds.CASE_UNTIL, "value"),
+        State(CommandIds.CASE_PHOTOS, "contents"),
         prevent_initial_call=True,
     )
     def case_move(
-        press: Any, incident_id: int | None, note: str | None, department: str | None, until: str | None
+        press: Any,
+        incident_id: int | None,
+        note: str | None,
+        department: str | None,
+        until: str | None,
+        chosen: list[str] | None,
     ) -> Any:
         actor = require_actor(rt)
         button = pressed(press, "action")
@@ -895,7 +919,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             return no_update
         try:
             action, body = case_body(button, note, department, until)
-            rt.cases.act(actor, int(incident_id), action, body)
+            photos = case_photos(chosen) if action == "handled" else []
+            rt.cases.act(actor, int(incident_id), action, body, photos)
         except OneMapError as exc:
             return html.Span(t.error(exc), className="message-error")
         return t("msg.case_done").format(id=incident_id, action=t(f"case.button.{button}"))
@@ -935,6 +960,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Input(Ids.POLL, "n_intervals"),
     )
     liveness.register(app, Ids.HEARTBEAT, Ids.WATCHDOG, Ids.LIVE_BADGE)
+
+
+def case_photos(chosen: Any) -> list[bytes]:
+    """The bytes of the photos chosen in the panel's upload (data URLs); 422 for anything that is not one."""
+    if chosen is None:
+        return []
+    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+        raise Invalid("error.outbox_photo", field="photo")
+    return [photo_bytes(c) for c in chosen[: cases.MAX_HANDLED_PHOTOS + 1]]  # one more: ops says "too many"
 
 
 def case_body(button: str, note: str | None, department: str | None, until: str | None) -> tuple[str, dict[str, Any]]:

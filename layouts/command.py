@@ -412,6 +412,13 @@ def case_controls(t: Text, departments: list[dict[str, Any]]) -> html.Div:
                 minRows=1,
                 debounce=True,  # as the cancel reason: no round trip per key
             ),
+            dcc.Upload(
+                html.Div(t("case.photos"), className="upload-zone"),
+                id=CommandIds.CASE_PHOTOS,
+                accept="image/*",
+                multiple=True,
+            ),
+            dmc.Text(id=CommandIds.CASE_PHOTOS_INFO, size="xs", c="dimmed"),
             dmc.Group(
                 [
                     dmc.Select(

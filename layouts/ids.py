@@ -67,6 +67,8 @@ class CommandIds(StrEnum):
     CASE_NOTE = "command-case-note"
     CASE_DEPARTMENT = "command-case-department"
     CASE_UNTIL = "command-case-until"
+    CASE_PHOTOS = "command-case-photos"  # photos for the department's handled report (处理反馈)
+    CASE_PHOTOS_INFO = "command-case-photos-info"
     DETAIL_CLOSE = "command-detail-close"
     CANCEL_REASON = "command-cancel-reason"
     CANCEL = "command-cancel"

@@ -5,6 +5,7 @@ and changes nothing; the API agrees (403)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -64,7 +65,7 @@ def case_move_output(app) -> str:
     return key
 
 
-def case_move(client, incident_id: int, action: str, note: str = "不属本部门", app=None):
+def case_move(client, incident_id: int, action: str, note: str = "不属本部门", app=None, photos=None):
     """A press on a case move's button, as the browser relays it (layouts: the button; callbacks: PRESSED_JS)."""
     return dash_call(
         client,
@@ -75,6 +76,7 @@ def case_move(client, incident_id: int, action: str, note: str = "不属本部�
             {"id": "command-case-note", "property": "value", "value": note},
             {"id": "command-case-department", "property": "value", "value": None},
             {"id": "command-case-until", "property": "value", "value": None},
+            {"id": "command-case-photos", "property": "contents", "value": photos},
         ],
         ["command-case-pressed.data"],
     )
@@ -122,6 +124,41 @@ def test_the_owning_departments_staff_sign_and_return_from_the_console(org):
     assert snapshot(rt, iid)[0][0] == "signed"
     case_move(staff, iid, "return", note="不属本部门职责", app=app)
     assert snapshot(rt, iid)[0][:2] == ("returned", None)
+
+
+def jpeg_data_url(colour: str) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(buf, "JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_the_departments_staff_report_handled_with_photos_from_the_console(org):
+    """处理反馈 with photos from the panel: stored with the move, shown in the case's history; a photo sent with
+    another move is not taken, and a file that is no image is refused with the case unchanged."""
+    app, rt, ids, iid = org
+    staff, _ = login(app, "staff_a", "onemap-demo")
+    case_move(staff, iid, "sign", app=app)
+    before = snapshot(rt, iid)
+    bad = case_move(staff, iid, "handled", note="已清理", app=app, photos=["data:image/jpeg;base64,bm90IGFuIGltYWdl"])
+    assert "message-error" in json.dumps(bad.get_json(), ensure_ascii=False)
+    assert snapshot(rt, iid) == before  # refused whole: no stage change, no event
+    r = case_move(staff, iid, "handled", note="已清理", app=app, photos=[jpeg_data_url("red"), jpeg_data_url("blue")])
+    assert r.status_code == 200 and "message-error" not in json.dumps(r.get_json(), ensure_ascii=False)
+    assert snapshot(rt, iid)[0][0] == "handled"
+    with rt.store.read() as s:
+        data = s.scalar(
+            select(Event.data).where(Event.entity_id == iid, Event.kind == "case.handled").order_by(Event.id.desc())
+        )
+    names = data["photos"]
+    assert len(names) == 2 and all((Path(rt.config.media_dir) / n).is_file() for n in names)
+    shown = detail_update(rt, Text("zh-CN"), iid, None, "own_grid", "select")
+    assert all(f"/media/{n}" in str(shown.history) for n in names)
+    assert shown.case_photos is None  # opening an item clears what was chosen for the last one
 
 
 def _user_id(rt, username: str) -> int:
