@@ -9,7 +9,6 @@ import re
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from urllib.parse import urlparse
 
 import pytest
 
@@ -18,7 +17,6 @@ from data.models import utcnow
 from data.store import Store
 from ops.accounts import create_token, create_user
 from tests.browser.conftest import DEMO_PASSWORD, log_in
-from tests.browser.test_command_page import ARTIFACTS
 from tests.servers import running_app
 from tests.test_evaluation import build
 
@@ -58,15 +56,9 @@ def api(url: str, token: str, path: str) -> dict:
 
 def test_league_table_matches_the_api_sorts_and_drills_down(server, browser) -> None:
     url, token, end = server
+    # The browser guard (tests/browser/conftest.py) fails the test on a console or page error and on a request
+    # to another host, and pictures the page if it fails.
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
-    errors: list[str] = []
-    hosts: set[str] = set()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on(
-        "request",
-        lambda r: hosts.add(urlparse(r.url).netloc) if urlparse(r.url).scheme not in ("blob", "data") else None,
-    )
     try:
         page.goto(f"{url}/review")
         log_in(page, "supervisor")
@@ -118,15 +110,8 @@ def test_league_table_matches_the_api_sorts_and_drills_down(server, browser) -> 
             " return gd && gd._fullData && gd._fullData[0].y.length === 4; }",
             polling=500,
         )
-        assert not errors, errors
-        assert hosts <= {urlparse(url).netloc}, hosts
     except Exception:
-        ARTIFACTS.mkdir(exist_ok=True)
         print("section:", page.evaluate("() => document.querySelector('#eval-section')?.innerText?.slice(0, 600)"))
-        try:  # a picture if the page still answers; the test's own failure is what is reported
-            page.screenshot(path=str(ARTIFACTS / "evaluation-page.png"), timeout=10_000)
-        except Exception as exc:
-            print("no screenshot:", exc)
         raise
     finally:
         page.close()

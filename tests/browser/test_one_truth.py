@@ -92,6 +92,12 @@ def test_assign_accept_round_trip_across_processes(browser, two_apps):
         worker.goto(url_b)
         log_in(worker, "w00001")
         worker.wait_for_selector("#worker-inbox")
+        # Both screens loaded and polling before the fire is reported: the bounds below time the screens'
+        # updates, not a page still loading its map on a busy machine (the row once took more than 10 s so).
+        operator.wait_for_selector("#command-queue .ag-header", timeout=60_000)
+        operator.wait_for_function(
+            "() => document.querySelector('#command-live')?.textContent === '实时'", timeout=60_000
+        )
 
         iid = new_fire_for_worker_1(store)
         row = operator.locator(f".ag-row[row-id='{iid}'] .ag-cell[col-id=title]")
