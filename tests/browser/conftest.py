@@ -44,6 +44,7 @@ NETWORK_FAILURES = (
     "net::ERR_INTERNET_DISCONNECTED",
     "net::ERR_CONNECTION_REFUSED",
     "net::ERR_CONNECTION_RESET",
+    "net::ERR_SOCKET_NOT_CONNECTED",  # a request on a socket the dead server left half-open
     "net::ERR_EMPTY_RESPONSE",
     "net::ERR_CONTENT_LENGTH_MISMATCH",  # an answer cut off by the server's death
     "Failed to fetch",
