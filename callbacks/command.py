@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -130,31 +132,59 @@ TICK_OUTPUTS = {
 }
 
 
+# While the pointer is on the queue the map is patched at most this often: redrawing hundreds of moving
+# points on every poll keeps the browser's main thread busy exactly when the operator is about to click.
+MAP_HOLD_S = 4.0
+MAP_MARK = "_map"  # in a screen's digests: [the cursor its map was last patched at, when (epoch s)]
+
+
 def refresh(
     rt: Runtime,
     t: Text,
     cursor: int | None,
     view: map_view.View | None = None,
-    sent: dict[str, str] | None = None,
+    sent: dict[str, Any] | None = None,
     scope: Scope = None,
+    hold: bool = False,
 ) -> Tick:
     """One poll: the map patch, cursor, badge, feed, digests, warnings panel and badge, KPI texts.
 
     ``scope``: a department console's departments; its map, feed and KPIs hold only their cases.
+    ``hold``: the pointer is on the queue; the map's patch waits up to ``MAP_HOLD_S`` (the rest does not).
     """
     with rt.store.read():  # every query of the tick on one connection and transaction
-        return _refresh(rt, t, cursor, view, sent, scope)
+        return _refresh(rt, t, cursor, view, sent, scope, hold)
+
+
+def map_mark(sent: dict[str, Any] | None) -> tuple[int | None, float]:
+    """The cursor a screen's map was last patched at and when; (None, 0) if the screen never said."""
+    mark = (sent or {}).get(MAP_MARK)
+    if not (isinstance(mark, list) and len(mark) == 2):
+        return None, 0.0
+    at, when = mark
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in mark):
+        return None, 0.0  # what the browser sends back is never trusted further than its shape
+    return max(0, min(int(at), 2**62)), float(when)
 
 
 def _refresh(
-    rt: Runtime, t: Text, cursor: int | None, view: map_view.View | None, sent: dict[str, str] | None, scope: Scope
+    rt: Runtime,
+    t: Text,
+    cursor: int | None,
+    view: map_view.View | None,
+    sent: dict[str, Any] | None,
+    scope: Scope,
+    hold: bool = False,
 ) -> Tick:
     latest, healthy = rt.cursor()
     tick = Tick(*server_badge(t, healthy))
     # A background full re-read (data/mirror.py) replaced rows: every screen redraws what comes from them
     # for a few polls, even with no new event (it exists to heal what a catch-up could have missed).
     healed = rt.live.resynced_within(3 * rt.config.poll_ms / 1000)
-    if cursor is not None and latest <= cursor and not healed:
+    map_cursor, map_at = map_mark(sent)
+    map_waits = hold and time.time() - map_at < MAP_HOLD_S
+    map_behind = map_cursor is not None and cursor is not None and map_cursor < cursor
+    if cursor is not None and latest <= cursor and not healed and (map_waits or not map_behind):
         return tick
     newest, layers = queries.layers_changed_since(rt.store, cursor or 0)
     version = max(newest, latest)
@@ -166,7 +196,11 @@ def _refresh(
         return rt.shared(key, stamp, compute)
 
     tick.cursor = version
-    tick.figure, tick.digests = map_update(rt, layers, stamp, view, sent, scope)
+    if not map_waits:
+        # The map catches up on everything since its own last patch (held back polls included).
+        map_layers = layers | queries.layers_changed_since(rt.store, map_cursor)[1] if map_behind else layers
+        tick.figure, digests = map_update(rt, map_layers, stamp, view, sent, scope)
+        tick.digests = {**digests, MAP_MARK: [version, time.time()]}
     if "feed" in layers:
         tick.feed = feed_items(shared(f"feed:{scope}", lambda: queries.latest_items(rt.store, departments=scope)), t)
     if "kpi" in layers:
@@ -625,6 +659,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             "incident_id": State(CommandIds.SELECTED, "data"),
             "ranking": State(CommandIds.RANKING, "value"),
             "held": State(CommandIds.DETAIL_STATE, "data"),
+            "queue_hold": State(CommandIds.QUEUE_HOLD, "data"),
         },
         prevent_initial_call=True,
     )
@@ -632,14 +667,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         _n: int,
         cursor: int | None,
         view: map_view.View | None,
-        sent: dict[str, str] | None,
+        sent: dict[str, Any] | None,
         incident_id: int | None,
         ranking: str | None,
         held: dict[str, Any] | None,
+        queue_hold: Any = None,
     ) -> dict[str, Any]:
         actor = city_reader(rt)
         scope = scope_of(rt, actor)
-        tick = refresh(rt, t, cursor, view, sent, scope)
+        tick = refresh(rt, t, cursor, view, sent if isinstance(sent, dict) else None, scope, queue_hold is True)
         return {
             **tick.outputs(),
             "heartbeat": beat(),

@@ -260,6 +260,36 @@ def test_a_poll_resends_only_what_the_screen_does_not_hold(app):
     assert touched == {TRACE_INDEX["workers"]}  # items, grids and parking are already on the screen
 
 
+def test_while_the_queue_is_held_the_map_waits_then_catches_up_on_everything_it_missed(app, monkeypatch):
+    from callbacks import command
+    from ops import field
+
+    rt = runtime_of(app)
+    t = Text("zh-CN")
+    p = rt.index.polygons[0].representative_point()
+    first = refresh(rt, t, 0)
+    assert command.map_mark(first.digests)[0] == first.cursor
+    field.move_workers(rt.store, Actor(None, "op", "operator"), [(1, p.x, p.y)])
+    held = refresh(rt, t, first.cursor, None, first.digests, hold=True)
+    # The pointer is on the queue and the map was patched just now: the rest moves on, the map waits.
+    assert held.cursor > first.cursor and held.figure is no_update and held.digests is no_update
+    report_fire(rt)
+    held2 = refresh(rt, t, held.cursor, None, first.digests, hold=True)
+    assert held2.cursor > held.cursor and held2.figure is no_update
+    # Held past MAP_HOLD_S (or let go), with no new change since: the map gets what it missed, both changes.
+    later = command.map_mark(first.digests)[1] + command.MAP_HOLD_S + 0.1
+    monkeypatch.setattr(command.time, "time", lambda: later)
+    caught = refresh(rt, t, held2.cursor, None, first.digests, hold=True)
+    touched = {o["location"][1] for o in caught.figure.to_plotly_json()["operations"]}
+    assert {TRACE_INDEX["workers"], TRACE_INDEX["fire"]} <= touched
+    assert command.map_mark(caught.digests) == (caught.cursor, later)
+    # Nothing new and the map up to date: the poll sends nothing.
+    assert refresh(rt, t, caught.cursor, None, caught.digests).figure is no_update
+    # What a browser sends back as the mark is read for its shape only (a forged one changes nothing unsafe).
+    for forged in ([-(10**30), 1e300], ["x", 0], [float("nan"), 0], {"a": 1}, [1, 2, 3]):
+        assert refresh(rt, t, caught.cursor, None, {command.MAP_MARK: forged}).badge
+
+
 def test_screens_polling_after_one_change_share_one_computation(app, monkeypatch):
     rt = runtime_of(app)
     t = Text("zh-CN")
