@@ -33,17 +33,15 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
     cards = []
     for task in tasks:
         buttons = [
-            dmc.Button(
+            big_button(
                 t(f"worker.{action}"),
-                id={"type": TASK_ACTION, "task": task["id"], "action": action},
-                color=BUTTON_COLORS[action],
-                size="lg",
-                fullWidth=True,
+                {"type": TASK_ACTION, "task": task["id"], "action": action},
+                BUTTON_COLORS[action],
             )
             for action in NEXT_ACTIONS.get(task["status"], ())
         ]
         cards.append(
-            dmc.Paper(
+            card(
                 [
                     dmc.Group(
                         [
@@ -55,18 +53,7 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                     dmc.Title(f"#{task['incident_id']} {task['title']}", order=4, mt=6),
                     dmc.Text(task["description"], size="sm", c="dimmed"),
                     dmc.Text(f"{t('detail.due')} {local(task['due_at']):%m-%d %H:%M}", size="sm"),
-                    # Persisted by task id: a note being typed survives any redraw of the inbox (and a reload).
-                    dmc.Textarea(
-                        id={"type": TASK_NOTE, "task": task["id"]},
-                        placeholder=t("worker.note"),
-                        mt=6,
-                        persistence=True,
-                        persistence_type="local",
-                        # Sent (and so persisted) 0.4 s after typing pauses, not per key: a per-key round
-                        # trip lets a late echo overwrite newer keys under load; never only on blur, or a
-                        # redraw of the inbox while the worker types would lose the note.
-                        debounce=400,
-                    ),
+                    note_field({"type": TASK_NOTE, "task": task["id"]}, t("worker.note")),
                     dcc.Upload(
                         html.Div(t("worker.photo"), className="upload-zone"),
                         id={"type": TASK_PHOTO, "task": task["id"]},
@@ -75,13 +62,28 @@ def task_cards(tasks: list[dict[str, Any]], t: Text) -> list[Any]:
                     dmc.SimpleGrid(buttons, cols=len(buttons) or 1, mt=8),
                     html.Div(id={"type": TASK_PENDING, "task": task["id"]}, className="task-pending"),
                 ],
-                p="sm",
-                withBorder=True,
-                className="task-card",
-                id=f"task-{task['id']}",
+                "task-card",
+                f"task-{task['id']}",
             )
         )
     return cards
+
+
+def big_button(label: str, id_: dict[str, Any], color: str) -> Any:
+    """A full-width phone button, big enough for a thumb in gloves."""
+    return dmc.Button(label, id=id_, color=color, size="lg", fullWidth=True)
+
+
+def note_field(id_: dict[str, Any], placeholder: str) -> Any:
+    """A card's note, persisted by its pattern id: what is being typed survives any redraw of the inbox
+    (and a reload). Sent (and so persisted) 0.4 s after typing pauses, not per key: a per-key round trip
+    lets a late echo overwrite newer keys under load; never only on blur, or a redraw while the worker
+    types would lose the note."""
+    return dmc.Textarea(id=id_, placeholder=placeholder, mt=6, persistence=True, persistence_type="local", debounce=400)
+
+
+def card(children: list[Any], class_name: str, id_: str) -> Any:
+    return dmc.Paper(children, p="sm", withBorder=True, className=class_name, id=id_)
 
 
 # The two answers of each on-site move (the first is the positive one: 属实 / 通过) and their colours.
@@ -128,34 +130,23 @@ def site_cards(checks: list[dict[str, Any]], t: Text) -> list[Any]:
         if case["stage_due_at"] is not None:
             lines.append(dmc.Text(f"{t('detail.due')} {local(case['stage_due_at']):%m-%d %H:%M}", size="sm"))
         buttons = [
-            dmc.Button(
+            big_button(
                 t(f"worker.site.{answer}"),
-                id={"type": SITE_MOVE, "case": case["id"], "action": action, "answer": answer},
-                color=SITE_COLORS[answer],
-                size="lg",
-                fullWidth=True,
+                {"type": SITE_MOVE, "case": case["id"], "action": action, "answer": answer},
+                SITE_COLORS[answer],
             )
             for answer in SITE_ANSWERS[action]
         ]
         cards.append(
-            dmc.Paper(
+            card(
                 [
                     *lines,
-                    dmc.Textarea(
-                        id={"type": SITE_NOTE, "case": case["id"]},
-                        placeholder=t("worker.site.note"),
-                        mt=6,
-                        persistence=True,
-                        persistence_type="local",
-                        debounce=400,  # as a task's note: kept across a redraw, no round trip per key
-                    ),
+                    note_field({"type": SITE_NOTE, "case": case["id"]}, t("worker.site.note")),
                     dmc.SimpleGrid(buttons, cols=2, mt=8),
                     html.Div(id={"type": SITE_PENDING, "case": case["id"]}, className="task-pending"),
                 ],
-                p="sm",
-                withBorder=True,
-                className="site-card",
-                id=f"site-{case['id']}",
+                "site-card",
+                f"site-{case['id']}",
             )
         )
     return cards
