@@ -74,9 +74,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     def requests(fmt: str) -> tuple[Response, int]:
         fmt = fmt_or_404(fmt)
         page = page_args(open311.MAX_REQUESTS)
-        found = open311.find_requests(
-            rt.store, request.args.to_dict(), request.host_url, page.after, page.limit + 1, page.ascending
-        )
+        found = open311.find_requests(rt.store, request.args.to_dict(), page.after, page.limit + 1, page.ascending)
         # GeoReport v2 answers a bare list: the next page is only in the Link header.
         items, nxt = page.cut(found, "service_request_id")
         response, status = _answer(fmt, "service_requests", items)
@@ -85,7 +83,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
     @bp.get("/requests/<request_id>.<fmt>")
     def one_request(request_id: str, fmt: str) -> tuple[Response, int]:
         fmt = fmt_or_404(fmt)
-        return _answer(fmt, "service_requests", open311.get_request(rt.store, request_id, request.host_url))
+        return _answer(fmt, "service_requests", open311.get_request(rt.store, request_id))
 
     @bp.post("/requests.<fmt>")
     def post_request(fmt: str) -> tuple[Response, int]:

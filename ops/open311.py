@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from data.models import OPEN_STATUSES, Department, Incident, Photo
+from data.models import OPEN_STATUSES, Department, Incident
 from data.queries import keyset
 from data.store import Store
 from ops.errors import Invalid, NotFound
@@ -58,8 +58,10 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat(timespec="seconds") + "Z" if when else None
 
 
-def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
+def _request(row: Any) -> dict[str, Any]:
     # Public: no reporter name or phone leaves through Open311, the text is scrubbed, the place rounded.
+    # No photo either: a report's or a worker's photo shows faces, plates, the inside of homes, and
+    # /media answers only those who may open the item, so a public link would name a file nobody may read.
     lon, lat = public_point(row.lon, row.lat)
     closed = row.status not in OPEN_STATUSES
     return {
@@ -79,7 +81,7 @@ def _request(row: Any, photo: str | None, base_url: str) -> dict[str, Any]:
         "zipcode": "",
         "lat": lat,
         "long": lon,
-        "media_url": f"{base_url}media/{photo}" if photo else "",
+        "media_url": "",
     }
 
 
@@ -96,7 +98,6 @@ def _date(value: str | None, name: str) -> datetime | None:
 def find_requests(
     store: Store,
     args: dict[str, str],
-    base_url: str,
     after: int | None = None,
     limit: int = MAX_REQUESTS,
     ascending: bool = False,
@@ -146,16 +147,13 @@ def find_requests(
         )
     with store.read() as s:
         rows = s.execute(keyset(stmt, Incident.id, after, ascending).limit(limit)).all()
-        photos = dict(
-            s.execute(select(Photo.incident_id, Photo.name).where(Photo.incident_id.in_([r.id for r in rows]))).all()
-        )
-    return [_request(r, photos.get(r.id), base_url) for r in rows]
+    return [_request(r) for r in rows]
 
 
-def get_request(store: Store, request_id: str, base_url: str) -> list[dict[str, Any]]:
+def get_request(store: Store, request_id: str) -> list[dict[str, Any]]:
     if not (request_id.isascii() and request_id.isdigit()) or int(request_id) > MAX_ID:
         raise NotFound("error.service_request_missing", {"id": repr(request_id)})
-    found = find_requests(store, {"service_request_id": request_id}, base_url)
+    found = find_requests(store, {"service_request_id": request_id})
     if not found:
         raise NotFound("error.service_request_missing", {"id": request_id})
     return found

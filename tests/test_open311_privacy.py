@@ -57,6 +57,24 @@ def app(tmp_path):
     )
 
 
+def test_public_reads_never_name_a_photo(app):
+    """A report's photo is for those who may open the item (/media checks them): no public link to it."""
+    from data.models import Photo
+
+    client = app.server.test_client()
+    form = {"api_key": TOKEN, "service_code": "noise", "lat": "26.58", "long": "106.71", "description": "装修噪音"}
+    rid = client.post("/open311/v2/requests.json", data=form).get_json()[0]["service_request_id"]
+    rt = runtime_of(app)
+    with rt.store.transaction() as s:
+        s.add(Photo(incident_id=int(rid), name="a1b2c3d4e5f6.jpg", width=10, height=10, uploaded_by="reporter"))
+    for path in (f"/open311/v2/requests/{rid}.json", "/open311/v2/requests.json", f"/open311/v2/requests/{rid}.xml"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and "a1b2c3d4e5f6" not in answer.text, path
+    one = client.get(f"/open311/v2/requests/{rid}.json").get_json()[0]
+    assert one["media_url"] == ""
+    assert client.get("/media/a1b2c3d4e5f6.jpg").status_code in (401, 302)  # and /media is not public anyway
+
+
 def test_public_reads_scrub_round_and_hide_sensitive_kinds(app):
     client = app.server.test_client()
     form = {
