@@ -175,8 +175,9 @@ def find_incidents(
         stmt = stmt.where(Incident.lon.between(bbox[0], bbox[2]), Incident.lat.between(bbox[1], bbox[3]))
     with store.read() as s:
         # Core execution (no ORM row processing): a page is up to a thousand rows of 32 columns.
-        rows = s.connection().execute(keyset(stmt, Incident.id, after, ascending).limit(limit)).all()
-        return [r._asdict() for r in rows]
+        result = s.connection().execute(keyset(stmt, Incident.id, after, ascending).limit(limit))
+        names = tuple(result.keys())
+        return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
