@@ -89,7 +89,7 @@ def _plain_answer(body: Any) -> Response:
     return jsonify(_plain(body))
 
 
-def _located_page(body: dict[str, Any]) -> Response:
+def _flat_page(body: dict[str, Any]) -> Response:
     """A page of items or workers (flat rows, naive UTC times, floats only in ``lon``/``lat``) as
     ``_plain_answer`` writes it, by orjson straight from the rows."""
     if not plain_floats(body["items"], ("lon", "lat")):
@@ -299,7 +299,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             )
             return [permissions.shown_to(actor, shown(r)) for r in rows]
 
-        return listing(page_args(), fetch, _located_page)
+        return listing(page_args(), fetch, _flat_page)
 
     @bp.get("/incidents/<int:incident_id>")
     @authenticated
@@ -515,7 +515,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             found = queries.find_workers(rt.store, grid_id, on_duty, after, limit, ascending)
             return [permissions.shown_worker(r) for r in found]
 
-        return listing(page_args(MAX_LIMIT, ascending=True), fetch, _located_page)
+        return listing(page_args(MAX_LIMIT, ascending=True), fetch, _flat_page)
 
     ingest_routes.register(
         bp, rt, authenticated, lambda incident_id, actor: _plain(incident_or_404(incident_id, actor)), _plain
