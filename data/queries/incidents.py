@@ -177,7 +177,7 @@ def find_incidents(
         # Core execution (no ORM row processing): a page is up to a thousand rows of 32 columns.
         result = s.connection().execute(keyset(stmt, Incident.id, after, ascending).limit(limit))
         names = tuple(result.keys())
-        return [dict(zip(names, row, strict=True)) for row in result]
+        return [dict(zip(names, row, strict=True)) for row in result.all()]  # all(): one fetchall
 
 
 def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
