@@ -21,12 +21,14 @@ from api import ingest as ingest_routes
 from api import warnings as warning_routes
 from api.idempotency import idempotent
 from api.ingest import MAX_PHOTO_PART
+from api.item_page import shown_items
 from api.pages import MAX_LIMIT, json_answer, listing, page_args, plain_floats
 from api.report_pdf import report_response
 from api.request_body import decode_text
 from api.request_body import json_object as _body
 from data import queries
-from data.models import KINDS, STAGES, STATUSES
+from data.models import KINDS, STAGES, STATUSES, utcnow
+from data.queries.incidents import incident_rows
 from data.runtime import Runtime
 from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
@@ -294,10 +296,8 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         )
 
         def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
-            rows = queries.find_incidents(
-                rt.store, statuses, kinds, bbox, limit, scope, stages, after=after, ascending=ascending
-            )
-            return [permissions.shown_to(actor, shown(r)) for r in rows]
+            names, rows = incident_rows(rt.store, statuses, kinds, bbox, limit, scope, stages, after, ascending)
+            return shown_items(names, rows, permissions.may(actor, "read_reporter"), sentence, utcnow())
 
         return listing(page_args(), fetch, _flat_page)
 

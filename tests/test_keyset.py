@@ -315,3 +315,43 @@ def _worker_pages_are_what_jsonify_wrote(rt, client) -> None:
         hidden = [w for w in page["items"] if not w["on_duty"]]
         assert hidden and all(w["lon"] is None and w["position_at"] is None for w in hidden)
         url = page["next"]
+
+
+def test_items_built_column_wise_are_shown_incident_and_shown_to_item_by_item():
+    from datetime import timedelta
+
+    from api.item_page import shown_items
+    from data.models import utcnow
+    from data.queries.incidents import INCIDENT_COLUMNS
+    from ops.accounts import Actor
+    from ops.permissions import shown_to
+    from ops.privacy import shown_incident
+
+    names = tuple(c.key for c in INCIDENT_COLUMNS)
+    now = utcnow()
+    rows = []
+    for n, text in enumerate(TRICKY * 3):
+        row = dict.fromkeys(names)
+        row.update(
+            id=n,
+            status=["new", "closed", "reopened", "resolved"][n % 4],
+            due_at=now + timedelta(days=1 if n % 3 else -1),
+            stage=["filed", "closed", "rework", "voided", "handled"][n % 5],
+            stage_due_at=[None, now - timedelta(hours=1), now + timedelta(hours=1)][n % 3],
+            reporter_name=[None, text][n % 2],
+            reporter_phone=[None, "", "1381234", "13812345678"][n % 4],
+            routing=[None, text, '{"key": "routing.inside"}'][n % 3],
+            title=text,
+        )
+        rows.append(tuple(row[k] for k in names))
+    said = {}
+    for role, sees in (("operator", True), ("worker", False)):  # a worker may not read reporters
+        actor = Actor(None, role, role)
+        got = shown_items(names, rows, sees, lambda r: said.setdefault(r, f"said {r}"), now)
+        want = []
+        for row in rows:
+            out = shown_incident(dict(zip(names, row, strict=True)))
+            out["routing"] = f"said {out['routing']}"
+            want.append(shown_to(actor, out))
+        assert [list(item.items()) for item in got] == [sorted(item.items()) for item in want]
+    assert shown_items(names, [], True, str, now) == []
