@@ -7,18 +7,28 @@ items, page by page, each exactly once even while new ones arrive: an id never m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, request
+import orjson
+from flask import Response, current_app, request
 
 from ops.errors import Invalid, OneMapError
 
 MAX_LIMIT = 1000
 MAX_ID = 2**63 - 1
 ORDERS = ("asc", "desc")
+# Flask's jsonify sorts keys and writes compact ASCII; a stored time is naive UTC, written as
+# `isoformat(timespec="seconds") + "Z"` (orjson truncates the microseconds alike).
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+# After `backslashreplace`, what Python's json writes otherwise: U+0080-U+00FF as \u00XX (not \xXX),
+# astral characters as a surrogate pair (not \UXXXXXXXX), DEL as \u007f. An escaped backslash is
+# matched first so that the text `\x41` in a value (written `\\x41`) is left alone.
+_NOT_PYTHON_ESCAPES = re.compile(rb"\\\\|\\x[0-9a-f]{2}|\\U[0-9a-f]{8}|\x7f")
 
 
 class BadCursor(OneMapError):
@@ -86,3 +96,50 @@ def listing(
     ascending)``; ``key`` names the id the page goes by."""
     items, nxt = page.cut(fetch(page.after, page.limit + 1, page.ascending), key)
     return linked(jsonify({"count": len(items), "items": items, "next": nxt}), nxt)
+
+
+def _python_escape(match: re.Match[bytes]) -> bytes:
+    found = match[0]
+    if found == b"\\\\":
+        return found
+    char = "\x7f" if found == b"\x7f" else chr(int(found[2:], 16))
+    return encode_basestring_ascii(char)[1:-1].encode()
+
+
+def as_python_json(raw: bytes) -> bytes:
+    """orjson's UTF-8 ``raw`` escaped to ASCII exactly as ``json.dumps(ensure_ascii=True)`` writes it."""
+    if raw.isascii() and b"\x7f" not in raw:
+        return raw
+    out = raw.decode().encode("ascii", "backslashreplace")
+    if b"\\x" in out or b"\\U" in out or b"\x7f" in out:
+        out = _NOT_PYTHON_ESCAPES.sub(_python_escape, out)
+    return out
+
+
+def plain_floats(items: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> bool:
+    """Whether every float under ``keys`` is one orjson writes as Python does: finite, and 0 or
+    within 1e-4 ≤ |x| < 1e16 (beyond, Python writes an exponent that orjson writes otherwise)."""
+    for item in items:
+        for key in keys:
+            v = item[key]
+            if type(v) is float and v != 0 and not 1e-4 <= abs(v) < 1e16:
+                return False
+    return True
+
+
+def json_answer(body: Any, fallback: Callable[[Any], Response]) -> Response:
+    """``body`` answered with the very bytes ``fallback`` (``jsonify`` of the body with its times as
+    ``_plain`` writes them) would send, encoded by orjson straight from the values: sorted keys, ASCII,
+    naive UTC datetimes. ``fallback`` answers what orjson cannot write alike (a value of another type,
+    an integer beyond 64 bits, a lone surrogate) and a pretty-printing (debug) app. The caller vouches
+    for the floats (``plain_floats``) and that every datetime is naive."""
+    provider = current_app.json
+    compact = getattr(provider, "compact", None)
+    pretty = compact is False or (compact is None and current_app.debug)
+    if pretty or not getattr(provider, "sort_keys", False) or not getattr(provider, "ensure_ascii", False):
+        return fallback(body)
+    try:
+        raw = orjson.dumps(body, option=_ORJSON)
+    except orjson.JSONEncodeError:
+        return fallback(body)
+    return current_app.response_class(as_python_json(raw) + b"\n", mimetype=provider.mimetype)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -21,12 +21,14 @@ from api import ingest as ingest_routes
 from api import warnings as warning_routes
 from api.idempotency import idempotent
 from api.ingest import MAX_PHOTO_PART
-from api.pages import MAX_LIMIT, listing, page_args
+from api.item_page import shown_items
+from api.pages import MAX_LIMIT, json_answer, listing, page_args, plain_floats
 from api.report_pdf import report_response
 from api.request_body import decode_text
 from api.request_body import json_object as _body
 from data import queries
-from data.models import KINDS, STAGES, STATUSES
+from data.models import KINDS, STAGES, STATUSES, utcnow
+from data.queries.incidents import incident_rows
 from data.runtime import Runtime
 from data.store import Contention, StoreError, Unavailable, classify
 from layouts.i18n import Text
@@ -83,6 +85,18 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [v if type(v) in _AS_IS else _plain(v) for v in value]
     return value
+
+
+def _plain_answer(body: Any) -> Response:
+    return jsonify(_plain(body))
+
+
+def _flat_page(body: dict[str, Any]) -> Response:
+    """A page of items or workers (flat rows, naive UTC times, floats only in ``lon``/``lat``) as
+    ``_plain_answer`` writes it, by orjson straight from the rows."""
+    if not plain_floats(body["items"], ("lon", "lat")):
+        return _plain_answer(body)
+    return json_answer(body, _plain_answer)
 
 
 def _int_field(data: dict[str, Any], name: str) -> int:
@@ -180,10 +194,12 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         return wrapper
 
     words = Text(rt.config.lang)
+    # The same few routing reasons recur on a page of items (department × category): said once each.
+    sentence = lru_cache(maxsize=4096)(lambda stored: routing.sentence(stored, words))
 
     def shown(row: dict[str, Any]) -> dict[str, Any]:
         out = shown_incident(row)
-        out["routing"] = routing.sentence(out.get("routing"), words)
+        out["routing"] = sentence(out.get("routing"))
         return out
 
     def incident_or_404(incident_id: int, actor: Actor) -> dict[str, Any]:
@@ -280,12 +296,10 @@ def create_blueprint(rt: Runtime) -> Blueprint:
         )
 
         def fetch(after: int | None, limit: int, ascending: bool) -> list[dict[str, Any]]:
-            rows = queries.find_incidents(
-                rt.store, statuses, kinds, bbox, limit, scope, stages, after=after, ascending=ascending
-            )
-            return [permissions.shown_to(actor, shown(r)) for r in rows]
+            names, rows = incident_rows(rt.store, statuses, kinds, bbox, limit, scope, stages, after, ascending)
+            return shown_items(names, rows, permissions.may(actor, "read_reporter"), sentence, utcnow())
 
-        return listing(page_args(), fetch, lambda body: jsonify(_plain(body)))
+        return listing(page_args(), fetch, _flat_page)
 
     @bp.get("/incidents/<int:incident_id>")
     @authenticated
@@ -501,7 +515,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             found = queries.find_workers(rt.store, grid_id, on_duty, after, limit, ascending)
             return [permissions.shown_worker(r) for r in found]
 
-        return listing(page_args(MAX_LIMIT, ascending=True), fetch, lambda body: jsonify(_plain(body)))
+        return listing(page_args(MAX_LIMIT, ascending=True), fetch, _flat_page)
 
     ingest_routes.register(
         bp, rt, authenticated, lambda incident_id, actor: _plain(incident_or_404(incident_id, actor)), _plain

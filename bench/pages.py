@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from sqlalchemy import func, select
@@ -14,11 +15,13 @@ from data.models import Incident
 from data.queries.incidents import _incidents_joined
 
 TOKEN = "bench-pages-token"
+ROUNDS = 3
 
 
 def read_through_api(url: str) -> Figure:
     """Every item via ``GET /api/v1/incidents?order=asc&limit=1000`` following ``next`` (Flask's test
-    client: the whole server path but the socket), against one ``SELECT`` of the same joined columns."""
+    client: the whole server path but the socket), against one ``SELECT`` of the same joined columns,
+    the two alternated ``ROUNDS`` times and the fastest of each kept."""
     app = create_app(Config(database_url=url, bootstrap_token=TOKEN, secret_key=BENCH_KEY), seed=False)
     store = app.server.config["onemap"].store
     client = app.server.test_client()
@@ -30,21 +33,30 @@ def read_through_api(url: str) -> Figure:
         with store.engine.connect() as conn:
             return len(conn.execute(_incidents_joined().order_by(Incident.id)).all())
 
-    started = time.perf_counter()
-    assert raw() == total
-    raw_s = time.perf_counter() - started
-    started = time.perf_counter()
-    seen, link = 0, "/api/v1/incidents?order=asc&limit=1000"
-    while link:
-        body = client.get(link, headers=headers).get_json()
-        seen += body["count"]
-        link = body["next"]
-    api_s = time.perf_counter() - started
-    if seen != total:
-        raise RuntimeError(f"the pages held {seen:,} items, the store {total:,}")
+    def through_api() -> int:
+        seen, link = 0, "/api/v1/incidents?order=asc&limit=1000"
+        while link:
+            # Decoded as a client does (json.loads), not by the app's bounded request-body parser,
+            # whose depth and surrogate walk guards what the server receives, not what it answers.
+            body = json.loads(client.get(link, headers=headers).data)
+            seen += body["count"]
+            link = body["next"]
+        return seen
+
+    # Alternated, best of ROUNDS each: on a shared machine one pass of either can land in a busy spell.
+    raw_s = api_s = float("inf")
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        assert raw() == total
+        raw_s = min(raw_s, time.perf_counter() - started)
+        started = time.perf_counter()
+        seen = through_api()
+        api_s = min(api_s, time.perf_counter() - started)
+        if seen != total:
+            raise RuntimeError(f"the pages held {seen:,} items, the store {total:,}")
     ours, limit = total / api_s, total / raw_s
     return Figure(
-        f"read {total:,} items through the API (keyset pages of 1,000) vs one raw SELECT",
+        f"read {total:,} items through the API (keyset pages of 1,000) vs one raw SELECT, best of {ROUNDS}",
         ours,
         limit,
         "items/s",

@@ -162,6 +162,22 @@ def find_incidents(
 ) -> list[dict[str, Any]]:
     """Items matching the filters, newest first (``departments``: only the cases those bodies own);
     ``after``/``ascending``: the page of ids beyond ``after`` (see ``keyset``)."""
+    names, rows = incident_rows(store, statuses, kinds, bbox, limit, departments, stages, after, ascending)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def incident_rows(
+    store: Store,
+    statuses: list[str] | None = None,
+    kinds: list[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 100,
+    departments: set[int] | None = None,
+    stages: list[str] | None = None,
+    after: int | None = None,
+    ascending: bool = False,
+) -> tuple[tuple[str, ...], list[Any]]:
+    """``find_incidents`` as its column names and its rows (tuples), for a page built column-wise."""
     stmt = _incidents_joined()
     if departments is not None:
         stmt = stmt.where(Incident.department_id.in_(sorted(departments)))
@@ -175,8 +191,8 @@ def find_incidents(
         stmt = stmt.where(Incident.lon.between(bbox[0], bbox[2]), Incident.lat.between(bbox[1], bbox[3]))
     with store.read() as s:
         # Core execution (no ORM row processing): a page is up to a thousand rows of 32 columns.
-        rows = s.connection().execute(keyset(stmt, Incident.id, after, ascending).limit(limit)).all()
-        return [r._asdict() for r in rows]
+        result = s.connection().execute(keyset(stmt, Incident.id, after, ascending).limit(limit))
+        return tuple(result.keys()), result.all()  # all(): one fetchall
 
 
 def incident_detail(store: Store, incident_id: int) -> dict[str, Any] | None:
