@@ -3,7 +3,10 @@ demand and answered exactly as the window answers; what falls out of the window 
 
 from __future__ import annotations
 
+import csv
+import io
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -207,3 +210,51 @@ def test_an_idle_archive_is_dropped(city):
         time.sleep(0.05)
     assert history.held_archive() is None
     assert np.all(history.frame()["created_at"] >= NOW - 5 * DAY)
+
+
+def summary_for(app, client, start: datetime, end: datetime) -> str:
+    """The review page's summary line for the period, through the Dash endpoint as the browser asks."""
+    key, spec = next((k, s) for k, s in app.callback_map.items() if "review-summary.children" in k)
+    data = {"start": start.isoformat(), "end": end.isoformat(), "kinds": [], "categories": []}
+    data |= {"districts": [], "statuses": []}
+    outputs = [dict(zip(("id", "property"), o.rsplit(".", 1), strict=True)) for o in key.strip(".").split("...")]
+    payload = {
+        "output": key,
+        "outputs": outputs,
+        "inputs": [{**i, "value": data} for i in spec["inputs"]],
+        "state": [],
+        "changedPropIds": ["review-filters.data"],
+    }
+    r = client.post("/_dash-update-component", json=payload)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.get_json()["response"]["review-summary"]["children"]
+
+
+def test_the_page_says_an_archived_period_is_read_from_the_store_and_exports_it(tmp_path):
+    from app import create_app, runtime_of
+    from config import Config
+    from layouts.i18n import Text
+
+    config = Config(database_url=f"sqlite:///{tmp_path / 'w.db'}", grid_count=30, parking_spaces=30, history_days=3)
+    app = create_app(replace(config, review_window_days=1))
+    rt = runtime_of(app)
+    client = app.server.test_client()
+    client.post("/login", data={"username": "supervisor", "password": "onemap-demo"})
+    now = datetime.utcnow()
+    note = Text(config.lang)("review.archived")
+    recent = summary_for(app, client, now - timedelta(hours=12), now)
+    old_start, old_end = now - timedelta(days=3), now - timedelta(days=2)
+    old = summary_for(app, client, old_start, old_end)
+    assert note not in recent and note in old
+    with rt.store.read() as s:
+        stored = s.scalars(
+            select(Incident.id).where(Incident.created_at >= old_start, Incident.created_at < old_end)
+        ).all()
+    assert int(old.split()[1] if old.split()[0] == "共" else old.split()[0]) == len(stored) > 0
+    frame, cutoff = rt.history.frame(), rt.history.cutoff
+    with rt.store.read() as s:
+        gone = s.scalars(select(Incident.id).where(Incident.created_at < cutoff, Incident.closed_at < cutoff)).all()
+    assert cutoff > now - timedelta(days=1, minutes=5) and gone and not frame.index.isin(gone).any()
+    query = f"/review/export.csv?start={old_start.isoformat()}&end={old_end.isoformat()}"
+    rows = csv.DictReader(io.StringIO(client.get(query).get_data(as_text=True).lstrip("\ufeff")))
+    assert sorted(int(r["id"]) for r in rows) == sorted(stored)
