@@ -560,6 +560,9 @@ def review_memory(store: Store, rt: Runtime, scale: Scale, one_year: Any) -> lis
     history = History(store, max_age_s=0)
     frame = history.frame()
     bytes_3y = int(frame.memory_usage(deep=True).sum())
+    whole = History(store, max_age_s=0, window_days=36500).frame()  # what a process held before the window
+    bytes_whole, rows_whole = int(whole.memory_usage(deep=True).sum()), len(whole)
+    del whole
     grids, workers = grid_table(store), worker_table(store)
     now = utcnow()
 
@@ -597,7 +600,8 @@ def review_memory(store: Store, rt: Runtime, scale: Scale, one_year: Any) -> lis
             bytes_3y / bytes_1y,
             f"≤ {bound:.2f}× (the window's days over the year's, +5 %)",
             bytes_3y <= bound * bytes_1y,
-            f"frame rows {len(frame):,} with 3 years vs {len(one_year):,} with 1; window {history.window.days} d",
+            f"frame rows {len(frame):,} with 3 years vs {len(one_year):,} with 1 (window {history.window.days} d);"
+            f" the whole 3 years: {rows_whole:,} rows, {bytes_whole / 1e6:.1f} MB",
         ),
         Figure(
             "review: a filter change over an archived year",
