@@ -221,11 +221,15 @@ class History(Mirror[pd.DataFrame]):
         frame = self.current()
         if not self.archived(start):
             return frame
+        # A period that reaches into the window reads on to the newest items: the archive then also
+        # answers the same range a moment later ("365d" with a shorter window), caught up, not re-read.
+        assert self.cutoff is not None
+        upto = None if end >= self.cutoff else end
         with self._archive_lock:
             archive = self._archive
-            if archive is None or archive.period != (start, end):
+            if archive is None or not archive.holds(start, end):
                 self._drop_archive()
-                archive = self._archive = Archive(self.store, start, end, self.max_age_s)
+                archive = self._archive = Archive(self.store, start, upto, self.max_age_s)
                 self.archive_reads += 1
                 self._expire_later(archive, self.ARCHIVE_IDLE_S)
             archive.used = time.monotonic()
@@ -258,14 +262,20 @@ class History(Mirror[pd.DataFrame]):
 class Archive(History):
     """One period before the window: its items and those still open at its start, read on demand."""
 
-    def __init__(self, store: Store, start: datetime, end: datetime, max_age_s: float = 3.0):
+    def __init__(self, store: Store, start: datetime, end: datetime | None, max_age_s: float = 3.0):
         super().__init__(store, max_age_s=max_age_s)
-        self.period = (start, end)
+        self.period = (start, end)  # end None: up to the newest item
         self.used = time.monotonic()
 
     def scope(self) -> Scope:
         start, end = self.period
         return start, end, start
+
+    def holds(self, start: datetime, end: datetime) -> bool:
+        """Whether this archive answers [start, end): its items are those created in a range around
+        it, and those still open at its start were open at any later instant too if not finished."""
+        first, last = self.period
+        return first <= start and (last is None or end <= last)
 
 
 def grid_table(store: Store) -> pd.DataFrame:

@@ -165,9 +165,17 @@ def test_window_and_archive_give_the_same_figures(years):
     assert_same(figures(everything.frame(), store, before), figures(old_period, store, before))
     # Asked again, the same archive answers (no second read); another period replaces it (one per process).
     assert window.covering(before.start, before.end).index.equals(old_period.index) and window.archive_reads == 1
-    other = Filters(NOW - 650 * DAY, NOW - 640 * DAY)
+    other = Filters(NOW - 720 * DAY, NOW - 710 * DAY)  # not inside the one held: read anew
     window.covering(other.start, other.end)
     assert window.archive_reads == 2 and window.held_archive()["created_at"].max() < other.end
+    # A range that reaches into the window ("365d" with a shorter window): read once, and the same range
+    # a moment later (both ends moved) is answered by the archive held, caught up.
+    year = Filters(NOW - 365 * DAY, NOW)
+    assert_same(figures(short.covering(year.start, year.end), store, year), figures(frame, store, year))
+    later = Filters(year.start + timedelta(minutes=5), year.end + timedelta(minutes=5))
+    reads = short.archive_reads
+    assert_same(figures(short.covering(later.start, later.end), store, later), figures(frame, store, later))
+    assert short.archive_reads == reads
 
 
 def test_refresh_drops_what_falls_out_of_the_window_and_an_idle_archive(city):
