@@ -33,6 +33,9 @@ DEFAULT_ACCEPT_MINUTES = 5
 DEFAULT_VERIFY_SOURCES = frozenset({"citizen", "open311"})
 # Days of past items the demo city starts with (`python app.py`), so the review page has a history.
 DEFAULT_HISTORY_DAYS = 30
+# Days of items each web process holds in memory for the review page (data/history.py); a period that
+# starts earlier is read from the store when asked for.
+DEFAULT_REVIEW_WINDOW_DAYS = 400
 # A browser session ends after this long without a request (a polling screen never idles), and this long
 # after sign-in whatever it does: a 12-hour shift plus an hour for the handover.
 DEFAULT_SESSION_IDLE_MINUTES = 60
@@ -179,6 +182,7 @@ class Config:
     # Report sources whose tickets a grid worker checks on site (核实) before they are filed.
     verify_sources: frozenset[str] = DEFAULT_VERIFY_SOURCES
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
+    review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS  # review items held in memory per process
     alerts: bool = True  # the wall's banner for a new fire or priority-1 item
     alert_sound: bool = False  # and a tone with it
     max_body_mb: int = 16  # request bodies above this are refused (413); a photo is at most 8 MB
@@ -243,6 +247,7 @@ class Config:
             calendar_file=env.get("ONEMAP_CALENDAR_FILE") or cls.calendar_file,
             verify_sources=_names(env, "ONEMAP_VERIFY_SOURCES", cls.verify_sources),
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
+            review_window_days=_int(env, "ONEMAP_REVIEW_WINDOW_DAYS", cls.review_window_days, 1, 36500),
             alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
             alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),
             max_body_mb=_int(env, "ONEMAP_MAX_BODY_MB", cls.max_body_mb, 9, 1024),

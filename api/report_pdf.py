@@ -25,7 +25,7 @@ def report_response(rt: Runtime, actor: Actor, month: str, lang: str) -> Respons
     def build() -> bytes:
         from layouts import report as report_document  # fpdf2 and kaleido: seconds to import, on first use
 
-        data = report.gather(rt.store, actor, month, rt.history.frame())
+        data = report.gather(rt.store, actor, month, rt.history)
         return report_document.build(Text(lang), data, departments.list_all(rt.store), utcnow())
 
     try:

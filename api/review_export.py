@@ -107,7 +107,7 @@ def create_blueprint(rt: Runtime) -> Blueprint:
             raise Forbidden("error.role_may_not", {"role": actor.role, "what": "export_review"})
         f = parse_export_args(request.args.to_dict())
         grids = grid_table(rt.store)
-        items = review.select_items(rt.history.frame(), grids, f)
+        items = review.select_items(rt.history.covering(f.start, f.end), grids, f)
         return export_frame(items, grids, worker_table(rt.store), utcnow(), t)
 
     @bp.get("/review/report.pdf")

@@ -499,6 +499,7 @@ def review(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
     history.frame()
     refresh = time.perf_counter() - started
     return [
+        *review_memory(store, rt, scale, frame),
         Figure(
             f"review: first read of {len(frame):,} items",
             first,
@@ -527,6 +528,90 @@ def review(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
             refresh / first,
             "≤ 1/20 of the first read",
             refresh <= first / 20,
+        ),
+    ]
+
+
+def review_memory(store: Store, rt: Runtime, scale: Scale, one_year: Any) -> list[Figure]:
+    """Review memory per process with 1 year vs 3 years of history (two more years of items added
+    before the built one, then removed), and a filter change over a year before the window, which
+    ``History.covering`` reads from the store. Memory is the frame's own bytes (``memory_usage(deep=True)``)."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from bench.city import _items
+    from data import review as rv
+    from data.history import History, grid_table, worker_table
+    from data.models import utcnow
+    from data.review import Filters
+
+    rng = np.random.default_rng(5)
+    for year in (1, 2):
+        for done in range(0, scale.history, 100_000):
+            rows = _items(rt.index, min(100_000, scale.history - done), rng, {"closed": 1.0}, days=365)
+            for row in rows:
+                for key in ("created_at", "updated_at", "due_at", "closed_at", "resolved_at"):
+                    row[key] = row[key] - timedelta(days=365 * year)
+                row["source"] = "bench-old"
+            with store.transaction() as s:
+                s.execute(insert(Incident), rows)
+    bytes_1y = int(one_year.memory_usage(deep=True).sum())
+    history = History(store, max_age_s=0)
+    frame = history.frame()
+    bytes_3y = int(frame.memory_usage(deep=True).sum())
+    whole = History(store, max_age_s=0, window_days=36500).frame()  # what a process held before the window
+    bytes_whole, rows_whole = int(whole.memory_usage(deep=True).sum()), len(whole)
+    del whole
+    grids, workers = grid_table(store), worker_table(store)
+    now = utcnow()
+
+    def interaction(source: Callable[[Filters], Any], f: Filters) -> None:
+        rows = source(f)
+        items = rv.select_items(rows, grids, f)
+        rv.grid_metrics(items, grids, now)
+        rv.worker_metrics(items, workers, grids, now)
+        rv.volume_by_hour(items)
+        rv.volume_by_day(items, f.start, f.end)
+        rv.response_minutes(items).median()
+        rv.backlog(rows, grids, f)
+        rv.hexagons(items, 8)
+
+    recent = Filters(*rv.period("365d", now))
+    old = Filters(now - timedelta(days=3 * 365 - 10), now - timedelta(days=2 * 365 - 10))
+
+    def archived_first() -> None:
+        history._archive = None  # a new period each time: the read from the store is what is timed
+        interaction(lambda f: history.covering(f.start, f.end), old)
+
+    window = best_of(lambda: interaction(lambda f: history.covering(f.start, f.end), recent))
+    archived = best_of(archived_first)
+    again = best_of(lambda: interaction(lambda f: history.covering(f.start, f.end), old))
+    archive_rows = len(history.held_archive())
+    with store.transaction() as s:
+        s.execute(delete(Incident).where(Incident.source == "bench-old"))
+    bound = 1.05 * max(history.window.days, 365) / 365  # the window holds 35 more days of the built year
+    return [
+        Figure(
+            "review memory per process, 3 vs 1 year of history",
+            bytes_3y / 1e6,
+            bytes_1y / 1e6,
+            "MB",
+            bytes_3y / bytes_1y,
+            f"≤ {bound:.2f}× (the window's days over the year's, +5 %)",
+            bytes_3y <= bound * bytes_1y,
+            f"frame rows {len(frame):,} with 3 years vs {len(one_year):,} with 1 (window {history.window.days} d);"
+            f" the whole 3 years: {rows_whole:,} rows, {bytes_whole / 1e6:.1f} MB",
+        ),
+        Figure(
+            "review: a filter change over an archived year",
+            archived,
+            window,
+            "s",
+            archived / window,
+            "recorded (read from the store)",
+            True,
+            f"{archive_rows:,} rows read; again with the archive held {again:.2f} s; vs the window's year",
         ),
     ]
 

@@ -66,7 +66,8 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
 
     def selected(data: dict[str, Any]) -> pd.DataFrame:
         permissions.require(require_actor(rt), "review_items")
-        return review.select_items(rt.history.frame(), grids(), filters_from(data))
+        f = filters_from(data)
+        return review.select_items(rt.history.covering(f.start, f.end), grids(), f)
 
     @app.callback(
         Output(ReviewIds.FILTERS, "data"),
@@ -132,13 +133,15 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             median=f"{response.median():.0f}" if response.notna().any() else "—",
             overdue=f"{100 * late.mean():.1f}" if len(items) else "0.0",
         )
+        if rt.history.archived(f.start):
+            summary += " · " + t("review.archived")  # not the window each process holds: read from the store
         edges = review.frame_edges(f.start, f.end)
         return (
             summary,
             view.hour_chart(t, review.volume_by_hour(items)),
             view.day_chart(t, review.volume_by_day(items, f.start, f.end)),
             view.response_chart(t, response, items["kind"].astype(str)),
-            view.backlog_chart(t, review.backlog(rt.history.frame(), grids(), f)),
+            view.backlog_chart(t, review.backlog(rt.history.covering(f.start, f.end), grids(), f)),
             _rows(by_grid, "grid_id"),
             _rows(by_worker, "worker_id"),
             [e.isoformat() for e in edges],

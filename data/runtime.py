@@ -33,7 +33,8 @@ class Runtime:
     _shared: dict[str, tuple[Hashable, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.history = History(self.store)  # read on first use by the review page, never at start
+        # Read on first use by the review page, never at start; holds the configured window of days.
+        self.history = History(self.store, window_days=self.config.review_window_days)
         self.live = Live.of(self.store)  # open items, workers, parking: what every screen shows, in memory
 
     def shared(self, key: str, version: Hashable, compute: Callable[[], Any]) -> Any:

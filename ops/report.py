@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from data import review
-from data.history import History, grid_table
+from data.history import History, grid_table, period_frame
 from data.store import Store
 from ops import evaluation, permissions
 from ops.accounts import Actor
@@ -84,10 +84,13 @@ def worst_cases(store: Store, actor: Actor, start: datetime, end: datetime, leag
     return out
 
 
-def gather(store: Store, actor: Actor, month: str, frame: pd.DataFrame | None = None, worst: int = WORST) -> ReportData:
+def gather(
+    store: Store, actor: Actor, month: str, frame: pd.DataFrame | History | None = None, worst: int = WORST
+) -> ReportData:
     """Everything the month's report shows; ``Forbidden`` unless the actor may have the report,
     ``Invalid`` (field ``month``) for a month that is not "YYYY-MM". ``frame``: the review columns
-    of every item (a process's ``History``; read here when not given)."""
+    of every item, or a process's ``History`` (its window, or the month read from the store when the
+    month is older); the month's items are read here when not given."""
     permissions.require(actor, "evaluation_report")
     start, end = evaluation.month(month)
     before = previous_month(month)
@@ -100,8 +103,14 @@ def gather(store: Store, actor: Actor, month: str, frame: pd.DataFrame | None = 
         league=league,
         summary=city_summary(league),
         worst=worst_cases(store, actor, start, end, league, worst),
-        volume=month_volume(store, History(store).frame() if frame is None else frame, start, end),
+        volume=month_volume(store, _month_frame(store, frame, start, end), start, end),
     )
+
+
+def _month_frame(store: Store, frame: pd.DataFrame | History | None, start: datetime, end: datetime) -> pd.DataFrame:
+    if frame is None:
+        return period_frame(store, start, end)
+    return frame.covering(start, end) if isinstance(frame, History) else frame
 
 
 def month_volume(store: Store, frame: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
