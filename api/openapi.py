@@ -7,6 +7,7 @@ from typing import Any
 from api.v1 import CASE_FIELDS, CASE_REQUIRED
 from data.models import KINDS, STAGES, STATUSES
 from geo.crs import SYSTEMS
+from locales import LANGS
 from ops import evaluation
 from ops.ingest import ALARM_TYPES, PARKING_EVENTS, REPORT_KINDS
 
@@ -179,6 +180,30 @@ def _evaluation_paths(id_param: list[dict[str, Any]]) -> dict[str, Any]:
                 "summary": "The cases behind one number, a page at a time",
                 "parameters": [*period, *drill],
                 "responses": _responses("200", "403", "404", "422"),
+            }
+        },
+        "/api/v1/evaluation/report.pdf": {
+            "get": {
+                "summary": "The month's evaluation report as a PDF (supervisors, admins); 503 also when the "
+                "server has no browser or CJK font to draw it",
+                # No pattern on the month: the fuzz tests would render a PDF (seconds) per month they made up.
+                "parameters": [
+                    {
+                        "name": "month",
+                        "in": "query",
+                        "required": True,
+                        "description": "YYYY-MM, a calendar month on the city's clock",
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "lang", "in": "query", "schema": {"type": "string", "enum": list(LANGS)}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the report, as an attachment",
+                        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    **{code: {"description": "error", **_json(ERROR)} for code in ("401", "403", "422")},
+                },
             }
         },
         "/api/v1/evaluation/urged": {

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import evaluation as evaluation_figures
 from bench import figures, pages, startup
 from bench.city import SCALES, build
 from config import Config
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("first-map", lambda: startup.time_to_map_vs_bare(url, chromium)))
     else:
         print("  (no chromium on PATH: the time-to-map figure is skipped)")
+    steps.append(("evaluation", lambda: evaluation_figures.figures(store, rt, scale, chromium)))
     results: list[figures.Figure] = []
     for name, step in steps:
         if args.only and not any(word in name for word in args.only):
