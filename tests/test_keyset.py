@@ -287,11 +287,11 @@ def test_incident_and_worker_pages_are_byte_for_byte_what_jsonify_wrote(rt_clien
             if token == staff:
                 assert {item["department_id"] for item in seen} == {dept_a}
     assert len(fallbacks) == tiny_pages and pages - tiny_pages >= 8  # orjson wrote every other page
-    _worker_pages_are_what_jsonify_wrote(rt, client)
+    _worker_pages_are_what_jsonify_wrote(rt, client, fallbacks)
 
 
-def _worker_pages_are_what_jsonify_wrote(rt, client) -> None:
-    """Workers too (one app per backend for both: building it is most of the time)."""
+def _worker_pages_are_what_jsonify_wrote(rt, client, fallbacks: list[int]) -> None:
+    """Workers too, every page by orjson (one app per backend for both: building it is most of the time)."""
     from flask import jsonify
     from sqlalchemy import update
 
@@ -303,18 +303,19 @@ def _worker_pages_are_what_jsonify_wrote(rt, client) -> None:
     with rt.store.transaction() as s:
         s.execute(update(Worker).where(Worker.id % 3 == 0).values(on_duty=False, position_at=utcnow()))
         s.execute(update(Worker).where(Worker.id % 5 == 0).values(name=TRICKY[6] + TRICKY[7], position_at=None))
-    url = "/api/v1/workers?limit=25"
+    url, old_ones = "/api/v1/workers?limit=25", len(fallbacks)
     while url:
         r = client.get(url, headers=H)
         page = r.get_json()
-        found = find_workers(rt.store)
-        expected = [shown_worker(w) for w in found if w["id"] in {i["id"] for i in page["items"]}]
+        ids = {i["id"] for i in page["items"]}
+        expected = [shown_worker(w) for w in find_workers(rt.store) if w["id"] in ids]
         with client.application.test_request_context():
             old = jsonify(_plain({"count": len(expected), "items": expected, "next": page["next"]})).get_data()
         assert r.status_code == 200 and r.data == old
         hidden = [w for w in page["items"] if not w["on_duty"]]
         assert hidden and all(w["lon"] is None and w["position_at"] is None for w in hidden)
         url = page["next"]
+    assert len(fallbacks) == old_ones
 
 
 def test_items_built_column_wise_are_shown_incident_and_shown_to_item_by_item():
