@@ -1,4 +1,4 @@
-"""The benchmark suite: `python -m bench [--scale small|city] [--json PATH] [--database-url URL]`;
+"""The benchmark suite: `python -m bench [--scale small|city|province] [--json PATH] [--database-url URL]`;
 `python -m bench --soak 10m [--database-url URL] [--redis-url URL]` runs the soak instead (bench/soak.py).
 
 Builds a city at the chosen scale into a fresh store, then prints each figure beside the limit it
@@ -28,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--database-url", help="an empty database to build the city in (default: a temp SQLite)")
+    parser.add_argument(
+        "--history", type=int, help="closed items to build instead of the scale's (province: 20 M by default)"
+    )
+    parser.add_argument(
+        "--keyset-items", type=int, default=1_000_000, help="province: items read through the API's pages"
+    )
     parser.add_argument("--only", nargs="*", help="run only figures whose name contains one of these words")
     parser.add_argument(
         "--redis-url", help="a Redis for the fan-out and hand-off figures (default: ONEMAP_TEST_REDIS_URL)"
@@ -37,9 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     scale = SCALES[args.scale]
     workdir = Path(tempfile.mkdtemp(prefix="onemap-bench-"))
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    if scale.name == "province" and not url.startswith("postgresql"):
+        parser.error("--scale province is built with PostgreSQL COPY: give --database-url postgresql+psycopg://…")
     print(f"building the {scale.name} city in {url.split('@')[-1]} …")
     started = time.perf_counter()
-    store = build(url, scale)
+    if scale.name == "province":
+        from bench import province
+
+        store = province.build(url, scale, history=args.history)
+    else:
+        store = build(url, scale)
     print(f"  city ready in {time.perf_counter() - started:.0f} s")
     if args.soak:
         from bench import soak
@@ -61,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         ("suggest", lambda: figures.suggestions(store, rt, scale)),
         ("map", lambda: figures.map_payloads(store, rt, scale)),
         ("ingest", lambda: [figures.ingest_path(store, rt, scale)]),
-        ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),
+        ("bulk", lambda: figures.bulk_push(store, rt, scale)),
         ("review", lambda: figures.review(store, rt, scale)),
         ("memory", lambda: [figures.peak_memory(url)]),
         ("routing", lambda: figures.routing(store, rt, scale)),
@@ -80,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         steps.append(("first-map", lambda: startup.time_to_map_vs_bare(url, chromium)))
     else:
         print("  (no chromium on PATH: the time-to-map figure is skipped)")
+    if scale.name == "province":
+        from bench import province
+
+        steps = province.steps(steps, store, rt, scale, url, args.keyset_items)
     results: list[figures.Figure] = []
     for name, step in steps:
         if args.only and not any(word in name for word in args.only):
