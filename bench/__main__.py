@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keyset-items", type=int, default=1_000_000, help="province: items read through the API's pages"
     )
+    parser.add_argument(
+        "--built",
+        action="store_true",
+        help="the database already holds a city an earlier run built (the figures' own writes included): reuse it",
+    )
     parser.add_argument("--only", nargs="*", help="run only figures whose name contains one of these words")
     parser.add_argument(
         "--redis-url", help="a Redis for the fan-out and hand-off figures (default: ONEMAP_TEST_REDIS_URL)"
@@ -47,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--scale province is built with PostgreSQL COPY: give --database-url postgresql+psycopg://…")
     print(f"building the {scale.name} city in {url.split('@')[-1]} …")
     started = time.perf_counter()
-    if scale.name == "province":
+    if args.built:
+        from data.bus import MemoryBus
+        from data.store import Store
+
+        store = Store(url, MemoryBus())
+        print("  reusing the city already built there")
+    elif scale.name == "province":
         from bench import province
 
         store = province.build(url, scale, history=args.history)

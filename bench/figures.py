@@ -161,8 +161,9 @@ def bulk_push(store: Store, rt: Runtime, scale: Scale) -> list[Figure]:
             except Exception as exc:  # noqa: BLE001 (reported in the figure, never hidden)
                 state["error"] = repr(exc)
                 return
-            if out.cursor is not None:
-                state["cursor"], state["sent"] = out.cursor, out.digests or state["sent"]
+            if isinstance(out.cursor, int):  # no_update when nothing changed
+                state["cursor"] = out.cursor
+                state["sent"] = out.digests if isinstance(out.digests, dict) else state["sent"]
             now = time.perf_counter()
             state["gap"], state["polls"] = max(state["gap"], now - last), state["polls"] + 1
             last = now
