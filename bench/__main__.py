@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         store.dispose()
         return soak.run(url, args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL"), soak.parse_duration(args.soak))
     labels = {"open": "open", "worker": "worker", "space": "space"}
+    started = time.perf_counter()
     rt = build_runtime(Config(database_url=url, media_dir=str(workdir / "media")), store, labels)
+    print(f"  runtime (grid index, static map layers) in {time.perf_counter() - started:.0f} s")
     # As create_app does: start-up structures, and the modules a serving process has loaded (Dash,
     # the callbacks), stay out of the collector's full passes. Frozen before the imports, those
     # modules' ~90,000 objects made every full pass during a tick cost ~50 ms.
