@@ -550,13 +550,15 @@ def read_keyset(url: str, n: int) -> object:
         got = len(conn.execute(_incidents_joined().order_by(Incident.id).limit(n)).all())
     raw_s = time.perf_counter() - started
     started = time.perf_counter()
-    seen, link, pages = 0, "/api/v1/incidents?order=asc&limit=1000", 0
+    seen, link, took = 0, "/api/v1/incidents?order=asc&limit=1000", []
     while link and seen < n:
+        page = time.perf_counter()
         body = client.get(link, headers=headers).get_json()
+        took.append(time.perf_counter() - page)
         seen += body["count"]
         link = body["next"]
-        pages += 1
     api_s = time.perf_counter() - started
+    pages, ends = len(took), max(1, min(10, len(took) // 2))
     if seen < n or got != n:
         raise RuntimeError(f"the pages held {seen:,} items, the SELECT {got:,}, asked {n:,}")
     ours, limit = seen / api_s, got / raw_s
@@ -568,5 +570,6 @@ def read_keyset(url: str, n: int) -> object:
         ours / limit,
         "≥ 0.25×",
         ours >= 0.25 * limit,
-        f"{pages} pages; the last ones at ids past {seen - 1000:,} cost what the first did",
+        f"{pages} pages; mean of the first {ends} {1e3 * sum(took[:ends]) / ends:.0f} ms, "
+        f"of the last {ends} {1e3 * sum(took[-ends:]) / ends:.0f} ms",
     )
