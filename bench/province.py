@@ -498,11 +498,13 @@ def build(
 # Left out: the peak memory (it reads the whole history into one process), the routing and hand-off
 # figures (the city demo's departments, measured there), the browser figures (a first map of every
 # grid: tens of MB).
-REVIEW_LIMIT = 3_000_000  # items the review page may hold in one process here (~90 bytes each, plus pandas)
+# Items the review page may hold in one bench process here. 2,680,000 fit in memory (2.5 GB RSS) but the
+# figure did not finish within a 10-minute run at load ~8 (docs/performance.md).
+REVIEW_LIMIT = 3_000_000
 
 
 def steps(all_steps: list, store: Store, rt, scale: Scale, url: str, keyset_items: int) -> list:
-    """The suite's steps for a province: those of ``PROVINCE_STEPS`` in their order, the review (when
+    """The suite's steps for a province, in ``order`` below: the review (when
     it fits) after the push, and the API's keyset read of ``keyset_items`` instead of every item."""
     by_name = dict(all_steps)
     by_name["review"] = lambda: review_if_it_fits(store, rt, scale)
