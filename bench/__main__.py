@@ -1,4 +1,4 @@
-"""The benchmark suite: `python -m bench [--scale small|city] [--json PATH] [--database-url URL]`;
+"""The benchmark suite: `python -m bench [--scale small|city|province] [--json PATH] [--database-url URL]`;
 `python -m bench --soak 10m [--database-url URL] [--redis-url URL]` runs the soak instead (bench/soak.py).
 
 Builds a city at the chosen scale into a fresh store, then prints each figure beside the limit it
@@ -29,6 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--database-url", help="an empty database to build the city in (default: a temp SQLite)")
+    parser.add_argument(
+        "--history", type=int, help="closed items to build instead of the scale's (province: 20 M by default)"
+    )
+    parser.add_argument(
+        "--keyset-items", type=int, default=1_000_000, help="province: items read through the API's pages"
+    )
+    parser.add_argument(
+        "--built",
+        action="store_true",
+        help="the database already holds a city an earlier run built (the figures' own writes included): reuse it",
+    )
     parser.add_argument("--only", nargs="*", help="run only figures whose name contains one of these words")
     parser.add_argument(
         "--redis-url", help="a Redis for the fan-out and hand-off figures (default: ONEMAP_TEST_REDIS_URL)"
@@ -38,9 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     scale = SCALES[args.scale]
     workdir = Path(tempfile.mkdtemp(prefix="onemap-bench-"))
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    if scale.name == "province" and not url.startswith("postgresql"):
+        parser.error("--scale province is built with PostgreSQL COPY: give --database-url postgresql+psycopg://…")
     print(f"building the {scale.name} city in {url.split('@')[-1]} …")
     started = time.perf_counter()
-    store = build(url, scale)
+    if args.built:
+        from data.bus import MemoryBus
+        from data.store import Store
+
+        store = Store(url, MemoryBus())
+        print("  reusing the city already built there")
+    elif scale.name == "province":
+        from bench import province
+
+        store = province.build(url, scale, history=args.history)
+    else:
+        store = build(url, scale)
     print(f"  city ready in {time.perf_counter() - started:.0f} s")
     if args.soak:
         from bench import soak
@@ -48,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         store.dispose()
         return soak.run(url, args.redis_url or os.environ.get("ONEMAP_TEST_REDIS_URL"), soak.parse_duration(args.soak))
     labels = {"open": "open", "worker": "worker", "space": "space"}
+    started = time.perf_counter()
     rt = build_runtime(Config(database_url=url, media_dir=str(workdir / "media")), store, labels)
+    print(f"  runtime (grid index, static map layers) in {time.perf_counter() - started:.0f} s")
     # As create_app does: start-up structures, and the modules a serving process has loaded (Dash,
     # the callbacks), stay out of the collector's full passes. Frozen before the imports, those
     # modules' ~90,000 objects made every full pass during a tick cost ~50 ms.
@@ -62,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         ("suggest", lambda: figures.suggestions(store, rt, scale)),
         ("map", lambda: figures.map_payloads(store, rt, scale)),
         ("ingest", lambda: [figures.ingest_path(store, rt, scale)]),
-        ("bulk", lambda: [figures.bulk_push(store, rt, scale)]),
+        ("bulk", lambda: figures.bulk_push(store, rt, scale)),
         ("review", lambda: figures.review(store, rt, scale)),
         ("memory", lambda: [figures.peak_memory(url)]),
         ("routing", lambda: figures.routing(store, rt, scale)),
@@ -82,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("  (no chromium on PATH: the time-to-map figure is skipped)")
     steps.append(("evaluation", lambda: evaluation_figures.figures(store, rt, scale, chromium)))
+    if scale.name == "province":
+        from bench import province
+
+        steps = province.steps(steps, store, rt, scale, url, args.keyset_items)
     results: list[figures.Figure] = []
     for name, step in steps:
         if args.only and not any(word in name for word in args.only):

@@ -35,6 +35,8 @@ class Scale:
 SCALES = {
     "small": Scale("small", 2000, 1000, 1031, 5000, 50_000, 100_000),
     "city": Scale("city", 20000, 10000, 50000, 100_000, 1_000_000, 1_000_000),
+    # PostgreSQL only, built with COPY by bench/province.py (a lattice of grids, not the Guiyang file).
+    "province": Scale("province", 100_000, 50_000, 50_000, 300_000, 20_000_000, 1_000_000),
 }
 
 
