@@ -227,13 +227,18 @@ class History(Mirror[pd.DataFrame]):
         upto = None if end >= self.cutoff else end
         with self._archive_lock:
             archive = self._archive
-            if archive is None or not archive.holds(start, end):
+            made = archive is None or not archive.holds(start, end)
+            if made:
                 self._drop_archive()
                 archive = self._archive = Archive(self.store, start, upto, self.max_age_s)
                 self.archive_reads += 1
-                self._expire_later(archive, self.ARCHIVE_IDLE_S)
             archive.used = time.monotonic()
-        return archive.current()
+        frame = archive.current()
+        # Idle time counts from the end of a use: a read longer than the idle time must not drop its own archive.
+        archive.used = time.monotonic()
+        if made:
+            self._expire_later(archive, self.ARCHIVE_IDLE_S)
+        return frame
 
     def held_archive(self) -> pd.DataFrame | None:
         """The archive frame this process holds, if any (tests and the bench count its rows)."""

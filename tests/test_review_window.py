@@ -197,7 +197,7 @@ def test_refresh_drops_what_falls_out_of_the_window_and_an_idle_archive(city):
     assert fresh not in history.frame().index
 
     # An archived period nobody asks for again is dropped after its idle time.
-    history.ARCHIVE_IDLE_S = 0.2
+    history.ARCHIVE_IDLE_S = 1.0
     assert len(history.covering(NOW - 12 * DAY, NOW)) == 2 and history.held_archive() is not None
     deadline = time.monotonic() + 30
     while history.held_archive() is not None and time.monotonic() < deadline:
