@@ -29,7 +29,9 @@ LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts", "warnings")
 # The most grid outlines the map draws at once. The demo city (`python app.py`: 2,000 grids, the default
 # ONEMAP_GRID_COUNT) stays under it with a quarter to spare and keeps every grid on its first map
 # (~1.3 MB of figure); a city above it (the bench city: 20,000, ~7 MB) opens on its districts instead.
-GRID_OUTLINES_MAX = 2500
+# ONEMAP_MAP_GRID_OUTLINES tunes it for slower or faster screens (and lets a test city of a few hundred
+# grids stand for a large one).
+GRID_OUTLINES_MAX = int(os.environ.get("ONEMAP_MAP_GRID_OUTLINES") or 2500)
 LOW_ZOOM_PER_KIND = 2000  # below the detail zoom: the most urgent items of each kind; grids show the rest
 View = dict[str, Any]  # {"zoom": float, "bbox": [lon_min, lat_min, lon_max, lat_max]} from the browser
 WarningTitle = Callable[[Mapping[str, Any]], str]  # a warning row (title, title_key, title_params) as text
@@ -90,16 +92,18 @@ def geojson_geometries(geoms: np.ndarray) -> list[dict[str, Any]]:
     rings, ring_of = shapely.get_rings(parts, return_index=True)
     xy, coord_of = shapely.get_coordinates(rings, return_index=True)
     coords = xy.tolist()
-    ring_end = np.cumsum(np.bincount(coord_of, minlength=len(rings))).tolist()
-    ring_lists = [coords[a:b] for a, b in zip([0, *ring_end[:-1]], ring_end, strict=True)]
-    part_end = np.cumsum(np.bincount(ring_of, minlength=len(parts))).tolist()
-    part_lists = [ring_lists[a:b] for a, b in zip([0, *part_end[:-1]], part_end, strict=True)]
-    geom_end = np.cumsum(np.bincount(part_of, minlength=len(polys))).tolist()
+
+    def spans(owner: np.ndarray, n: int) -> zip[tuple[int, int]]:  # (start, end) of each owner's children
+        end = np.cumsum(np.bincount(owner, minlength=n))
+        return zip((end - np.bincount(owner, minlength=n)).tolist(), end.tolist(), strict=True)
+
+    ring_lists = [coords[a:b] for a, b in spans(coord_of, len(rings))]
+    part_lists = [ring_lists[a:b] for a, b in spans(ring_of, len(parts))]
     built = iter(
         {"type": "Polygon", "coordinates": part_lists[a]}
         if k == 3
         else {"type": "MultiPolygon", "coordinates": part_lists[a:b]}
-        for k, a, b in zip(kind[simple].tolist(), [0, *geom_end[:-1]], geom_end, strict=True)
+        for k, (a, b) in zip(kind[simple].tolist(), spans(part_of, len(polys)), strict=True)
     )
     return [next(built) if s else mapping(g) for g, s in zip(geoms, simple.tolist(), strict=True)]
 

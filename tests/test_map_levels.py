@@ -75,10 +75,12 @@ def test_geojson_geometries_match_mapping_for_every_shape():
             shapely.box(7, 7, 8, 9),
             shapely.Point(1, 2),  # not a polygon: converted on its own
             shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
+            shapely.Polygon(),
         ],
         dtype=object,
     )
     assert json.dumps(map_view.geojson_geometries(shapes)) == json.dumps([mapping(g) for g in shapes])
+    assert map_view.geojson_geometries(np.empty(0, dtype=object)) == []  # a store with no grids yet
 
 
 def test_a_city_within_the_limit_keeps_every_grid_whatever_the_view(rt):
