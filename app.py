@@ -51,7 +51,8 @@ def create_app(config: Config | None = None, seed: bool = True) -> Dash:
     config = config or Config.from_env()
     store = patiently(lambda: start_store(config, seed))
     t = Text(config.lang)
-    rt = build_runtime(config, store, {k: t(f"hover.{k}") for k in ("open", "worker", "space")}, t.warning_title)
+    hover = {k: t(f"hover.{k}") for k in ("open", "worker", "space", "grids", "per_grid")}  # the map's words
+    rt = build_runtime(config, store, hover, t.warning_title)
     rt.cases = city_cases(store, config)
 
     app = Dash(

@@ -183,6 +183,8 @@ def time_to_map_vs_bare(url: str, chromium: str, rounds: int = 3) -> list[Figure
         browser.close()
     mine, theirs = min(ours), min(bare)
     mb = len(figure) / 1e6
+    grids = next((t for t in props["figure"]["data"] if t.get("name") == "grids"), {})
+    drawn = f"grid layer: {len(grids.get('geojson', {}).get('features', []))} shapes ({grids.get('meta', 'all')})"
     return [
         Figure(
             "time to interactive map vs bare plotly.js page",
@@ -194,5 +196,5 @@ def time_to_map_vs_bare(url: str, chromium: str, rounds: int = 3) -> list[Figure
             mine <= 1.5 * theirs,
             f"same figure JSON ({mb:.2f} MB), same browser; rounds ours {ours}, bare {bare}",
         ),
-        Figure("first map figure JSON", mb, 0.0, "MB", 0.0, "recorded", True),
+        Figure("first map figure JSON", mb, 0.0, "MB", 0.0, "recorded", True, drawn),
     ]

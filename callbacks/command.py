@@ -60,10 +60,22 @@ POINT_KEYS = (("lon",), ("lat",), ("customdata",), ("text",))
 ITEM_KEYS = (*POINT_KEYS, ("marker", "opacity"))
 PATCHED = {
     **{kind: ITEM_KEYS for kind in ITEM_STYLE},
-    "grids": (("z",), ("zmax",)),
+    "grids": (
+        ("meta",),
+        ("geojson",),
+        ("locations",),
+        ("text",),
+        ("hovertemplate",),
+        ("customdata",),
+        ("z",),
+        ("zmax",),
+    ),
     "parking": (("marker", "color"),),
     "warnings": (*POINT_KEYS, ("marker", "color")),
 }
+# Keys that follow from a trace's ``meta`` (what its shapes are: map_view.grid_level's key): their digest
+# is the key's, so a screen holding the same shapes is never sent (nor hashed) a whole GeoJSON again.
+SHAPED = {"grids": (("meta",), ("geojson",), ("locations",), ("text",), ("hovertemplate",))}
 
 
 def _digest(value: Any) -> str:
@@ -79,6 +91,7 @@ def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]], sent: dict[str
     known = dict(sent or {})
     for name, trace in traces.items():
         target = patch["data"][TRACE_INDEX[name]]
+        shaped = SHAPED.get(name, ())
         for path in PATCHED.get(name, POINT_KEYS):
             value: Any = trace
             for key in path:
@@ -86,7 +99,7 @@ def patch_traces(patch: Patch, traces: dict[str, dict[str, Any]], sent: dict[str
             if value is None:
                 continue
             slot_name = ".".join((name, *path))
-            digest = _digest(value)
+            digest = _digest(trace.get("meta")) if path in shaped else _digest(value)
             if known.get(slot_name) == digest:
                 continue
             known[slot_name] = digest
@@ -391,11 +404,24 @@ def map_update(
     catch_up(rt, layers & {"items", "grids", "workers", "parking"}, version)
     traces: dict[str, dict[str, Any]] = {}
     for name in sorted(layers & set(map_view.LIVE_LAYERS)):
-        # Only the items depend on where this screen is looking and whose it is; every other layer is the same.
-        key = f"layer:{name}:{view_key(view) + str(scope) if name == 'items' else ''}"
+        # The items depend on where this screen is looking and whose it is, the grids on how much of the
+        # city is in view (map_view.grid_level); every other layer is the same for every screen.
+        view_part = {"items": lambda: view_key(view) + str(scope), "grids": lambda: grid_key(rt, view)}
+        key = f"layer:{name}:{view_part[name]() if name in view_part else ''}"
         traces.update(rt.shared(key, version, lambda n=name: layer_traces(rt, {n}, view, scope)))
     patch = Patch()
-    return patch, patch_traces(patch, traces, sent)
+    return patch, patch_traces(patch, traces, held_shapes(rt, sent))
+
+
+def grid_key(rt: Runtime, view: map_view.View | None) -> str:
+    return map_view.grid_level(rt.static, view).key
+
+
+def held_shapes(rt: Runtime, sent: dict[str, str] | None) -> dict[str, str]:
+    """``sent``, plus what a screen holds without having been told: its first figure's grid shapes (the
+    page draws ``full_figure`` with no view), so a screen's first grid update sends colours only."""
+    first = _digest(grid_key(rt, None))
+    return {**{".".join(("grids", *path)): first for path in SHAPED["grids"]}, **(sent or {})}
 
 
 def layer_traces(
@@ -425,6 +451,34 @@ def view_key(view: map_view.View | None) -> str:
     if not map_view.detailed(view):
         return "overview"
     return ",".join(f"{v:.3f}" for v in view["bbox"])  # type: ignore[index]
+
+
+def view_patch(
+    rt: Runtime,
+    view: map_view.View,
+    previous: map_view.View | None,
+    sent: dict[str, str] | None,
+    scope: Scope = None,
+) -> tuple[Patch, Any]:
+    """What a pan or zoom changes on a screen: the items in view (zoomed in), the grid layer when the view
+    needs other shapes than the screen holds (district areas / grid outlines / other grids; the screen's
+    digests come back updated, so its next poll sends only colours), the single parking spaces."""
+    patch = Patch()
+    digests: Any = no_update
+    if map_view.detailed(view) or map_view.detailed(previous):
+        rt.live.items.refresh()
+        digests = patch_traces(patch, layer_traces(rt, {"items"}, view, scope))
+    held = {**held_shapes(rt, sent), **(digests if digests is not no_update else {})}
+    if held["grids.meta"] != _digest(grid_key(rt, view)):  # other shapes than the screen holds
+        rt.live.items.refresh()
+        digests = patch_traces(patch, layer_traces(rt, {"grids"}, view, scope), held)
+    elif digests is not no_update:
+        digests = held
+    spaces = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(view))
+    target = patch["data"][TRACE_INDEX["parking_spaces"]]
+    for key in ("lon", "lat", "text", "marker"):
+        target[key] = spaces[key]
+    return patch, digests
 
 
 def visibility_patch(visible: list[str]) -> Patch:
@@ -691,24 +745,21 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
     @app.callback(
         Output(Ids.MAP, "figure", allow_duplicate=True),
         Output(CommandIds.VIEW, "data"),
+        Output(CommandIds.DIGESTS, "data", allow_duplicate=True),
         Input(Ids.MAP, "relayoutData"),
         State(CommandIds.VIEW, "data"),
+        State(CommandIds.DIGESTS, "data"),
         prevent_initial_call=True,
     )
-    def follow_view(relayout: dict[str, Any] | None, previous: map_view.View | None) -> tuple[Any, Any]:
+    def follow_view(
+        relayout: dict[str, Any] | None, previous: map_view.View | None, sent: dict[str, str] | None
+    ) -> tuple[Any, Any, Any]:
         view = view_from_relayout(relayout, previous)
         if view is None:
-            return no_update, no_update
+            return no_update, no_update, no_update
         scope = scope_of(rt, city_reader(rt))
-        patch = Patch()
-        if map_view.detailed(view) or map_view.detailed(previous):
-            rt.live.items.refresh()
-            patch_traces(patch, layer_traces(rt, {"items"}, view, scope))
-        spaces = map_view.spaces_trace(rt.store, rt.static, rt.crs, viewport_bbox(view))
-        target = patch["data"][TRACE_INDEX["parking_spaces"]]
-        for key in ("lon", "lat", "text", "marker"):
-            target[key] = spaces[key]
-        return patch, view
+        patch, digests = view_patch(rt, view, previous, sent, scope)
+        return patch, view, digests
 
     # A click on a queue row or an item selects it in the browser at once (no round trip before the panel's
     # request); what the panel then shows is still decided, and checked against the actor, by the server.

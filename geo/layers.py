@@ -160,6 +160,38 @@ def grid_trace(
     }
 
 
+def district_load_trace(
+    geojson: dict[str, Any],
+    names: list[str],
+    load: np.ndarray,
+    grids: np.ndarray,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    """The grid layer when too many grids would be drawn: each district's area coloured by the open items
+    per grid (the mean over its grids, the grid scale's meaning), its hover the name and the counts.
+    Feature ids are -1, -2, … so they never meet a grid id; ``zmax`` is set by the caller."""
+    per_grid = np.divide(load, grids, out=np.zeros(len(load)), where=grids > 0)
+    open_, grids_, mean = (labels.get(k, k) for k in ("open", "grids", "per_grid"))
+    return {
+        "type": "choroplethmap",
+        "name": "grids",
+        "geojson": geojson,
+        "featureidkey": "id",
+        "locations": -(np.arange(len(names), dtype=np.int64) + 1),
+        "z": np.round(per_grid, 2).astype(np.float32),
+        "zmin": 0,
+        "zmax": 5,
+        "colorscale": GRID_COLORSCALE,
+        "showscale": False,
+        "marker": {"opacity": 0.55, "line": {"width": 0.4, "color": "#35507a"}},
+        "text": names,
+        "customdata": np.column_stack([load, grids]).astype(np.int32),
+        "hovertemplate": (
+            f"%{{text}}<br>{open_} %{{customdata[0]}} · {grids_} %{{customdata[1]}}<br>{mean} %{{z:.1f}}<extra></extra>"
+        ),
+    }
+
+
 # Waiting items are drawn bright; once someone has them they fade, so the wall shows what still needs a hand.
 WAITING_OPACITY, TAKEN_OPACITY = 0.95, 0.4
 

@@ -52,6 +52,15 @@ def grid_geojson(store: Store) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
+def grid_shapes(store: Store) -> tuple[np.ndarray, list[str], list[str], np.ndarray]:
+    """(ids, names, districts, shapes as a shapely array) of every grid, ordered by id: the map's one read."""
+    with store.read() as s:
+        rows = s.execute(select(Grid.id, Grid.name, Grid.district, Grid.geom).order_by(Grid.id)).all()
+    geoms = np.empty(len(rows), dtype=object)
+    geoms[:] = [r.geom for r in rows]
+    return np.array([r.id for r in rows], dtype=np.int64), [r.name for r in rows], [r.district for r in rows], geoms
+
+
 def open_load_by_grid(store: Store) -> tuple[np.ndarray, np.ndarray]:
     """(grid ids, open item count) for every grid, zeros included, ordered by grid id."""
     with store.read() as s:
