@@ -208,8 +208,22 @@ def _last(kind: str | tuple[str, ...], value: Any) -> ColumnElement[Any]:
     return func.max(case((Event.kind.in_(kinds), value)))
 
 
-def _per_case(dialect: str, end: datetime) -> Any:
-    """One row per case with the times and counts its events before ``end`` give (a subquery)."""
+def _relevant(start: datetime, end: datetime) -> Any:
+    """The cases any count of [start, end) can take in: those with a dispatch in the period (a first
+    dispatch in [start, end) is one) and those with a hold before ``end`` (on hold, backlog: any period).
+    Every other case's flags are all false, so leaving it out changes no figure; it bounds the scan."""
+    return select(Event.entity_id).where(
+        Event.entity == "incident",
+        or_(
+            and_(Event.kind.in_(_DISPATCHES), Event.at >= start, Event.at < end),
+            and_(Event.kind == "case.hold", Event.at < end),
+        ),
+    )
+
+
+def _per_case(dialect: str, start: datetime, end: datetime) -> Any:
+    """One row per case with the times and counts its events before ``end`` give (a subquery), for
+    the cases ``_relevant`` to [start, end)."""
     due = _due(dialect, Event.data)
     return (
         select(
@@ -228,7 +242,12 @@ def _per_case(dialect: str, end: datetime) -> Any:
             _last("case.hold", Event.at).label("held_at"),
             _last("case.resume", Event.at).label("resumed_at"),
         )
-        .where(Event.entity == "incident", Event.kind.like("case.%"), Event.at < end)
+        .where(
+            Event.entity == "incident",
+            Event.entity_id.in_(_relevant(start, end)),
+            Event.kind.like("case.%"),
+            Event.at < end,
+        )
         .group_by(Event.entity_id)
         .subquery("per_case")
     )
@@ -246,7 +265,7 @@ class _Flags:
 
 
 def _flags(dialect: str, start: datetime, end: datetime) -> _Flags:
-    pc = _per_case(dialect, end)
+    pc = _per_case(dialect, start, end)
     owner_ev = Event.__table__.alias("owner_ev")
     owner = owner_ev.c.data["to_department"].as_integer()
     source = pc.join(owner_ev, owner_ev.c.id == pc.c.owner_event).join(Incident, Incident.id == pc.c.case_id)
