@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,7 @@ class Row:
     tree: dict[str, Any] | None = None
 
     def plain(self) -> dict[str, Any]:
-        return asdict(self)
+        return _plain(self)
 
 
 @dataclass
@@ -158,7 +158,19 @@ class Evaluation:
         return {r.id: r for r in self.rows}
 
     def plain(self) -> dict[str, Any]:
-        return asdict(self)  # rows included, each as Row.plain gives it
+        return _plain(self)  # rows included, each as Row.plain gives it
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for these rows: the same dicts, lists and tuples, without its deep copy of
+    every leaf (numbers, text, times: immutable), which cost most of a league of 2,000 grids."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (Row, Evaluation)):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def grade(score: float | None) -> str | None:
