@@ -369,7 +369,12 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_events_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_events_entity", "entity", "entity_id"),
+        # The evaluation's scans: a kind's events in a period, and a case's next/previous event of a kind.
+        Index("ix_events_kind_at", "kind", "at"),
+        Index("ix_events_kind_entity_id", "kind", "entity_id", "id"),
+    )
 
 
 class Report(Base):
