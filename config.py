@@ -35,6 +35,7 @@ DEFAULT_VERIFY_SOURCES = frozenset({"citizen", "open311"})
 DEFAULT_HISTORY_DAYS = 30
 # Days of items each web process holds in memory for the review page (data/history.py); a period that
 # starts earlier is read from the store when asked for.
+DEFAULT_MAP_GRID_OUTLINES = 2500  # the most grid outlines the command map draws at once (data/map_view.py)
 DEFAULT_REVIEW_WINDOW_DAYS = 400
 # A browser session ends after this long without a request (a polling screen never idles), and this long
 # after sign-in whatever it does: a 12-hour shift plus an hour for the handover.
@@ -183,6 +184,7 @@ class Config:
     verify_sources: frozenset[str] = DEFAULT_VERIFY_SOURCES
     history_days: int = 0  # Config() in code seeds no history; ONEMAP_HISTORY_DAYS defaults to 30 below
     review_window_days: int = DEFAULT_REVIEW_WINDOW_DAYS  # review items held in memory per process
+    map_grid_outlines: int = DEFAULT_MAP_GRID_OUTLINES
     alerts: bool = True  # the wall's banner for a new fire or priority-1 item
     alert_sound: bool = False  # and a tone with it
     max_body_mb: int = 16  # request bodies above this are refused (413); a photo is at most 8 MB
@@ -248,6 +250,7 @@ class Config:
             verify_sources=_names(env, "ONEMAP_VERIFY_SOURCES", cls.verify_sources),
             history_days=_int(env, "ONEMAP_HISTORY_DAYS", DEFAULT_HISTORY_DAYS, 0, 400),
             review_window_days=_int(env, "ONEMAP_REVIEW_WINDOW_DAYS", cls.review_window_days, 1, 36500),
+            map_grid_outlines=_int(env, "ONEMAP_MAP_GRID_OUTLINES", cls.map_grid_outlines, 10, 1_000_000),
             alerts=_bool(env, "ONEMAP_ALERTS", cls.alerts),
             alert_sound=_bool(env, "ONEMAP_ALERT_SOUND", cls.alert_sound),
             max_body_mb=_int(env, "ONEMAP_MAX_BODY_MB", cls.max_body_mb, 9, 1024),

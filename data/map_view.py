@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping
 
+from config import DEFAULT_MAP_GRID_OUTLINES
 from data import queries
 from data.live import Live
 from data.models import UNASSIGNED_STATUSES
@@ -31,7 +32,10 @@ LIVE_LAYERS = ("grids", "items", "workers", "parking", "alerts", "warnings")
 # (~1.3 MB of figure); a city above it (the bench city: 20,000, ~7 MB) opens on its districts instead.
 # ONEMAP_MAP_GRID_OUTLINES tunes it for slower or faster screens (and lets a test city of a few hundred
 # grids stand for a large one).
-GRID_OUTLINES_MAX = int(os.environ.get("ONEMAP_MAP_GRID_OUTLINES") or 2500)
+try:
+    GRID_OUTLINES_MAX = int(os.environ.get("ONEMAP_MAP_GRID_OUTLINES") or DEFAULT_MAP_GRID_OUTLINES)
+except ValueError:  # Config.from_env refuses it, naming the variable, before the app serves anything
+    GRID_OUTLINES_MAX = DEFAULT_MAP_GRID_OUTLINES
 LOW_ZOOM_PER_KIND = 2000  # below the detail zoom: the most urgent items of each kind; grids show the rest
 View = dict[str, Any]  # {"zoom": float, "bbox": [lon_min, lat_min, lon_max, lat_max]} from the browser
 WarningTitle = Callable[[Mapping[str, Any]], str]  # a warning row (title, title_key, title_params) as text

@@ -167,6 +167,9 @@ def test_config_names_the_bad_variable():
         Config.from_env({"ONEMAP_PORT": "eighty"})
     with pytest.raises(ConfigError, match="ONEMAP_LANG"):
         Config.from_env({"ONEMAP_LANG": "fr"})
+    for bad in ("many", "0"):
+        with pytest.raises(ConfigError, match="ONEMAP_MAP_GRID_OUTLINES"):
+            Config.from_env({"ONEMAP_MAP_GRID_OUTLINES": bad})
     cfg = Config.from_env({"ONEMAP_PORT": "9000", "ONEMAP_DATABASE_URL": "postgresql+psycopg://x/y"})
     assert cfg.port == 9000 and cfg.store_kind == "postgresql"
 
