@@ -37,6 +37,11 @@ MAP_READY = """() => {
   const sp = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
   return !!(sp && sp.map && sp.map.loaded());
 }"""
+# Whether plotly's hover (what a click on the map picks) is on the given item.
+HOVERING = """(id) => {
+  const gd = document.querySelector('#command-map .js-plotly-plot');
+  return (gd._hoverdata || []).some(p => parseInt(p.customdata, 10) === id);
+}"""
 # Where on the screen each of the given items is drawn, for those no other clickable point (of any trace:
 # other items, walking workers, warnings) comes within 14 px of, inside the map and left of the detail panel:
 # a click there can only mean that item. Halos and rings (overdue, no owner) take no clicks.
@@ -177,7 +182,14 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
             page.wait_for_timeout(300)  # a worker walks off, the map settles
             continue
         p = points[0]
-        page.mouse.click(p["x"], p["y"])
+        # As a person does: point at it, see its label (plotly takes a click's point from its hover), click.
+        page.mouse.move(p["x"], p["y"])
+        try:
+            page.wait_for_function(HOVERING, arg=p["id"], timeout=5_000)
+        except Exception:
+            continue  # something moved under the pointer: read the points again
+        page.mouse.down()
+        page.mouse.up()
         try:
             seen.append(opened_within(page, p["id"]))
         except Exception:
