@@ -149,23 +149,6 @@ def _incidents_joined() -> Any:
     )
 
 
-def find_incidents(
-    store: Store,
-    statuses: list[str] | None = None,
-    kinds: list[str] | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    limit: int = 100,
-    departments: set[int] | None = None,
-    stages: list[str] | None = None,
-    after: int | None = None,
-    ascending: bool = False,
-) -> list[dict[str, Any]]:
-    """Items matching the filters, newest first (``departments``: only the cases those bodies own);
-    ``after``/``ascending``: the page of ids beyond ``after`` (see ``keyset``)."""
-    names, rows = incident_rows(store, statuses, kinds, bbox, limit, departments, stages, after, ascending)
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
 def incident_rows(
     store: Store,
     statuses: list[str] | None = None,
@@ -177,7 +160,9 @@ def incident_rows(
     after: int | None = None,
     ascending: bool = False,
 ) -> tuple[tuple[str, ...], list[Any]]:
-    """``find_incidents`` as its column names and its rows (tuples), for a page built column-wise."""
+    """Items matching the filters, newest first (``departments``: only the cases those bodies own;
+    ``after``/``ascending``: the page of ids beyond ``after``, see ``keyset``), as column names and rows
+    (tuples), for a page built column-wise."""
     stmt = _incidents_joined()
     if departments is not None:
         stmt = stmt.where(Incident.department_id.in_(sorted(departments)))
