@@ -9,6 +9,7 @@ from dash import Dash, Input, Output, State
 from layouts.ids import CommandIds, Ids
 
 WALL_MIN_SCREEN_PX = 3000  # a screen at least this wide opens in wall mode until someone chooses
+HOME_MARK = "onemap.home"  # in the map's relayout data: the view is the home view (not the operator's)
 
 # The zoom and centre at which the (west, south, east, north) box fills the map's box, in MapLibre's
 # Web Mercator (512 px tiles). Computed from the map's element, which exists before the map draws,
@@ -31,12 +32,26 @@ function fitView(bounds, width, height) {
 """
 
 FRAME_JS = (
-    "async function(clicks, rootClass, bounds) {"
+    "async function(clicks, rootClass, bounds, moved) {"
     + FIT_JS
     + """
   const dc = window.dash_clientside;
   const home = (dc.callback_context.triggered || []).some(t => t.prop_id === 'HOME.n_clicks') && clicks > 0;
   if (!bounds) return [dc.no_update, dc.no_update];
+  // Once the operator has moved the map (a pan or zoom says so in the relayout data, the home view does
+  // not) only the home control takes it back: a framing that lands late at open, or a switch of layout,
+  // never throws away the view someone chose.
+  if (!home && moved && ('map.zoom' in moved || 'map.center' in moved) && !moved[HOME_MARK]) {
+    return [dc.no_update, dc.no_update];
+  }
+  // ... nor while this call waits for the layout below (the page runs it more than once at open).
+  const gd = document.querySelector('#MAP .js-plotly-plot');
+  const live = () => {
+    const m = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot
+      && gd._fullLayout.map._subplot.map;
+    return m ? [m.getZoom(), m.getCenter().lng, m.getCenter().lat] : null;
+  };
+  const before = live();
   // Measure once the page shows the layout this call is about (wall or desk): React may commit it
   // a moment after the callback starts.
   const root = document.getElementById('ROOT');
@@ -46,6 +61,10 @@ FRAME_JS = (
   await new Promise(r => { requestAnimationFrame(() => r()); setTimeout(r, 100); });
   const box = document.getElementById('MAP_WRAP');
   if (!box || !box.clientWidth || !box.clientHeight) return [dc.no_update, dc.no_update];
+  const after = live();
+  if (!home && before && after && after.some((v, i) => Math.abs(v - before[i]) > 1e-9)) {
+    return [dc.no_update, dc.no_update];
+  }
   const view = fitView(bounds, box.clientWidth, box.clientHeight);
   const patch = new dc.Patch().assign(['layout', 'map', 'center'], view.center)
     .assign(['layout', 'map', 'zoom'], view.zoom);
@@ -54,9 +73,11 @@ FRAME_JS = (
   // centre and zoom: a new map revision lets the home view win (and keeps the operator's next moves).
   // The relayout data tells the server the view changed, as a pan would (items in view, spaces).
   patch.assign(['layout', 'map', 'uirevision'], 'home-' + clicks);
-  return [patch.build(), {'map.center': view.center, 'map.zoom': view.zoom}];
+  return [patch.build(), {'map.center': view.center, 'map.zoom': view.zoom, [HOME_MARK]: true}];
 }
-""".replace("HOME", CommandIds.HOME)
+""".replace("HOME_MARK", repr(HOME_MARK))
+    .replace("#MAP ", f"#{Ids.MAP} ")
+    .replace("HOME", CommandIds.HOME)
     .replace("ROOT", CommandIds.ROOT)
     .replace("MAP_WRAP", CommandIds.MAP_WRAP)
 )
@@ -108,5 +129,6 @@ def register(app: Dash) -> None:
         Input(CommandIds.HOME, "n_clicks"),
         Input(CommandIds.ROOT, "className"),
         State(CommandIds.HOME_BOUNDS, "data"),
+        State(Ids.MAP, "relayoutData"),
         prevent_initial_call="initial_duplicate",
     )

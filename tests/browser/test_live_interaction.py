@@ -68,6 +68,21 @@ LONE_POINTS = f"""(ids) => {{
   return mine.filter(p => all.filter(q => Math.hypot(q.x - p.x, q.y - p.y) < 14).length === 1);
 }}"""
 
+# What the map shows of the given items, for a failure message.
+MAP_STATE = f"""(ids) => {{
+  const gd = document.querySelector('#command-map .js-plotly-plot');
+  const map = gd._fullLayout.map._subplot.map;
+  const items = {[TRACE_INDEX[k] for k in ITEM_STYLE]};
+  let drawn = 0;
+  gd._fullData.forEach((t, i) => {{
+    if (items.includes(i) && t.customdata) drawn += t.customdata.filter(c => ids.includes(c)).length;
+  }});
+  const panel = document.querySelector('#command-detail');
+  return {{moving: map.isMoving(), zoom: map.getZoom(), centre: map.getCenter(), drawn: drawn,
+           panel: panel && !panel.hidden ? panel.getBoundingClientRect().left : null,
+           canvas: map.getCanvas().getBoundingClientRect().toJSON()}};
+}}"""
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
@@ -174,19 +189,31 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
     )
     seen: list[float] = []
     clicked: set[int] = set()
+    missed: dict[int, int] = {}  # hovers that did not come, per item
+    empty_reads = 0
     deadline = time.monotonic() + 150
     while len(seen) < 20:
-        assert time.monotonic() < deadline, f"only {len(seen)} of the test's points could be clicked alone: {seen}"
+        assert time.monotonic() < deadline, (
+            f"only {len(seen)} of the test's points could be clicked alone: {seen}; "
+            f"reads with no lone point: {empty_reads}; hovers that never came: {missed}; "
+            f"the map now: {page.evaluate(MAP_STATE, ids)}"
+        )
         points = [p for p in page.evaluate(LONE_POINTS, ids) if p["id"] not in clicked]
         if not points:
+            empty_reads += 1
             page.wait_for_timeout(300)  # a worker walks off, the map settles
             continue
-        p = points[0]
+        # The point tried least often first: one that would not take a hover is not tried for ever.
+        p = min(points, key=lambda q: missed.get(q["id"], 0))
         # As a person does: point at it, see its label (plotly takes a click's point from its hover), click.
-        page.mouse.move(p["x"], p["y"])
+        # The pointer comes from a little way off in a few steps, so there is always a move for the map to
+        # see (a move to where the pointer already is sends no event, and no hover would ever come).
+        page.mouse.move(p["x"] + 30, p["y"] + 30)
+        page.mouse.move(p["x"], p["y"], steps=4)
         try:
             page.wait_for_function(HOVERING, arg=p["id"], timeout=5_000)
         except Exception:
+            missed[p["id"]] = missed.get(p["id"], 0) + 1
             continue  # something moved under the pointer: read the points again
         page.mouse.down()
         page.mouse.up()
