@@ -176,11 +176,9 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
     finally:
         store.dispose()
     assert len(ids) >= 24, len(ids)
-    page.evaluate(
-        """(c) => window.Plotly.relayout(document.querySelector('#command-map .js-plotly-plot'),
-             {'map.center': {lon: c[0], lat: c[1]}, 'map.zoom': 14.2})""",
-        [centre.x, centre.y],
-    )
+    zoom_in = """(c) => window.Plotly.relayout(document.querySelector('#command-map .js-plotly-plot'),
+             {'map.center': {lon: c[0], lat: c[1]}, 'map.zoom': 14.2})"""
+    page.evaluate(zoom_in, [centre.x, centre.y])
     page.wait_for_function(
         "(ids) => document.querySelector('#command-map .js-plotly-plot')._fullData"
         ".some(t => t.customdata && ids.every(i => t.customdata.includes(i)))",
@@ -190,14 +188,23 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
     seen: list[float] = []
     clicked: set[int] = set()
     missed: dict[int, int] = {}  # hovers that did not come, per item
-    empty_reads = 0
+    empty_reads = rezoomed = 0
     deadline = time.monotonic() + 150
     while len(seen) < 20:
         assert time.monotonic() < deadline, (
             f"only {len(seen)} of the test's points could be clicked alone: {seen}; "
-            f"reads with no lone point: {empty_reads}; hovers that never came: {missed}; "
+            f"reads with no lone point: {empty_reads}; zoomed in again: {rezoomed}; hovers that never came: {missed}; "
             f"the map now: {page.evaluate(MAP_STATE, ids)}"
         )
+        # A script's relayout is not a GUI edit to plotly, so a figure update that sets the view (the city
+        # framing at open) can still take it back on a slow machine (seen in CI, not here): zoom in again,
+        # as the operator would, and count it.
+        state = page.evaluate(MAP_STATE, ids)
+        if not state["moving"] and abs(state["zoom"] - 14.2) > 0.3:
+            rezoomed += 1
+            page.evaluate(zoom_in, [centre.x, centre.y])
+            page.wait_for_timeout(500)
+            continue
         points = [p for p in page.evaluate(LONE_POINTS, ids) if p["id"] not in clicked]
         if not points:
             empty_reads += 1
@@ -228,7 +235,7 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
                 pytest.fail(f"map click {len(seen)} on #{p['id']} did not open; the panel shows {shown}; {seen}")
             continue
         clicked.add(p["id"])
-    print(f"map click → detail: max {max(seen):.2f} s, mean {sum(seen) / len(seen):.2f} s")
+    print(f"map click → detail: max {max(seen):.2f} s, mean {sum(seen) / len(seen):.2f} s; zoomed in again {rezoomed}×")
 
 
 def test_a_cancel_reason_typed_during_live_updates_survives_and_cancels(page, server) -> None:
