@@ -1,11 +1,12 @@
 """Headless Chromium for the browser tests (Debian's chromium, driven by Playwright), and the one
 guard every browser test runs under: any console error, page error or request to another host fails
 the test, and a failed test leaves a screenshot of each of its pages in tests/artifacts/, named
-after the test."""
+after the test (a page the test closed while failing is pictured as it closed)."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class Guard:
         self.problems: list[str] = []
         self.checked = 0  # problems before this were reported by an earlier test
         self.pages: list[Any] = []
-        self.deferred: list[Any] = []
+        self.last_shots: list[bytes] = []  # pages the running test closed, as they looked
         self.tolerated: tuple[str, ...] = ()
         self.in_test = False
 
@@ -74,14 +75,19 @@ class Guard:
         page.on("request", lambda r: self._request(n, r.url))
         close = page.close
 
-        def close_later(**kw: Any) -> None:
-            # Inside a test the page stays open until the test is over, so a failure can be pictured.
-            if self.in_test:
-                self.deferred.append((close, kw))
-            else:
-                close(**kw)
+        def close_now(**kw: Any) -> None:
+            # Closed for real at once, so a page never outlives the server its test stops (its polls
+            # failing after the test belong to nobody, and were once reported against the next test);
+            # pictured first if the test is failing (an exception on its way out, or a problem seen).
+            failing = sys.exc_info()[0] is not None or len(self.problems) > self.checked
+            if self.in_test and failing and not page.is_closed():
+                try:
+                    self.last_shots.append(page.screenshot(timeout=5_000))
+                except Exception:  # noqa: BLE001 (a crashed page cannot be pictured)
+                    pass
+            close(**kw)
 
-        page.close = close_later
+        page.close = close_now
         return page
 
     def network_cut(self, cut: bool = True) -> None:
@@ -109,19 +115,25 @@ class Guard:
         return found
 
     def end_test(self, name: str, failed: bool) -> list[str]:
+        open_pages = [p for p in self.pages if not p.is_closed()]
+        for page in open_pages:  # a round trip each: what the page logged until now is delivered now
+            try:
+                page.evaluate("0")
+            except Exception:  # noqa: BLE001 (a crashed page has nothing more to say)
+                pass
         found = self.new()
         if failed or found:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            open_pages = [p for p in self.pages if not p.is_closed()]
-            for i, page in enumerate(open_pages):
-                suffix = f"-{i + 1}" if len(open_pages) > 1 else ""
+            shots = list(self.last_shots)
+            for page in open_pages:
                 try:
-                    page.screenshot(path=str(ARTIFACTS / f"{name}{suffix}.png"))
+                    shots.append(page.screenshot())
                 except Exception:  # noqa: BLE001 (a crashed page cannot be pictured; the failure still stands)
                     pass
-        for close, kw in self.deferred:
-            close(**kw)
-        self.deferred, self.tolerated, self.in_test = [], (), False
+            for i, shot in enumerate(shots):
+                suffix = f"-{i + 1}" if len(shots) > 1 else ""
+                (ARTIFACTS / f"{name}{suffix}.png").write_bytes(shot)
+        self.last_shots, self.tolerated, self.in_test = [], (), False
         self.pages = [p for p in self.pages if not p.is_closed()]
         return found
 

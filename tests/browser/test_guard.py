@@ -43,3 +43,15 @@ def test_the_guard_catches_console_errors_page_errors_and_foreign_hosts(browser,
     finally:
         browser_guard.network_cut(False)
         page.close()
+
+
+def test_a_page_closed_in_a_test_is_closed_at_once_and_leaves_its_errors_to_that_test(browser, browser_guard):
+    # A page the test closes is gone at once: it cannot poll a server the test stops after it, whose
+    # failures would otherwise come in later and be blamed on the next test.
+    page = browser.new_page()
+    page.set_content("<p>ok</p>")
+    page.evaluate("() => console.error('logged just before the close')")
+    page.close()
+    assert page.is_closed()
+    found = browser_guard.new()
+    assert any("logged just before the close" in f for f in found), found
