@@ -36,6 +36,7 @@ from layouts import command, departments, review, rules, shell, worker
 from layouts.i18n import Text
 from layouts.ids import ShellIds
 from ops.accounts import ensure_bootstrap_token
+from ops.case_history import seed_demo_cases
 from ops.cases import city_cases
 from ops.errors import OneMapError
 from ops.jobs import JobBoard
@@ -122,6 +123,8 @@ def start_store(config: Config, seed: bool) -> Store:
                 seed_demo(store, config)
                 log.info("seeding %d days of history for the review page", config.history_days)
                 seed_history(store, config, config.history_days)
+                cases = seed_demo_cases(store, config.seed)
+                log.info("%d of the past tickets went round the loop between bodies", cases["cases"])
             except IntegrityError:
                 log.info("another process seeded the demo city first")
         if config.bootstrap_token:

@@ -5,8 +5,8 @@ The bench city has items but no case log, so ``case_history`` adds one: ``CASES_
 cases a year for each department ``bench.figures.make_departments`` makes (made here when the
 routing figure has not made them already), routed to their owner by the departments' jurisdictions and
 categories (``ops.routing.Router``), each with the event rows ``ops.cases`` writes for its moves
-(``ops.cases._event_data``: the action codes, stages, departments and deadlines ``ops.evaluation``
-reads), written in bulk (Core executemany through the store). About 1,000 cases per department-year
+(drawn by ``ops.case_history``, as the demo's are: the action codes, stages, departments and deadlines
+``ops.evaluation`` reads), written in bulk (Core executemany through the store). About 1,000 cases per department-year
 is the county the issue quotes (972 cases a month for about a dozen bodies) scaled to the bench's
 200 departments: some 200,000 cases and 1 M case events a year (180,000 and 957,016 on the small city).
 """
@@ -30,7 +30,7 @@ from data.runtime import Runtime
 from data.store import Store, insert_returning_ids
 from ops import evaluation, report
 from ops.accounts import Actor
-from ops.cases import _event_data
+from ops.case_history import DrawnCase, draw_case
 
 SUPERVISOR = Actor(user_id=None, name="bench", role="supervisor")
 CASES_PER_DEPARTMENT = 1000  # a year
@@ -40,12 +40,6 @@ DISPATCHERS = [f"bench-dispatcher{i}" for i in range(12)]
 LEAGUE_LIMIT_S = 1.0
 DRILL_LIMIT_S = 1.0
 PDF_LIMIT_S = 30.0
-# How often each turn happens (a share of the cases that reach the stage), and how long each stage takes.
-P_RETURN, P_RETURN_ELSEWHERE, P_VOID_AFTER_RETURN = 0.05, 0.7, 0.1
-P_EXTEND, P_GRANT = 0.03, 0.8
-P_HOLD, P_RESUME = 0.02, 0.5
-P_CHECK_FAILED, P_REOPENED = 0.08, 0.01
-SIGN_LIMIT_H, HANDLE_LIMIT_H, CHECK_LIMIT_H = 4.0, 72.0, 24.0
 
 
 def timed(fn: Callable[[], Any], repeat: int = 3, once_over_s: float = 5.0) -> tuple[float, Any]:
@@ -61,126 +55,8 @@ def timed(fn: Callable[[], Any], repeat: int = 3, once_over_s: float = 5.0) -> t
     return best, value
 
 
-def _hours(rng: np.random.Generator, median_h: float, sigma: float = 0.8) -> timedelta:
-    return timedelta(hours=float(rng.lognormal(np.log(median_h), sigma)))
-
-
-class _Case:
-    """One case's moves in time order, as ``ops.cases`` logs them (stopping at ``now``)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self.events: list[dict[str, Any]] = []
-        self.stage = "reported"
-        self.owner: int | None = None
-        self.closed_at: datetime | None = None
-        self.open = True  # still running: its next move is not yet due by ``now``
-
-    def move(
-        self,
-        at: datetime,
-        action: str,
-        to: str,
-        actor: str,
-        owner: Any = False,
-        due: datetime | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> bool:
-        """Log the move at ``at``, unless ``at`` is after now (the case stops where it is: False)."""
-        if not self.open or at >= self.now:
-            self.open = False
-            return False
-        new_owner = self.owner if owner is False else owner
-        data = _event_data(action, self.stage, to, self.owner, new_owner, due, extra=extra)
-        self.events.append({"at": at, "kind": f"case.{action}", "actor": actor, "data": data})
-        self.stage, self.owner = to, new_owner
-        if action == "check_passed":
-            self.closed_at = at
-        elif action == "callback_reopened":
-            self.closed_at = None
-        return True
-
-
-def _one_case(rng: np.random.Generator, now: datetime, created: datetime, owner: int, others: np.ndarray) -> _Case:
-    c = _Case(now)
-    staff = f"bench-staff{owner}"
-    who = DISPATCHERS[int(rng.integers(len(DISPATCHERS)))]
-    t = created + timedelta(minutes=float(rng.uniform(2, 50)))
-    if not c.move(t, "file", "filed", who):
-        return c
-    t += timedelta(minutes=float(rng.uniform(1, 20)))
-    if not c.move(t, "dispatch", "dispatched", who, owner, t + timedelta(hours=SIGN_LIMIT_H), {"auto": False}):
-        return c
-    if rng.random() < P_RETURN:
-        t += _hours(rng, 2.0)
-        returned_by = c.owner
-        if not c.move(t, "return", "returned", staff, None, None, {"returned_by": returned_by}):
-            return c
-        t += _hours(rng, 1.0)
-        if rng.random() < P_VOID_AFTER_RETURN:
-            c.move(t, "void", "voided", who)
-            return c
-        target = int(rng.choice(others)) if rng.random() < P_RETURN_ELSEWHERE else returned_by
-        staff = f"bench-staff{target}"
-        extra = {"same_department": target == returned_by}
-        if not c.move(t, "redispatch", "dispatched", who, target, t + timedelta(hours=SIGN_LIMIT_H), extra):
-            return c
-    t += _hours(rng, 1.5)
-    handle_due = t + timedelta(hours=HANDLE_LIMIT_H)
-    if not c.move(t, "sign", "signed", staff, due=handle_due):
-        return c
-    work = _hours(rng, 30.0, 0.9)
-    if rng.random() < P_EXTEND:
-        asked = t + timedelta(hours=24)
-        until = handle_due + timedelta(hours=48)
-        if not c.move(asked, "extend", "signed", staff, due=handle_due, extra={"until": _z(until)}):
-            return c
-        if rng.random() < P_GRANT:
-            handle_due = until
-            if not c.move(asked + timedelta(hours=4), "extension_granted", "signed", who, due=handle_due):
-                return c
-        work += timedelta(hours=36)
-    if rng.random() < P_HOLD:
-        held = t + timedelta(hours=12)
-        if not c.move(held, "hold", "on_hold", staff, due=handle_due):
-            return c
-        if rng.random() >= P_RESUME:
-            return c  # on hold for good: the backlog (积存) once 60 days have passed
-        pause = timedelta(days=float(rng.lognormal(np.log(20), 0.6)))
-        if not c.move(held + pause, "resume", "signed", staff, due=handle_due):
-            return c
-        work += pause
-    t += work
-    if not c.move(t, "handled", "handled", staff, due=t + timedelta(hours=CHECK_LIMIT_H)):
-        return c
-    if rng.random() < P_CHECK_FAILED:
-        t += _hours(rng, 6.0)
-        if not c.move(t, "check_failed", "rework", who, due=handle_due):
-            return c
-        t += _hours(rng, 24.0)
-        if not c.move(t, "handled", "handled", staff, due=t + timedelta(hours=CHECK_LIMIT_H)):
-            return c
-    t += _hours(rng, 6.0)
-    if not c.move(t, "check_passed", "closed", who, due=handle_due):
-        return c
-    if rng.random() < P_REOPENED:
-        t += timedelta(days=2)
-        if not c.move(t, "callback_reopened", "rework", who, due=handle_due):
-            return c
-        t += _hours(rng, 24.0)
-        if not c.move(t, "handled", "handled", staff, due=t + timedelta(hours=CHECK_LIMIT_H)):
-            return c
-        t += _hours(rng, 6.0)
-        c.move(t, "check_passed", "closed", who, due=handle_due)
-    return c
-
-
-def _z(at: datetime) -> str:
-    return at.isoformat(timespec="seconds") + "Z"
-
-
-def _incident(lon: float, lat: float, grid: int, category: str, created: datetime, c: _Case) -> dict[str, Any]:
-    last = c.events[-1]["at"] if c.events else created
+def _incident(lon: float, lat: float, grid: int, category: str, created: datetime, c: DrawnCase) -> dict[str, Any]:
+    last = c.last_at or created
     status = {"closed": "closed", "voided": "cancelled"}.get(c.stage, "assigned")
     return {
         "kind": "ticket",
@@ -201,9 +77,12 @@ def _incident(lon: float, lat: float, grid: int, category: str, created: datetim
         "department_id": c.owner,
         "stage": c.stage,
         "stage_at": last,
-        "rework_count": sum(e["kind"] in ("case.check_failed", "case.callback_reopened") for e in c.events),
-        "return_count": sum(e["kind"] == "case.return" for e in c.events),
+        **c.counts(),
     }
+
+
+def _staff(department_id: int) -> str:
+    return f"bench-staff{department_id}"
 
 
 def case_history(store: Store, per_department: int = CASES_PER_DEPARTMENT, seed: int = 16, log=print) -> dict:
@@ -238,7 +117,7 @@ def case_history(store: Store, per_department: int = CASES_PER_DEPARTMENT, seed:
         rows, logs = [], []
         for i in range(begin, min(n, begin + BATCH)):
             at = now - timedelta(seconds=float(created[i]))
-            c = _one_case(rng, now, at, int(owners[i]), department_ids)
+            c = draw_case(rng, now, at, int(owners[i]), department_ids, DISPATCHERS, _staff)
             rows.append(_incident(float(lon[i]), float(lat[i]), int(grid[i]), cats[i], at, c))
             logs.append(c.events)
         with store.transaction() as s:

@@ -127,7 +127,7 @@ def run(url: str, redis_url: str | None, seconds: float) -> int:
     bases = [f"http://127.0.0.1:{p}/api/v1" for p in ports]
     doors = {"POST /parking/events": Door(), "GET /cursor": Door(), "GET /incidents": Door()}
     stop = threading.Event()
-    senders = 20  # each waits for its answer: enough of them to keep 60 a second going at ~0.3 s an answer
+    senders = 20  # each waits for its answer; 40 reached no more (42.8/s) at twice the latency: the server is the limit
     sent, acked = [0] * senders, [0] * senders  # one slot per sender thread
     prefix = f"soak-{int(time.time())}"
     print(f"soak: {seconds:.0f} s, 2 processes ({', '.join(bases)}), logs in {work}")
@@ -213,6 +213,7 @@ def run(url: str, redis_url: str | None, seconds: float) -> int:
     for snap in sorted(work.glob("*.snapshot.txt")):
         print(f"--- {snap.name}: allocation sites that grew most since the baseline ---")
         print("\n".join(snap.read_text().splitlines()[:12]))
-    ok = worst_p95 <= 2.0 and stored == total
-    print(f"goal p95 ≤ 2 s and stored == sent: {'ok' if ok else 'MISS'}")
+    rate_ok = total / seconds >= 0.95 * SENSOR_RATE
+    ok = worst_p95 <= 2.0 and stored == total and rate_ok
+    print(f"goal p95 ≤ 2 s, stored == sent, rate ≥ 95 % of {SENSOR_RATE:.0f}/s: {'ok' if ok else 'MISS'}")
     return 0 if ok else 1

@@ -145,9 +145,12 @@ TICK_OUTPUTS = {
 }
 
 
-# While the pointer is on the queue the map is patched at most this often: redrawing hundreds of moving
-# points on every poll keeps the browser's main thread busy exactly when the operator is about to click.
+# While the pointer is on the queue, or moving over the map (aiming at a point), the map is patched at most
+# this often: redrawing hundreds of moving points on every poll keeps the browser's main thread busy
+# exactly when the operator is about to click. A pointer resting on the map for ``MAP_AIM_MS`` (or gone
+# from it) lets the map run live again.
 MAP_HOLD_S = 4.0
+MAP_AIM_MS = 1500
 MAP_MARK = "_map"  # in a screen's digests: [the cursor its map was last patched at, when (epoch s)]
 
 
@@ -163,7 +166,8 @@ def refresh(
     """One poll: the map patch, cursor, badge, feed, digests, warnings panel and badge, KPI texts.
 
     ``scope``: a department console's departments; its map, feed and KPIs hold only their cases.
-    ``hold``: the pointer is on the queue; the map's patch waits up to ``MAP_HOLD_S`` (the rest does not).
+    ``hold``: the pointer is on the queue or aiming on the map; the map's patch waits up to ``MAP_HOLD_S``
+    (the rest does not).
     """
     with rt.store.read():  # every query of the tick on one connection and transaction
         return _refresh(rt, t, cursor, view, sent, scope, hold)
@@ -354,6 +358,32 @@ function(_id) {
     }
     return false;
 }
+"""
+
+# While the pointer moves over the map (and for MAP_AIM_MS after its last move) the operator is aiming.
+# Wired on the document: the map's own element is replaced once plotly.js has loaded.
+MAP_AIM_JS = f"""
+function(_id) {{
+    if (!window.__onemapAimWired) {{
+        window.__onemapAimWired = true;
+        let aiming = false, timer = null;
+        const set = function(value) {{
+            if (value !== aiming) {{
+                aiming = value;
+                window.dash_clientside.set_props('{CommandIds.MAP_AIM}', {{data: value}});
+            }}
+        }};
+        document.addEventListener('pointermove', function(e) {{
+            clearTimeout(timer);
+            const onMap = e.target instanceof Element && !!e.target.closest('#{Ids.MAP}');
+            set(onMap);
+            if (onMap) {{
+                timer = setTimeout(function() {{ set(false); }}, {MAP_AIM_MS});
+            }}
+        }}, {{passive: true}});
+    }}
+    return false;
+}}
 """
 
 # A confirmation names its item and clears after a while (a newer one restarts the wait).
@@ -714,6 +744,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
             "ranking": State(CommandIds.RANKING, "value"),
             "held": State(CommandIds.DETAIL_STATE, "data"),
             "queue_hold": State(CommandIds.QUEUE_HOLD, "data"),
+            "map_aim": State(CommandIds.MAP_AIM, "data"),
         },
         prevent_initial_call=True,
     )
@@ -726,10 +757,12 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         ranking: str | None,
         held: dict[str, Any] | None,
         queue_hold: Any = None,
+        map_aim: Any = None,
     ) -> dict[str, Any]:
         actor = city_reader(rt)
         scope = scope_of(rt, actor)
-        tick = refresh(rt, t, cursor, view, sent if isinstance(sent, dict) else None, scope, queue_hold is True)
+        hold = queue_hold is True or map_aim is True
+        tick = refresh(rt, t, cursor, view, sent if isinstance(sent, dict) else None, scope, hold)
         return {
             **tick.outputs(),
             "heartbeat": beat(),
@@ -866,6 +899,7 @@ def register(app: Dash, rt: Runtime, t: Text) -> None:
         Output(CommandIds.QUEUE_HOLD, "data"),
         Input(CommandIds.QUEUE, "id"),
     )
+    app.clientside_callback(MAP_AIM_JS, Output(CommandIds.MAP_AIM, "data"), Input(Ids.MAP, "id"))
 
     app.clientside_callback(
         PRESSED_JS,

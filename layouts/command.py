@@ -785,6 +785,7 @@ def layout(
             dcc.Store(id=CommandIds.PRIORITY_CHOSEN),
             dcc.Store(id=CommandIds.QUEUE_PAGE, data=0),
             dcc.Store(id=CommandIds.QUEUE_HOLD, data=False),
+            dcc.Store(id=CommandIds.MAP_AIM, data=False),
             dcc.Store(id=CommandIds.QUEUE_SHOWN, data=[r["id"] for r in queue_data]),
             dcc.Store(id=CommandIds.SELECTION, data=[]),
             dcc.Store(id=CommandIds.VIEW),

@@ -49,6 +49,7 @@ class CommandIds(StrEnum):
     QUEUE_TOTAL = "command-queue-total"
     QUEUE_NEW = "command-queue-new"
     QUEUE_HOLD = "command-queue-hold"
+    MAP_AIM = "command-map-aim"  # the pointer is moving over the map: the operator is aiming at a point
     QUEUE_SHOWN = "command-queue-shown"
     SELECTED = "command-selected"
     SELECTION = "command-selection"

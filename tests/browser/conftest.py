@@ -170,6 +170,10 @@ def browser(guard: Guard) -> Iterator[GuardedBrowser]:
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield GuardedBrowser(b, guard)
         b.close()
+    # What the module's still-open pages logged as they were torn down with its servers (after its
+    # last test ended) is no test's: said here, and never blamed on the next module's first test.
+    for problem in guard.new():
+        print(f"browser teardown ({path}): {problem}", file=sys.stderr)
 
 
 @pytest.hookimpl(wrapper=True)

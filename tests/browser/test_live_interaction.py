@@ -5,6 +5,7 @@ Chromium against `python app.py`."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -185,6 +186,14 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
         arg=ids[:3],
         timeout=20_000,
     )
+    aims: list[bool] = []  # what each poll said of the pointer aiming on the map
+
+    def note_aim(request) -> None:
+        if "/_dash-update-component" in request.url and request.method == "POST":
+            states = json.loads(request.post_data or "{}").get("state") or []
+            aims.extend(s.get("value") is True for s in states if s.get("id") == "command-map-aim")
+
+    page.on("request", note_aim)
     seen: list[float] = []
     clicked: set[int] = set()
     missed: dict[int, int] = {}  # hovers that did not come, per item
@@ -236,6 +245,13 @@ def test_twenty_map_clicks_each_open_their_item(page, server) -> None:
             continue
         clicked.add(p["id"])
     print(f"map click → detail: max {max(seen):.2f} s, mean {sum(seen) / len(seen):.2f} s; zoomed in again {rezoomed}×")
+    # The polls told the server the operator was aiming (so the map held still under the pointer), and a
+    # pointer at rest lets the map run live again.
+    assert any(aims), f"no poll said the pointer was aiming on the map: {len(aims)} polls"
+    page.wait_for_timeout(2500)
+    del aims[:]
+    page.wait_for_timeout(2000)
+    assert aims and not any(aims), aims
 
 
 def test_a_cancel_reason_typed_during_live_updates_survives_and_cancels(page, server) -> None:
