@@ -36,7 +36,9 @@ def update_parking(store: Store, actor: Actor, changes: list[SpaceChange]) -> in
         .where(ParkingSpace.id == bindparam("sid"), ParkingSpace.seq < bindparam("s"))
         .values(occupied=bindparam("o"), seq=bindparam("s"), updated_at=bindparam("t"), changed_at=now)
     )
+    # In space id order (and by sequence within a space), as the sensor batches lock them: no deadlock.
     rows = [{"sid": c.space_id, "o": c.occupied, "s": c.seq, "t": c.at or now} for c in changes]
+    rows.sort(key=lambda r: (r["sid"], r["s"]))
     # Kept as sensor events too, so the review page's parking statistics cover simulated streets.
     events = {
         f"{actor.name}-{r['sid']}-{r['s']}": {

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from data.models import Incident, ParkingEvent, ParkingSpace, Worker, utcnow
-from data.store import Store, record_event
+from data.store import Store, record_event, retried
 from geo.grid_index import GridIndex
 from ops import lifecycle
 from ops.accounts import Actor
@@ -63,13 +63,27 @@ def ingest_parking(store: Store, actor: Actor, body: Any) -> list[dict[str, Any]
             results.append({"index": i, "status": "pending"})
         except Invalid as exc:
             results.append({"index": i, "status": "rejected", "field": exc.field, "reason": exc.message})
+    return _apply_parking(store, actor, parsed, results)
+
+
+@retried
+def _apply_parking(
+    store: Store, actor: Actor, parsed: list[tuple], checked: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The batch's one transaction (run again whole after a deadlock or serialisation failure)."""
+    results = [dict(r) for r in checked]
     now = utcnow()
     with store.transaction() as s:
         codes = {p[4] for p in parsed}
+        # The spaces locked first, in id order: two batches (or a batch and the simulator's changes, also in
+        # id order) touching the same spaces wait for each other instead of deadlocking.
         spaces = {
             r.code: r
             for r in s.execute(
-                select(ParkingSpace.id, ParkingSpace.code, ParkingSpace.seq).where(ParkingSpace.code.in_(codes))
+                select(ParkingSpace.id, ParkingSpace.code, ParkingSpace.seq)
+                .where(ParkingSpace.code.in_(codes))
+                .order_by(ParkingSpace.id)
+                .with_for_update()
             )
         }
         seen = set(s.scalars(select(ParkingEvent.event_id).where(ParkingEvent.event_id.in_([p[1] for p in parsed]))))
