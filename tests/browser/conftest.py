@@ -64,6 +64,7 @@ class Guard:
         self.last_shots: list[bytes] = []  # pages the running test closed, as they looked
         self.tolerated: tuple[str, ...] = ()
         self.in_test = False
+        self.call_failed = False  # the running test's body failed (its fixtures' teardown closes the pages)
 
     def watch(self, page: Any) -> Any:
         if any(p is page for p in self.pages):
@@ -79,7 +80,7 @@ class Guard:
             # Closed for real at once, so a page never outlives the server its test stops (its polls
             # failing after the test belong to nobody, and were once reported against the next test);
             # pictured first if the test is failing (an exception on its way out, or a problem seen).
-            failing = sys.exc_info()[0] is not None or len(self.problems) > self.checked
+            failing = self.call_failed or sys.exc_info()[0] is not None or len(self.problems) > self.checked
             if self.in_test and failing and not page.is_closed():
                 try:
                     self.last_shots.append(page.screenshot(timeout=5_000))
@@ -133,7 +134,7 @@ class Guard:
             for i, shot in enumerate(shots):
                 suffix = f"-{i + 1}" if len(shots) > 1 else ""
                 (ARTIFACTS / f"{name}{suffix}.png").write_bytes(shot)
-        self.last_shots, self.tolerated, self.in_test = [], (), False
+        self.last_shots, self.tolerated, self.in_test, self.call_failed = [], (), False, False
         self.pages = [p for p in self.pages if not p.is_closed()]
         return found
 
@@ -156,9 +157,12 @@ class GuardedBrowser:
         return getattr(self._browser, name)
 
 
+_GUARD = Guard()  # one per test session (the report hook reaches it too)
+
+
 @pytest.fixture(scope="session")
 def guard() -> Guard:
-    return Guard()
+    return _GUARD
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +184,8 @@ def browser(guard: Guard) -> Iterator[GuardedBrowser]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
+    if report.failed and report.when in ("setup", "call"):
+        _GUARD.call_failed = True  # the pages its fixtures close from now on are pictured as they close
     return report
 
 
