@@ -147,7 +147,9 @@ def test_twenty_queue_clicks_each_open_their_item(page) -> None:
     # Esc closes the panel; Enter on a focused row opens it again.
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.querySelector('#command-detail').hidden")
-    page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='1'] .ag-cell[col-id=title]").click()
+    row = page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='1']")
+    row.locator(".ag-cell[col-id=title]").click()
+    opened_within(page, int(row.get_attribute("row-id")))  # open first: an Esc before it opens closes nothing
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.querySelector('#command-detail').hidden")
     row = page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='2']")
