@@ -154,25 +154,32 @@ def draw_case(
     if not c.move(t, "handled", "handled", staff, due=t + timedelta(hours=CHECK_LIMIT_H)):
         return c
     if rng.random() < P_CHECK_FAILED:
-        t += _hours(rng, 6.0)
-        if not c.move(t, "check_failed", "rework", who, due=handle_due):
-            return c
-        t += _hours(rng, 24.0)
-        if not c.move(t, "handled", "handled", staff, due=t + timedelta(hours=CHECK_LIMIT_H)):
+        t = _rework(c, rng, t + _hours(rng, 6.0), "check_failed", who, staff, handle_due)
+        if t is None:
             return c
     t += _hours(rng, 6.0)
     if not c.move(t, "check_passed", "closed", who, due=handle_due):
         return c
     if rng.random() < P_REOPENED:
-        t += timedelta(days=2)
-        if not c.move(t, "callback_reopened", "rework", who, due=handle_due):
-            return c
-        t += _hours(rng, 24.0)
-        if not c.move(t, "handled", "handled", staff, due=t + timedelta(hours=CHECK_LIMIT_H)):
+        t = _rework(c, rng, t + timedelta(days=2), "callback_reopened", who, staff, handle_due)
+        if t is None:
             return c
         t += _hours(rng, 6.0)
         c.move(t, "check_passed", "closed", who, due=handle_due)
     return c
+
+
+def _rework(
+    c: DrawnCase, rng: np.random.Generator, at: datetime, action: str, who: str, staff: str, handle_due: datetime
+) -> datetime | None:
+    """Sent back at ``at`` (a failed check, a citizen's reopening) and handled again: when, or None once
+    the case stops at ``now``."""
+    if not c.move(at, action, "rework", who, due=handle_due):
+        return None
+    at += _hours(rng, 24.0)
+    if not c.move(at, "handled", "handled", staff, due=at + timedelta(hours=CHECK_LIMIT_H)):
+        return None
+    return at
 
 
 def _z(at: datetime) -> str:
@@ -218,15 +225,7 @@ def seed_demo_cases(store: Store, seed: int, now: datetime | None = None) -> dic
     for r, d in zip(picked, decisions, strict=True):
         if d.department_id is None:
             continue  # nobody owns it: a grid worker settled it, as the history says
-        c = draw_case(
-            rng,
-            now,
-            r.created_at,
-            d.department_id,
-            departments,
-            dispatchers,
-            lambda k: staff.get(k) or names.get(k, str(k)),
-        )
+        c = draw_case(rng, now, r.created_at, d.department_id, departments, dispatchers, staff_of)
         if not c.finished:
             continue
         last = c.last_at
@@ -240,7 +239,7 @@ def seed_demo_cases(store: Store, seed: int, now: datetime | None = None) -> dic
                 "upd": last,
                 "res": c.handled_at if c.stage == "closed" else None,
                 "clo": c.closed_at,
-                **{k: v for k, v in c.counts().items()},
+                **c.counts(),
             }
         )
         events += [{**e, "entity": "incident", "entity_id": r.id} for e in c.events]
