@@ -1,4 +1,5 @@
-// Keyboard on the command page: Enter on a queue row opens it, Esc closes the detail panel,
+// Keyboard on the command page: Enter on a queue row opens it, Esc closes the detail panel (or
+// cancels the one a click is opening),
 // "A" assigns the top suggestion of the open item (never while typing in a field); the skip link
 // takes the focus into the queue.
 (function () {
@@ -34,9 +35,11 @@
         e.preventDefault();
       }
     } else if (e.key === 'Escape') {
+      // Clear the selection even while the panel is still hidden: a click just before Esc has
+      // selected an item whose panel is on its way, and the newer (empty) selection supersedes it.
       const panel = document.getElementById('command-detail');
+      setProps('command-selected', {data: null});
       if (panel && !panel.hidden) {
-        setProps('command-selected', {data: null});
         e.preventDefault();
       }
     } else if ((e.key === 'a' || e.key === 'A') && !typing(active) && !e.ctrlKey && !e.metaKey && !e.altKey) {

@@ -149,9 +149,14 @@ def test_twenty_queue_clicks_each_open_their_item(page) -> None:
     page.wait_for_function("() => document.querySelector('#command-detail').hidden")
     row = page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='1']")
     row.locator(".ag-cell[col-id=title]").click()
-    opened_within(page, int(row.get_attribute("row-id")))  # open first: an Esc before it opens closes nothing
+    opened_within(page, int(row.get_attribute("row-id")))
     page.keyboard.press("Escape")
     page.wait_for_function("() => document.querySelector('#command-detail').hidden")
+    # Esc right after a click, before its panel has come: the panel must not open after all.
+    row.locator(".ag-cell[col-id=title]").click()
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(3000)  # past a panel's usual 0.5-1 s (and 3 polls)
+    assert page.evaluate("() => document.querySelector('#command-detail').hidden"), "Esc did not cancel the open"
     row = page.locator("#command-queue .ag-center-cols-container .ag-row[row-index='2']")
     item_id = int(row.get_attribute("row-id"))
     row.locator(".ag-cell[col-id=title]").focus()
