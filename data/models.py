@@ -377,6 +377,31 @@ class Event(Base):
     )
 
 
+class CaseFact(Base):
+    """One row a case: the times and counts its case events give, kept from the event log by
+    ``ops.case_facts.refresh`` (an idempotent job with a cursor on ``events.id``), so the evaluation
+    reads one row a case instead of aggregating every case's events. ``last_event_id``/``last_at``:
+    the newest case event folded in; a period ending after ``last_at`` sees exactly this row."""
+
+    __tablename__ = "case_facts"
+    case_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    owner: Mapped[int | None] = mapped_column(Integer)  # the department of the last dispatch
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)  # the first dispatch
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_handled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime)
+    handle_deadline: Mapped[datetime | None] = mapped_column(DateTime)
+    reworks: Mapped[int] = mapped_column(Integer)
+    voids: Mapped[int] = mapped_column(Integer)
+    held_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Report(Base):
     """One citizen's (or one system's) report; several reports of one event join one incident."""
 

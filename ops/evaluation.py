@@ -4,7 +4,8 @@
 own figures and its subtree's, ``tree``), grid, grid worker or dispatcher, each with counts, rates,
 stage times, a weighted composite score and a grade. ``cases(...)`` lists the cases behind one number
 (the drill-down). Everything is SQL aggregates (SQLAlchemy Core, SQLite and PostgreSQL alike): per case
-first (one GROUP BY over the case events before ``end``), then per body.
+first (the rows ``ops.case_facts`` keeps from the event log, one a case, as they stood at ``end``),
+then per body.
 
 Definitions (docs/evaluation.md says the same, with the sources). Every figure of a period
 [start, end) is computed from the events logged before ``end`` only, so a past period's figures
@@ -46,6 +47,7 @@ do not change afterwards.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -58,22 +60,20 @@ from sqlalchemy import (
     DateTime,
     and_,
     case,
-    cast,
     exists,
     false,
     func,
-    literal,
     not_,
     or_,
     select,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.sql import ColumnElement
 
 from config import CITY_TIMEZONE
 from data.models import DEPARTMENT_STAGES, Department, Event, Grid, Incident, Task, User, Worker
 from data.store import Store
+from ops import case_facts
 from ops.accounts import Actor
 from ops.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -96,7 +96,6 @@ SEE_ALL = ("operator", "supervisor", "admin")
 # What a drill-down may list (department and grid levels): a count's name → which cases it counts.
 DRILL = ("dispatched", "due", "closed", "not_closed", "on_time", "late", "reworked", "pending", "on_hold", "backlog")
 
-_DISPATCHES = ("case.dispatch", "case.redispatch", "case.escalate")
 STAGES = ("sign", "handle", "check")
 
 
@@ -191,15 +190,6 @@ def previous(start: datetime, end: datetime) -> tuple[datetime, datetime]:
 # --- SQL pieces that differ by dialect --------------------------------------------------------------
 
 
-def _due(dialect: str, data: Any) -> ColumnElement[Any]:
-    """An event's ``due`` (ISO text with a Z) as a timestamp comparable with ``events.at``."""
-    text = data["due"].as_string()
-    if dialect == "postgresql":
-        return cast(text, DateTime)
-    # SQLite keeps DateTime as 'YYYY-MM-DD HH:MM:SS.ffffff': give the deadline the same shape.
-    return type_coerce(func.datetime(text).op("||")(".000000"), DateTime)
-
-
 def _seconds(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
     if dialect == "postgresql":
         return func.extract("epoch", later - earlier)
@@ -210,61 +200,6 @@ def _after(dialect: str, at: Any, minutes: int) -> ColumnElement[Any]:
     if dialect == "postgresql":
         return at + timedelta(minutes=minutes)
     return type_coerce(func.strftime("%Y-%m-%d %H:%M:%f000", at, f"+{minutes} minutes"), DateTime)
-
-
-def _first(kind: str | tuple[str, ...], value: Any) -> ColumnElement[Any]:
-    kinds = (kind,) if isinstance(kind, str) else kind
-    return func.min(case((Event.kind.in_(kinds), value)))
-
-
-def _last(kind: str | tuple[str, ...], value: Any) -> ColumnElement[Any]:
-    kinds = (kind,) if isinstance(kind, str) else kind
-    return func.max(case((Event.kind.in_(kinds), value)))
-
-
-def _relevant(start: datetime, end: datetime) -> Any:
-    """The cases any count of [start, end) can take in: those with a dispatch in the period (a first
-    dispatch in [start, end) is one) and those with a hold before ``end`` (on hold, backlog: any period).
-    Every other case's flags are all false, so leaving it out changes no figure; it bounds the scan."""
-    return select(Event.entity_id).where(
-        Event.entity == "incident",
-        or_(
-            and_(Event.kind.in_(_DISPATCHES), Event.at >= start, Event.at < end),
-            and_(Event.kind == "case.hold", Event.at < end),
-        ),
-    )
-
-
-def _per_case(dialect: str, start: datetime, end: datetime) -> Any:
-    """One row per case with the times and counts its events before ``end`` give (a subquery), for
-    the cases ``_relevant`` to [start, end)."""
-    due = _due(dialect, Event.data)
-    return (
-        select(
-            Event.entity_id.label("case_id"),
-            _first(_DISPATCHES, Event.at).label("dispatched_at"),
-            _last(_DISPATCHES, Event.id).label("owner_event"),
-            _first("case.sign", Event.at).label("signed_at"),
-            _first("case.handled", Event.at).label("handled_at"),
-            _last("case.handled", Event.at).label("last_handled_at"),
-            _last("case.check_passed", Event.at).label("closed_at"),
-            _last("case.callback_reopened", Event.at).label("reopened_at"),
-            _last((*_DISPATCHES, "case.sign", "case.extension_granted"), due).label("deadline"),
-            _last(("case.sign", "case.extension_granted"), due).label("handle_deadline"),
-            func.count(case((Event.kind.in_(("case.check_failed", "case.callback_reopened")), 1))).label("reworks"),
-            func.count(case((Event.kind == "case.void", 1))).label("voids"),
-            _last("case.hold", Event.at).label("held_at"),
-            _last("case.resume", Event.at).label("resumed_at"),
-        )
-        .where(
-            Event.entity == "incident",
-            Event.entity_id.in_(_relevant(start, end)),
-            Event.kind.like("case.%"),
-            Event.at < end,
-        )
-        .group_by(Event.entity_id)
-        .subquery("per_case")
-    )
 
 
 @dataclass(frozen=True)
@@ -278,11 +213,11 @@ class _Flags:
     when: dict[str, ColumnElement[bool]]
 
 
-def _flags(dialect: str, start: datetime, end: datetime) -> _Flags:
-    pc = _per_case(dialect, start, end)
-    owner_ev = Event.__table__.alias("owner_ev")
-    owner = owner_ev.c.data["to_department"].as_integer()
-    source = pc.join(owner_ev, owner_ev.c.id == pc.c.owner_event).join(Incident, Incident.id == pc.c.case_id)
+def _flags(dialect: str, start: datetime, end: datetime, kept: bool = True) -> _Flags:
+    """The per-case rows of [start, end) (``case_facts.as_of``; ``kept=False``: recomputed from the
+    events alone, what the kept rows must equal) with each count's condition."""
+    pc = case_facts.as_of(dialect, start, end, kept)
+    source = pc.join(Incident, Incident.id == pc.c.case_id)
     on_hold = and_(pc.c.held_at.is_not(None), or_(pc.c.resumed_at.is_(None), pc.c.resumed_at < pc.c.held_at))
     closed = and_(pc.c.closed_at.is_not(None), or_(pc.c.reopened_at.is_(None), pc.c.reopened_at < pc.c.closed_at))
     dispatched = and_(pc.c.dispatched_at >= start, pc.c.dispatched_at < end)
@@ -301,7 +236,7 @@ def _flags(dialect: str, start: datetime, end: datetime) -> _Flags:
         "on_hold": on_hold,
         "backlog": and_(on_hold, pc.c.held_at < end - timedelta(days=BACKLOG_DAYS)),
     }
-    return _Flags(source, owner, Incident.grid_id, pc, when)
+    return _Flags(source, pc.c.owner, Incident.grid_id, pc, when)
 
 
 def _percentile(conn: Any, key: Any, value: Any, source: Any, where: Any, q: float) -> dict[Any, float]:
@@ -323,10 +258,39 @@ def _percentile(conn: Any, key: Any, value: Any, source: Any, where: Any, q: flo
     return {k: float(v) for k, v in rows}
 
 
-def _percentiles(conn: Any, keys: list[Any], values: dict[str, Any], source: Any, where: Any, q: float) -> dict:
+def _percentiles(
+    conn: Any, keys: list[Any], values: dict[str, Any], source: Any, where: Any, q: float, how: str | None = None
+) -> dict:
     """``_percentile`` of each of ``values`` by each of ``keys`` at once: ``{(name, i): {key: value}}``,
-    ``i`` the index in ``keys``. One statement: the rows of ``source`` that pass ``where`` are computed
-    once (a materialized CTE) and ranked for every (name, key) pair, instead of once per pair."""
+    ``i`` the index in ``keys``, the nearest rank (the smallest value whose rank reaches q·n; NULLs left
+    out). On PostgreSQL (``how="ordered"``) one ordered-set aggregate over grouping sets in the server;
+    on SQLite (``how="fetched"``; in process, so the rows cost no transfer) the rows of ``source`` that
+    pass ``where`` are read once and ranked here. The two agree (tests/test_case_facts.py)."""
+    how = how or ("ordered" if conn.dialect.name == "postgresql" else "fetched")
+    if how == "ordered":
+        return _percentiles_ordered(conn, keys, values, source, where, q)
+    names = list(values)
+    picked = select(*keys, *values.values()).select_from(source).where(where)
+    found: dict[tuple[str, int], dict[Any, list[float]]] = {(n, i): {} for n in names for i in range(len(keys))}
+    for row in conn.execute(picked):
+        for j, name in enumerate(names):
+            v = row[len(keys) + j]
+            if v is None:
+                continue
+            for i in range(len(keys)):
+                found[name, i].setdefault(row[i], []).append(float(v))
+    out: dict[tuple[str, int], dict[Any, float]] = {}
+    for pair, groups in found.items():
+        out[pair] = {}
+        for k, vs in groups.items():
+            vs.sort()
+            out[pair][k] = vs[max(0, math.ceil(q * len(vs)) - 1)]
+    return out
+
+
+def _percentiles_ordered(conn: Any, keys: list[Any], values: dict[str, Any], source: Any, where: Any, q: float) -> dict:
+    """``_percentiles`` on PostgreSQL: ``percentile_disc`` (NULLs left out, as the window path does) by
+    ``GROUPING SETS`` of the keys; ``GROUPING(...)`` says which key a row is for."""
     base = (
         select(
             *[k.label(f"k{i}") for i, k in enumerate(keys)],
@@ -334,33 +298,22 @@ def _percentiles(conn: Any, keys: list[Any], values: dict[str, Any], source: Any
         )
         .select_from(source)
         .where(where)
-        .cte("pick")
-        .prefix_with("MATERIALIZED")
+        .subquery("pick")
     )
-    parts = [
-        select(literal(f"{name}:{i}").label("t"), base.c[f"k{i}"].label("k"), base.c[f"v_{name}"].label("v")).where(
-            base.c[f"v_{name}"].is_not(None)
-        )
-        for name in values
-        for i in range(len(keys))
-    ]
-    both = union_all(*parts).subquery("both")
-    ranked = select(
-        both.c.t,
-        both.c.k,
-        both.c.v,
-        func.row_number().over(partition_by=(both.c.t, both.c.k), order_by=both.c.v).label("rn"),
-        func.count().over(partition_by=(both.c.t, both.c.k)).label("n"),
-    ).subquery("ranked")
-    rows = conn.execute(
-        select(ranked.c.t, ranked.c.k, func.min(ranked.c.v))
-        .where(ranked.c.rn >= q * ranked.c.n)
-        .group_by(ranked.c.t, ranked.c.k)
-    )
+    ks = [base.c[f"k{i}"] for i in range(len(keys))]
+    query = select(
+        func.grouping(*ks).label("g"),
+        *ks,
+        *[func.percentile_disc(q).within_group(base.c[f"v_{name}"]).label(name) for name in values],
+    ).group_by(func.grouping_sets(*ks))
     out: dict[tuple[str, int], dict[Any, float]] = {(name, i): {} for name in values for i in range(len(keys))}
-    for t, k, v in rows:
-        name, i = t.rsplit(":", 1)
-        out[name, int(i)][k] = float(v)
+    width = len(keys)
+    for row in conn.execute(query).mappings():
+        # GROUPING sets a bit (the first key the highest) for each key the row is not grouped by.
+        i = next(j for j in range(width) if not (row["g"] >> (width - 1 - j)) & 1)
+        for name in values:  # a None key: the cases with no ancestor at that depth, as the window path gives
+            if row[name] is not None:
+                out[name, i][row[f"k{i}"]] = float(row[name])
     return out
 
 
@@ -506,21 +459,29 @@ def _finish(level: str, rows: list[Row], weights: dict[str, float]) -> None:
 
 
 def evaluate(
-    store: Store, start: datetime, end: datetime, level: str = "department", settings: Settings | None = None
+    store: Store,
+    start: datetime,
+    end: datetime,
+    level: str = "department",
+    settings: Settings | None = None,
+    kept: bool = True,
 ) -> Evaluation:
-    """Every body's indicators at ``level`` over [start, end) (naive UTC), from the event log."""
+    """Every body's indicators at ``level`` over [start, end) (naive UTC), from the event log (its
+    per-case part from ``case_facts``, brought up to date first; ``kept=False``: from the events alone)."""
     if level not in LEVELS:
         raise Invalid("error.evaluation_level", {"levels": ", ".join(LEVELS)}, field="level")
     if end <= start:
         raise Invalid("error.evaluation_period", {}, field="end")
     settings = settings or load_settings()
     weights = settings.weights[level]
+    if kept and level in ("department", "grid"):
+        case_facts.refresh(store)
     rows = {
         "department": _departments,
         "grid": _grids,
         "worker": _workers,
         "dispatcher": _dispatchers,
-    }[level](store, start, end, settings)
+    }[level](store, start, end, settings, kept)
     _finish(level, rows, weights)
     return Evaluation(level, start, end, rows, weights)
 
@@ -529,10 +490,10 @@ def _zero() -> dict[str, int]:
     return dict.fromkeys(_COUNTS, 0)
 
 
-def _departments(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+def _departments(store: Store, start: datetime, end: datetime, settings: Settings, kept: bool = True) -> list[Row]:
     departments, chains = _tree(store)
     dialect = store.engine.dialect.name
-    f = _flags(dialect, start, end)
+    f = _flags(dialect, start, end, kept)
     depth = max((len(c) for c in chains.values()), default=0)
     # The p90 of a subtree cannot be summed from its children: rank again by each depth's ancestor.
     at_depth = [
@@ -573,9 +534,9 @@ def _departments(store: Store, start: datetime, end: datetime, settings: Setting
     return out
 
 
-def _grids(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+def _grids(store: Store, start: datetime, end: datetime, settings: Settings, kept: bool = True) -> list[Row]:
     dialect = store.engine.dialect.name
-    f = _flags(dialect, start, end)
+    f = _flags(dialect, start, end, kept)
     with store.read() as session:
         conn = session.connection()
         figures = _case_figures(conn, dialect, f, f.grid)
@@ -591,7 +552,7 @@ def _grids(store: Store, start: datetime, end: datetime, settings: Settings) -> 
     return out
 
 
-def _workers(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+def _workers(store: Store, start: datetime, end: datetime, settings: Settings, kept: bool = True) -> list[Row]:
     dialect = store.engine.dialect.name
     in_period = and_(Event.at >= start, Event.at < end)
     v = Event.__table__.alias("v")
@@ -602,7 +563,7 @@ def _workers(store: Store, start: datetime, end: datetime, settings: Settings) -
     )
     h = Event.__table__.alias("h")
     check_due = (
-        select(_due(dialect, h.c.data))
+        select(case_facts.due_time(dialect, h.c.data))
         .where(
             h.c.entity == "incident", h.c.entity_id == Event.entity_id, h.c.kind == "case.handled", h.c.id < Event.id
         )
@@ -663,7 +624,7 @@ def _workers(store: Store, start: datetime, end: datetime, settings: Settings) -
     return out
 
 
-def _dispatchers(store: Store, start: datetime, end: datetime, settings: Settings) -> list[Row]:
+def _dispatchers(store: Store, start: datetime, end: datetime, settings: Settings, kept: bool = True) -> list[Row]:
     dialect = store.engine.dialect.name
     auto = func.coalesce(Event.data["auto"].as_boolean(), false())
     r = Event.__table__.alias("r")
@@ -775,6 +736,7 @@ def cases(
     page: int = 1,
     size: int = 50,
     order: str = "dispatched",
+    kept: bool = True,
 ) -> dict[str, Any]:
     """The cases behind one count of a department (``tree``: with its subtree) or a grid, a page at a
     time: ``{"total", "page", "size", "items"}``, each item with its stage times (the timeline). By
@@ -786,7 +748,9 @@ def cases(
     if not (1 <= size <= 500) or not (1 <= page <= 1_000_000):
         raise Invalid("error.evaluation_page", {}, field="page")
     scope = visible(store, actor, level)
-    f = _flags(store.engine.dialect.name, start, end)
+    if kept:
+        case_facts.refresh(store)
+    f = _flags(store.engine.dialect.name, start, end, kept)
     if level == "department":
         departments, chains = _tree(store)
         if body_id not in departments:
