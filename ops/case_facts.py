@@ -89,12 +89,16 @@ def rows(dialect: str, which: ColumnElement[bool], end: datetime | None = None) 
         .group_by(Event.entity_id)
         .subquery("per")
     )
+    # The owner by a lookup of each row's last dispatch (its primary key): a join let PostgreSQL's
+    # planner, misjudging how few rows come, merge-join against the whole events index.
     owner_ev = Event.__table__.alias("owner_ev")
     picked = {c: per.c[c] for c in COLUMNS if c != "owner"}
-    picked["owner"] = owner_ev.c.data["to_department"].as_integer()
-    return select(*[picked[c].label(c) for c in COLUMNS]).select_from(
-        per.join(owner_ev, owner_ev.c.id == per.c.owner_event)
+    picked["owner"] = (
+        select(owner_ev.c.data["to_department"].as_integer())
+        .where(owner_ev.c.id == per.c.owner_event)
+        .scalar_subquery()
     )
+    return select(*[picked[c].label(c) for c in COLUMNS]).where(per.c.owner_event.is_not(None))
 
 
 def cursor(store: Store) -> int:

@@ -58,8 +58,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     DateTime,
+    Integer,
     and_,
     case,
+    column,
     exists,
     false,
     func,
@@ -67,6 +69,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    values,
 )
 from sqlalchemy.sql import ColumnElement
 
@@ -326,20 +329,25 @@ def _stages(dialect: str, f: _Flags) -> dict[str, Any]:
     }
 
 
-def _case_figures(conn: Any, dialect: str, f: _Flags, key: Any, keys_at_depth: list[Any] | None = None) -> dict:
+def _case_figures(
+    conn: Any, dialect: str, f: _Flags, key: Any, keys_at_depth: list[Any] | None = None, ranked: Any = None
+) -> dict:
     """Counts and stage-time sums by ``key`` (an owner or a grid); the p90 of each stage by ``key``
     (``"own"``) and by each of ``keys_at_depth`` (``"tree"``: a case keyed by its owner's ancestor at
-    that depth, since a subtree's quantile cannot be summed from its children's)."""
+    that depth, since a subtree's quantile cannot be summed from its children's; ``ranked``: the cases
+    joined to what those keys name)."""
     stages = _stages(dialect, f)
     columns = [func.count(case((cond, 1))).label(name) for name, cond in f.when.items()]
     for name, seconds in stages.items():
         picked = case((f.when["dispatched"], seconds))
         columns += [func.sum(picked).label(f"{name}_sum"), func.count(picked).label(f"{name}_n")]
     out: dict[Any, dict[str, Any]] = {}
-    for row in conn.execute(select(key.label("k"), *columns).select_from(f.source).group_by(key)).mappings():
+    # The incidents table only when the key is the case's grid: an owner's figures need the kept rows alone.
+    source = f.pc if key is f.owner else f.source
+    for row in conn.execute(select(key.label("k"), *columns).select_from(source).group_by(key)).mappings():
         out[row["k"]] = dict(row)
     keys = [key, *(keys_at_depth or [])]
-    p90 = _percentiles(conn, keys, stages, f.source, f.when["dispatched"], 0.9)
+    p90 = _percentiles(conn, keys, stages, ranked if ranked is not None else source, f.when["dispatched"], 0.9)
     own = {name: p90[name, 0] for name in stages}
     tree = {name: [p90[name, i] for i in range(1, len(keys))] for name in stages}
     return {"rows": out, "own": own, "tree": tree}
@@ -495,13 +503,22 @@ def _departments(store: Store, start: datetime, end: datetime, settings: Setting
     dialect = store.engine.dialect.name
     f = _flags(dialect, start, end, kept)
     depth = max((len(c) for c in chains.values()), default=0)
-    # The p90 of a subtree cannot be summed from its children: rank again by each depth's ancestor.
-    at_depth = [
-        case({d: c[k] for d, c in chains.items() if len(c) > k}, value=f.owner, else_=None) for k in range(depth - 1)
-    ]
+    # The p90 of a subtree cannot be summed from its children: rank again by each depth's ancestor,
+    # looked up in a small table of (department, its ancestor at each depth) joined to the cases.
+    at_depth: list[Any] = []
+    ranked = None
+    if depth > 1 and chains:
+        names = [f"a{k}" for k in range(depth - 1)]
+        ancestors = (
+            values(column("d", Integer), *[column(n, Integer) for n in names], name="ancestors")
+            .data([(d, *[c[k] if len(c) > k else None for k in range(depth - 1)]) for d, c in chains.items()])
+            .cte("ancestors")
+        )  # a CTE: SQLite takes no column names on a VALUES in FROM
+        at_depth = [ancestors.c[n] for n in names]
+        ranked = f.pc.outerjoin(ancestors, ancestors.c.d == f.owner)
     with store.read() as session:
         conn = session.connection()
-        figures = _case_figures(conn, dialect, f, f.owner, at_depth)
+        figures = _case_figures(conn, dialect, f, f.owner, at_depth, ranked)
         moves = _moves(conn, start, end, "department")
     own: dict[int, dict[str, Any]] = {}
     for d in departments:
