@@ -25,8 +25,13 @@ MIN_PASSWORD = 10
 
 
 def _init_db(config: Config, _args: argparse.Namespace) -> int:
+    from ops import case_facts
+
     store = open_store(config)
     print(f"schema up to date on {store.kind}")
+    # After an upgrade, fold the case log into the evaluation's kept rows now rather than on the first read.
+    folded = case_facts.refresh(store)
+    print(f"case facts up to date ({folded:,} cases folded in)")
     return 0
 
 
@@ -169,7 +174,9 @@ def _report(config: Config, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python manage.py", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("init-db", help="create or migrate the schema").set_defaults(run=_init_db)
+    sub.add_parser("init-db", help="create or migrate the schema (and bring the case facts up to date)").set_defaults(
+        run=_init_db
+    )
     imp = sub.add_parser("import-grids", help="import grid boundaries (GeoJSON or Shapefile)")
     imp.add_argument("file")
     imp.add_argument("--crs", default="wgs84", help="wgs84 (default), gcj02, bd09 or cgcs2000")
