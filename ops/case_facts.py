@@ -35,6 +35,7 @@ from data.store import Store
 
 CURSOR = "case_facts.cursor"
 CHUNK = 5_000  # cases recomputed per statement
+WINDOW = 200_000  # event ids folded per transaction
 DISPATCHES = ("case.dispatch", "case.redispatch", "case.escalate")
 COLUMNS = tuple(c.name for c in CaseFact.__table__.columns)
 
@@ -118,32 +119,41 @@ def _pending(s: Any, after: int) -> int | None:
 
 
 def refresh(store: Store) -> int:
-    """Fold the case events after the cursor into ``case_facts``; return how many cases were
-    recomputed (0 and no write when nothing is new: one indexed read)."""
+    """Fold the case events after the cursor into ``case_facts``; return how many case rows were
+    recomputed (a case with events in two windows twice; 0 and no write when nothing is new: one
+    indexed read). A long backlog (the first pass
+    after the upgrade over years of log) goes in windows of ``WINDOW`` event ids, each one transaction
+    that moves the cursor with its rows: every statement stays bounded, and a pass killed midway keeps
+    the windows it committed."""
     with store.read() as s:
         if _pending(s, _cursor(s)) is None:
             return 0
     store.setting(CURSOR, lambda: "0")
     dialect = store.engine.dialect.name
-    with store.transaction() as s:
-        after = _cursor(s, lock=True)  # serializes passes: under the lock, the cursor the last pass committed
-        top = _pending(s, after)
-        if top is None:
-            return 0
-        touched = sorted(
-            s.scalars(
-                select(Event.entity_id)
-                .where(Event.id > after, Event.id <= top, Event.entity == "incident", Event.kind.like("case.%"))
-                .distinct()
+    folded = 0
+    while True:
+        with store.transaction() as s:
+            after = _cursor(s, lock=True)  # serializes passes: under the lock, the cursor the last one committed
+            top = _pending(s, after)
+            if top is None:
+                return folded
+            upto = min(top, after + WINDOW)
+            touched = sorted(
+                s.scalars(
+                    select(Event.entity_id)
+                    .where(Event.id > after, Event.id <= upto, Event.entity == "incident", Event.kind.like("case.%"))
+                    .distinct()
+                )
             )
-        )
-        conn = s.connection()
-        for i in range(0, len(touched), CHUNK):
-            ids = touched[i : i + CHUNK]
-            conn.execute(delete(CaseFact).where(CaseFact.case_id.in_(ids)))
-            conn.execute(insert(CaseFact).from_select(COLUMNS, rows(dialect, Event.entity_id.in_(ids))))
-        s.execute(update(Setting).where(Setting.key == CURSOR).values(value=str(top)))
-    return len(touched)
+            conn = s.connection()
+            for i in range(0, len(touched), CHUNK):
+                ids = touched[i : i + CHUNK]
+                conn.execute(delete(CaseFact).where(CaseFact.case_id.in_(ids)))
+                conn.execute(insert(CaseFact).from_select(COLUMNS, rows(dialect, Event.entity_id.in_(ids))))
+            s.execute(update(Setting).where(Setting.key == CURSOR).values(value=str(upto)))
+        folded += len(touched)
+        if upto == top:
+            return folded
 
 
 def as_of(dialect: str, start: datetime, end: datetime, kept: bool = True) -> Any:

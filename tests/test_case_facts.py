@@ -205,3 +205,28 @@ def test_init_db_folds_the_log_in_before_the_first_read(city, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"case facts up to date ({h['cases']:,} cases folded in)" in done.stdout, done.stdout
     assert case_facts.refresh(city) == 0
+
+
+def test_a_long_backlog_folds_in_windows_to_the_same_rows(city, monkeypatch) -> None:
+    """The first pass over a long log goes window by window (each its own transaction moving the
+    cursor); the rows are those of one pass over everything."""
+    _history(city)
+    case_facts.refresh(city)
+    whole = _facts(city)
+    with city.transaction() as s:
+        s.execute(delete(CaseFact))
+        s.execute(update(Setting).where(Setting.key == case_facts.CURSOR).values(value="0"))
+    monkeypatch.setattr(case_facts, "WINDOW", 97)
+    seen: list[int] = []
+    real = case_facts._cursor
+
+    def watch(s, lock=False):
+        value = real(s, lock)
+        if lock:
+            seen.append(value)
+        return value
+
+    monkeypatch.setattr(case_facts, "_cursor", watch)
+    case_facts.refresh(city)
+    assert len(seen) > 5 and seen == sorted(seen)  # many windows, the cursor moving forward
+    assert _facts(city) == whole
