@@ -150,7 +150,7 @@ def _fold(store: Store, written: dict[str, Any], log) -> Figure:
     took = time.perf_counter() - started
     if store.kind == "postgresql":  # as for the log itself above: plans from fresh statistics
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE case_facts")
+            conn.exec_driver_sql("VACUUM ANALYZE case_facts")
     idle = timed(lambda: case_facts.refresh(store))[0]
     limit = written["seconds"] or took
     log(f"  … case facts: {cases:,} cases folded in {took:.1f} s; a pass with nothing new {idle * 1000:.1f} ms")
