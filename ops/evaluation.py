@@ -292,7 +292,7 @@ def _percentiles(
 
 
 def _percentiles_ordered(conn: Any, keys: list[Any], values: dict[str, Any], source: Any, where: Any, q: float) -> dict:
-    """``_percentiles`` on PostgreSQL: ``percentile_disc`` (NULLs left out, as the window path does) by
+    """``_percentiles`` on PostgreSQL: ``percentile_disc`` (NULLs left out, as the fetched path does) by
     ``GROUPING SETS`` of the keys; ``GROUPING(...)`` says which key a row is for."""
     base = (
         select(
@@ -314,7 +314,7 @@ def _percentiles_ordered(conn: Any, keys: list[Any], values: dict[str, Any], sou
     for row in conn.execute(query).mappings():
         # GROUPING sets a bit (the first key the highest) for each key the row is not grouped by.
         i = next(j for j in range(width) if not (row["g"] >> (width - 1 - j)) & 1)
-        for name in values:  # a None key: the cases with no ancestor at that depth, as the window path gives
+        for name in values:  # a None key: the cases with no ancestor at that depth, as the fetched path gives
             if row[name] is not None:
                 out[name, i][row[f"k{i}"]] = float(row[name])
     return out
