@@ -12,7 +12,8 @@ events logged since its cursor:
 - A pass recomputes each case it touches from all of that case's events (not an increment), so a
   pass that runs twice, or a row recomputed from events newer than the cursor, gives the same row:
   the job is idempotent. Passes are serialized by a row lock on the cursor (PostgreSQL; SQLite has one
-  writer), and one pass is one transaction: a crash leaves the cursor where the last commit put it.
+  writer); a pass goes in windows of event ids, each one transaction that moves the cursor with its
+  rows, so a crash leaves the cursor where the last commit put it.
 - A row also says which event it saw last (``last_event_id``, ``last_at``). For a period ending at
   ``end``, a case whose ``last_at`` is before ``end`` has exactly this row as of ``end``; a case with
   events at or after ``end`` is recomputed from its events before ``end`` (``rows(..., end=end)``):
@@ -121,10 +122,9 @@ def _pending(s: Any, after: int) -> int | None:
 def refresh(store: Store) -> int:
     """Fold the case events after the cursor into ``case_facts``; return how many case rows were
     recomputed (a case with events in two windows twice; 0 and no write when nothing is new: one
-    indexed read). A long backlog (the first pass
-    after the upgrade over years of log) goes in windows of ``WINDOW`` event ids, each one transaction
-    that moves the cursor with its rows: every statement stays bounded, and a pass killed midway keeps
-    the windows it committed."""
+    indexed read). A long backlog (the first pass after the upgrade) goes in windows of ``WINDOW``
+    event ids, each one transaction that moves the cursor with its rows: every statement stays
+    bounded, and a pass killed midway keeps the windows it committed."""
     with store.read() as s:
         if _pending(s, _cursor(s)) is None:
             return 0
@@ -167,7 +167,7 @@ def as_of(dialect: str, start: datetime, end: datetime, kept: bool = True) -> An
         return rows(dialect, Event.entity_id.in_(_relevant(start, end)), end).subquery("per_case")
     f = CaseFact
     in_period = and_(f.dispatched_at >= start, f.dispatched_at < end)
-    kept = select(*[f.__table__.c[c] for c in COLUMNS]).where(
+    settled = select(*[f.__table__.c[c] for c in COLUMNS]).where(
         f.last_at < end, f.dispatched_at.is_not(None), in_period | f.held_at.is_not(None)
     )
     # A case's hold before ``end`` may be followed by another after it: any case ever held may count.
@@ -175,7 +175,7 @@ def as_of(dialect: str, start: datetime, end: datetime, kept: bool = True) -> An
         f.last_at >= end, f.dispatched_at < end, (f.dispatched_at >= start) | f.held_at.is_not(None)
     )
     moved = rows(dialect, Event.entity_id.in_(later), end)
-    return kept.union_all(moved).subquery("per_case")
+    return settled.union_all(moved).subquery("per_case")
 
 
 def _relevant(start: datetime, end: datetime) -> Any:

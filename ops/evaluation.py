@@ -207,7 +207,8 @@ def _after(dialect: str, at: Any, minutes: int) -> ColumnElement[Any]:
 
 @dataclass(frozen=True)
 class _Flags:
-    """The per-case subquery joined to its owner, with each count's condition as SQL."""
+    """The per-case rows (``pc``, owner included) and joined to their incidents (``source``), with each
+    count's condition as SQL."""
 
     source: Any
     owner: Any
@@ -330,20 +331,24 @@ def _stages(dialect: str, f: _Flags) -> dict[str, Any]:
 
 
 def _case_figures(
-    conn: Any, dialect: str, f: _Flags, key: Any, keys_at_depth: list[Any] | None = None, ranked: Any = None
+    conn: Any,
+    dialect: str,
+    f: _Flags,
+    key: Any,
+    source: Any,
+    keys_at_depth: list[Any] | None = None,
+    ranked: Any = None,
 ) -> dict:
-    """Counts and stage-time sums by ``key`` (an owner or a grid); the p90 of each stage by ``key``
-    (``"own"``) and by each of ``keys_at_depth`` (``"tree"``: a case keyed by its owner's ancestor at
-    that depth, since a subtree's quantile cannot be summed from its children's; ``ranked``: the cases
-    joined to what those keys name)."""
+    """Counts and stage-time sums by ``key`` (an owner or a grid) over ``source`` (the kept rows, or
+    joined to the incidents for a grid); the p90 of each stage by ``key`` (``"own"``) and by each of
+    ``keys_at_depth`` (``"tree"``: a case keyed by its owner's ancestor at that depth, since a subtree's
+    quantile cannot be summed from its children's; ``ranked``: ``source`` joined to what those keys name)."""
     stages = _stages(dialect, f)
     columns = [func.count(case((cond, 1))).label(name) for name, cond in f.when.items()]
     for name, seconds in stages.items():
         picked = case((f.when["dispatched"], seconds))
         columns += [func.sum(picked).label(f"{name}_sum"), func.count(picked).label(f"{name}_n")]
     out: dict[Any, dict[str, Any]] = {}
-    # The incidents table only when the key is the case's grid: an owner's figures need the kept rows alone.
-    source = f.pc if key is f.owner else f.source
     for row in conn.execute(select(key.label("k"), *columns).select_from(source).group_by(key)).mappings():
         out[row["k"]] = dict(row)
     keys = [key, *(keys_at_depth or [])]
@@ -518,7 +523,7 @@ def _departments(store: Store, start: datetime, end: datetime, settings: Setting
         ranked = f.pc.outerjoin(ancestors, ancestors.c.d == f.owner)
     with store.read() as session:
         conn = session.connection()
-        figures = _case_figures(conn, dialect, f, f.owner, at_depth, ranked)
+        figures = _case_figures(conn, dialect, f, f.owner, f.pc, at_depth, ranked)  # no incidents join needed
         moves = _moves(conn, start, end, "department")
     own: dict[int, dict[str, Any]] = {}
     for d in departments:
@@ -556,7 +561,7 @@ def _grids(store: Store, start: datetime, end: datetime, settings: Settings, kep
     f = _flags(dialect, start, end, kept)
     with store.read() as session:
         conn = session.connection()
-        figures = _case_figures(conn, dialect, f, f.grid)
+        figures = _case_figures(conn, dialect, f, f.grid, f.source)
         moves = _moves(conn, start, end, "grid")
         grids = conn.execute(select(Grid.id, Grid.name, Grid.district).order_by(Grid.id)).all()
     out = []
